@@ -1,0 +1,34 @@
+# goaldriven: from raw data to every figure. The rules are thin: each calls the goaldriven
+# command line; the science lives in src/goaldriven/. dvc.yaml is generated from this DAG
+# (workflow/scripts/export_dvc.py), so both entry points run the same jobs.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/stimuli.smk"
+include: "workflow/rules/recordings.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/convergence.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        all_figures(),
+
+
+onsuccess:
+    record_in_dvc()

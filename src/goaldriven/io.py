@@ -1,0 +1,97 @@
+"""File helpers shared by every stage: atomic writes and netCDF round trips.
+
+Every output is written to a temporary name in the same folder and renamed into place,
+so a crash or a bad input never leaves a half-written file that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """Bad input: the message names the file and what is wrong with it."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def file_md5(path: str | os.PathLike) -> str:
+    """md5 of a file's bytes: what DVC 3 records for a file."""
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_json(obj, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path: str | os.PathLike):
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e})") from None
+
+
+def write_netcdf(obj, path: str | os.PathLike) -> None:
+    """Write an xarray DataArray/Dataset atomically as netCDF-4."""
+    with atomic_path(path, suffix=".nc") as tmp:
+        obj.to_netcdf(tmp, engine="netcdf4")
+
+
+def open_netcdf(path: str | os.PathLike, kind: str = "dataarray"):
+    """Open a netCDF file fully into memory, with an error that names the file."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    try:
+        if kind == "dataarray":
+            with xr.open_dataarray(path, engine="netcdf4") as da:
+                return da.load()
+        with xr.open_dataset(path, engine="netcdf4") as ds:
+            return ds.load()
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: not a readable netCDF {kind} ({e})") from None

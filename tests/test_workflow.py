@@ -1,0 +1,110 @@
+"""End to end: the smoke experiment through Snakemake and DVC, in a copy of the repository."""
+
+import json
+
+import matplotlib.image as mpimg
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+from workflow_helpers import REPO, copy_repo, planned_jobs, run
+
+SMOKE = ["--configfile", "config/smoke.yaml"]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    run(["python", "workflow/scripts/export_dvc.py", *SMOKE], repo)
+    run(["snakemake", "--cores", "2", *SMOKE], repo)
+    return repo
+
+
+def test_snakemake_builds_every_figure_and_valid_files(built):
+    figures = sorted((built / "results/figures").glob("*.png"))
+    assert [f.stem for f in figures] == sorted(
+        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery"])
+    for png in figures:
+        img = mpimg.imread(png)
+        assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0.01
+        assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+    for nc in (built / "results").rglob("*.nc"):
+        xr.open_dataset(nc).close()
+    rec = xr.open_dataarray(built / "results/recordings/simulated.nc")
+    assert rec.attrs["simulated"] == 1
+
+
+def test_second_dry_run_has_nothing_to_do(built):
+    assert planned_jobs(built, *SMOKE) == {}
+
+
+def test_recovery_check_finds_the_surrogate_top_layer_for_it(built):
+    rec = pd.read_csv(built / "results/summary/recovery.csv")
+    it = rec[rec["region"] == "IT"]
+    assert it["best_layer"].iloc[0] == it["ground_truth_layer"].iloc[0] == "stage5"
+
+
+def test_dvc_finds_snakemake_results_up_to_date(built):
+    status = run(["dvc", "status", "--json"], built).stdout
+    assert json.loads(status) == {}, status
+
+
+def test_changing_one_parameter_reruns_only_affected_jobs(built):
+    cfg = yaml.safe_load((built / "config/smoke.yaml").read_text())
+    cfg["models"]["seeds"].append(7)
+    (built / "config/smoke_more_seeds.yaml").write_text(yaml.safe_dump(cfg))
+    other = ["--configfile", "config/smoke_more_seeds.yaml"]
+    jobs = planned_jobs(built, *other)
+    n_new = len(cfg["models"]["archs"]) * len(cfg["models"]["tasks"])
+    assert jobs == {"train": n_new, "features": n_new, "score": n_new, "convergence": 1, "summarise": 1,
+                    "figure": 5, "all": 1}, jobs  # the montage, stimuli and recordings stay
+    # DVC sees the same: new stages plus the aggregates; nothing upstream.
+    run(["python", "workflow/scripts/export_dvc.py", *other], built)
+    stale = set(json.loads(run(["dvc", "status", "--json"], built).stdout))
+    assert not any(s.startswith(("stimuli", "train_surrogate", "simulate", "figure--montage")) for s in stale)
+    assert sum(s.startswith("train--") for s in stale) == n_new
+    assert {"convergence", "summarise"} <= stale
+    run(["python", "workflow/scripts/export_dvc.py", *SMOKE], built)  # back to the built config
+
+
+def test_lineage_goes_back_to_raw_input_hashes(built):
+    out = run(["goaldriven", "lineage", "results/figures/layer_profiles.png", "--format", "json"], built).stdout
+    result = json.loads(out)
+    rules = [s["rule"] for s in result["stages"]]
+    assert rules[0] == "stimuli" and rules[-1] == "figure"
+    assert {"train", "train_surrogate", "simulate_recordings", "features", "score", "summarise"} <= set(rules)
+    train = next(s for s in result["stages"] if s["rule"] == "train")
+    assert train["params"]["m"]["epochs"] == 2 and train["ran_in_lock"]
+    raw = {r["path"]: r for r in result["raw_inputs"]}
+    assert raw["src/goaldriven/train.py"]["status"] == "ok"
+    assert len(raw["src/goaldriven/train.py"]["recorded_md5"]) == 32
+    text = run(["goaldriven", "lineage", "results/figures/layer_profiles.png"], built).stdout
+    assert "param m = " in text and "src/goaldriven/train.py" in text
+    # A raw input changed on disk after the run: the audit fails and names it.
+    (built / "src/goaldriven/stimuli.py").write_text((built / "src/goaldriven/stimuli.py").read_text() + "\n# x\n")
+    bad = run(["goaldriven", "lineage", "results/figures/layer_profiles.png"], built, check=False)
+    assert bad.returncode != 0 and "src/goaldriven/stimuli.py (modified" in bad.stderr
+
+
+def test_dvc_repro_then_snakemake_finds_nothing_to_do(tmp_path):
+    repo = copy_repo(tmp_path)
+    run(["python", "workflow/scripts/export_dvc.py", *SMOKE], repo)
+    dag = run(["dvc", "dag"], repo).stdout
+    for stage in ("stimuli--train", "train_surrogate", "simulate_recordings", "train--hmo-supervised-0",
+                  "features--", "score--", "convergence", "summarise", "figure--cka"):
+        assert stage in dag
+    run(["dvc", "repro", "--quiet"], repo)
+    assert (repo / "results/figures/cka.png").exists()
+    assert planned_jobs(repo, *SMOKE) == {}
+    assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}
+
+
+def test_committed_dvc_yaml_matches_the_snakefile():
+    run(["python", "workflow/scripts/export_dvc.py", "--check"], REPO)
+
+
+def test_snakemake_lint_passes():
+    result = run(["snakemake", "--lint"], REPO, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

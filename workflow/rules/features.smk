@@ -1,0 +1,17 @@
+rule features:
+    input:
+        code("models", "train", "stimuli", "features"),
+        weights=lambda w: weights(w.model),
+        stimuli="results/stimuli/test.nc",
+    output:
+        "results/features/{model}.nc",
+    log:
+        "logs/features/{model}.log",
+    params:
+        f=config["features"],
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        "goaldriven --threads {threads} features --weights {input.weights} --stimuli {input.stimuli}"
+        " --model-id {wildcards.model} --max-features {params.f[max_features]}"
+        " --seed {params.f[projection_seed]} --out {output} > {log} 2>&1"

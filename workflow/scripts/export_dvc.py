@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""Generate dvc.yaml from the Snakemake DAG: the Snakefile is the one source of truth.
+
+Every Snakemake job becomes one DVC stage with the same shell command, inputs (deps) and
+outputs (outs); the rule's parameters and wildcards go into the stage's ``meta`` so that
+``goaldriven lineage`` can print them. ``--check`` fails when dvc.yaml is out of date (a test
+runs it); ``--commit`` records finished Snakemake results in dvc.lock (``dvc commit``).
+
+Usage: python workflow/scripts/export_dvc.py [--configfile F] [--check | --commit]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+HEADER = ("# GENERATED from the Snakefile by workflow/scripts/export_dvc.py -- do not edit.\n"
+          "# Regenerate after changing rules or config/config.yaml; tests check it is current.\n")
+
+
+def snakemake_jobs(configfiles: list[str]):
+    """The jobs of the full DAG (as if every output were missing), in dependency order."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings,
+                                          ResourceSettings, StorageSettings)
+
+    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+        wf = api.workflow(resource_settings=ResourceSettings(cores=1),
+                          config_settings=ConfigSettings(configfiles=[Path(f) for f in configfiles]),
+                          storage_settings=StorageSettings(), snakefile=Path("Snakefile"),
+                          workdir=Path("."))
+        workflow = wf.dag(dag_settings=DAGSettings(forceall=True)).workflow_api._workflow
+        # Internal API (pinned snakemake 9): the same calls `snakemake --summary` makes.
+        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
+        workflow._build_dag()
+        return _toposorted([_plain_job(j) for j in workflow.dag.jobs if j.shellcmd])
+
+
+def _toposorted(jobs: list[dict]) -> list[dict]:
+    """Raw inputs first, then each job after everything it reads; ties by rule and output."""
+    producer = {out: i for i, job in enumerate(jobs) for out in job["output"]}
+    depth = {}
+
+    def level(i):
+        if i not in depth:
+            depth[i] = 1 + max((level(producer[f]) for f in jobs[i]["input"] if f in producer), default=-1)
+        return depth[i]
+
+    order = sorted(range(len(jobs)), key=lambda i: (level(i), jobs[i]["rule"], jobs[i]["output"]))
+    return [jobs[i] for i in order]
+
+
+def _plain_job(job) -> dict:
+    return {"rule": job.rule.name, "wildcards": dict(job.wildcards), "input": list(dict.fromkeys(job.input)),
+            "output": list(job.output), "log": list(job.log), "cmd": job.shellcmd.strip(),
+            "params": json.loads(json.dumps({k: v for k, v in job.params.items()}, default=str))}
+
+
+def stage_name(job: dict) -> str:
+    if not job["wildcards"]:
+        return job["rule"]
+    parts = [str(v).replace("/", "-") for v in job["wildcards"].values()]
+    return f"{job['rule']}--{'-'.join(parts)}"
+
+
+def dvc_stages(jobs: list[dict]) -> dict:
+    stages = {}
+    for job in jobs:
+        log_dirs = sorted({str(Path(p).parent) for p in job["log"]})
+        # Snakemake makes log folders itself; DVC does not.
+        cmd = (f"mkdir -p {' '.join(log_dirs)} && " if log_dirs else "") + " ".join(job["cmd"].split())
+        stages[stage_name(job)] = {
+            "cmd": cmd,
+            "deps": job["input"],
+            "outs": job["output"],
+            "meta": {"rule": job["rule"], "wildcards": job["wildcards"], "params": job["params"],
+                     "log": job["log"]},
+        }
+    return {"stages": stages}
+
+
+def render(doc: dict) -> str:
+    return HEADER + yaml.safe_dump(doc, sort_keys=False, width=100)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--configfile", action="append", default=[])
+    p.add_argument("--output", default="dvc.yaml")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is not current")
+    mode.add_argument("--commit", action="store_true", help="dvc commit this DAG's stages")
+    a = p.parse_args(argv)
+    text = render(dvc_stages(snakemake_jobs(a.configfile)))
+    out = Path(a.output)
+    current = out.read_text() if out.exists() else ""
+    if a.check or a.commit:
+        if text != current:
+            print(f"{out} does not match the Snakemake DAG for config {a.configfile or 'config/config.yaml'}"
+                  f"; run: python workflow/scripts/export_dvc.py", file=sys.stderr)
+            return 1
+        if a.check:
+            print(f"{out} is up to date with the Snakefile")
+            return 0
+        stages = yaml.safe_load(text)["stages"]
+        # dvc commit touches the outputs; put their times back so Snakemake's view is unchanged.
+        outs = [Path(o) for st in stages.values() for o in st["outs"] if Path(o).exists()]
+        times = {o: o.stat().st_mtime_ns for o in outs}
+        result = subprocess.run(["dvc", "commit", "--force", "--quiet", *stages])
+        for o, t in times.items():
+            os.utime(o, ns=(t, t))
+        if result.returncode == 0:
+            print(f"recorded {len(stages)} stages in dvc.lock")
+        return result.returncode
+    tmp = out.with_suffix(".yaml.tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    print(f"wrote {out} ({text.count(chr(10))} lines)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
