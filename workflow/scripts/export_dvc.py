@@ -57,8 +57,9 @@ def _toposorted(jobs: list[dict]) -> list[dict]:
 
 
 def _plain_job(job) -> dict:
-    return {"rule": job.rule.name, "wildcards": dict(job.wildcards), "input": list(dict.fromkeys(job.input)),
-            "output": list(job.output), "log": list(job.log), "cmd": job.shellcmd.strip(),
+    return {"rule": job.rule.name, "wildcards": {k: str(v) for k, v in job.wildcards.items()},
+            "input": list(dict.fromkeys(map(str, job.input))), "output": list(map(str, job.output)),
+            "log": list(map(str, job.log)), "cmd": job.shellcmd.strip(),
             "params": json.loads(json.dumps({k: v for k, v in job.params.items()}, default=str))}
 
 
