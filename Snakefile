@@ -16,6 +16,14 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    model=MODEL_RE,
+    split="train|test",
+    figure="|".join(FIGURES),
+
+
 include: "workflow/rules/stimuli.smk"
 include: "workflow/rules/recordings.smk"
 include: "workflow/rules/train.smk"

@@ -14,6 +14,8 @@ def copy_repo(dest: Path) -> Path:
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                            cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
     for f in filter(None, files):
+        if f == "dvc.lock":  # this checkout's own run record; a fresh clone starts without it
+            continue
         src = REPO / f
         if src.is_file():
             (dest / f).parent.mkdir(parents=True, exist_ok=True)

@@ -96,7 +96,8 @@ def alexnet(n_out: int, width: float = 1.0) -> Network:
 def brainnet(n_out: int, width: float = 1.0) -> Network:
     """The surrogate 'brain' behind simulated recordings. Deliberately not a candidate
     architecture (small kernels, average pooling, five stages), so that recovering its
-    layer-to-area assignment is a fair test of the comparison pipeline."""
+    layer-to-area assignment is a fair test of the comparison pipeline. Every stage pools, so
+    neighbouring stages differ in spatial resolution and the read-out layer is identifiable."""
     c = [max(4, int(round(w * width))) for w in (24, 48, 96, 128, 192)]
     def avg_block(c_in, c_out, k, pool=2):
         return nn.Sequential(
@@ -106,7 +107,7 @@ def brainnet(n_out: int, width: float = 1.0) -> Network:
         ("stage1", avg_block(3, c[0], 3)),
         ("stage2", avg_block(c[0], c[1], 3)),
         ("stage3", avg_block(c[1], c[2], 3)),
-        ("stage4", avg_block(c[2], c[3], 3, pool=0)),
+        ("stage4", avg_block(c[2], c[3], 3)),
         ("stage5", nn.Sequential(avg_block(c[3], c[4], 3), _GlobalPool())),
     ]
     return Network(stages, n_out, c[4])

@@ -183,8 +183,10 @@ def save_weights(model: nn.Module, path, cfg: TrainConfig, categories, input_siz
     meta = {"arch": cfg.arch, "width": repr(cfg.width), "task": cfg.task, "seed": str(cfg.seed),
             "epochs": str(cfg.epochs), "categories": ",".join(categories), "input_size": str(input_size)}
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    # One metadata entry holding sorted JSON: safetensors writes a multi-key map in random
+    # order, which would make identical weights differ byte for byte.
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
+        save_file(state, str(tmp), metadata={"goaldriven": json.dumps(meta, sort_keys=True)})
 
 
 def load_weights(path) -> tuple[nn.Module, dict]:
@@ -194,7 +196,7 @@ def load_weights(path) -> tuple[nn.Module, dict]:
     path = Path(path)
     try:
         with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
+            meta = json.loads((f.metadata() or {}).get("goaldriven", "{}"))
         state = load_file(str(path))
     except Exception as e:
         raise InputError(f"{path}: not a readable safetensors weights file ({e})") from None

@@ -7,14 +7,8 @@ MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained)_seed[0-9]+"
 FIGURES = ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery"]
 
 
-wildcard_constraints:
-    model=MODEL_RE,
-    split="train|test",
-    figure="|".join(FIGURES),
-
-
 def code(*modules):
-    """The package modules a rule runs, as inputs: editing one reruns the rule (in DVC too)."""
+    """Package modules that a job runs, declared as inputs so that editing one reruns it (in DVC too)."""
     return [f"src/goaldriven/{m}.py" for m in ("__init__", "io", "cli") + modules]
 
 

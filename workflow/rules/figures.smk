@@ -10,7 +10,7 @@ FIGURE_INPUTS = {
 
 rule figure:
     input:
-        code("figures"),
+        code("figures", "stimuli"),
         data=lambda w: FIGURE_INPUTS[w.figure],
     output:
         png=report("results/figures/{figure}.png", caption="../report/figure.rst", category="Figures"),
