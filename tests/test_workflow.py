@@ -76,12 +76,12 @@ def test_lineage_goes_back_to_raw_input_hashes(built):
     assert rules[0] == "stimuli" and rules[-1] == "figure"
     assert {"train", "train_surrogate", "simulate_recordings", "features", "score", "summarise"} <= set(rules)
     train = next(s for s in result["stages"] if s["rule"] == "train")
-    assert train["params"]["m"]["epochs"] == 2 and train["ran_in_lock"]
+    assert train["params"]["epochs"] == 2 and train["ran_in_lock"]
     raw = {r["path"]: r for r in result["raw_inputs"]}
     assert raw["src/goaldriven/train.py"]["status"] == "ok"
     assert len(raw["src/goaldriven/train.py"]["recorded_md5"]) == 32
     text = run(["goaldriven", "lineage", "results/figures/layer_profiles.png"], built).stdout
-    assert "param m = " in text and "src/goaldriven/train.py" in text
+    assert "param epochs = 2" in text and "src/goaldriven/train.py" in text
     # A raw input changed on disk after the run: the audit fails and names it.
     (built / "src/goaldriven/stimuli.py").write_text((built / "src/goaldriven/stimuli.py").read_text() + "\n# x\n")
     bad = run(["goaldriven", "lineage", "results/figures/layer_profiles.png"], built, check=False)

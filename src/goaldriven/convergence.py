@@ -72,3 +72,82 @@ def cka_table(feature_paths) -> pd.DataFrame:
                 rows.append({"arch": arch, "task": task, "layer": layer, "layer_index": index,
                              "seed_a": a, "seed_b": b, "cka": cka, "cka_debiased": dcka})
     return pd.DataFrame(rows)
+
+
+def _zscore(X) -> np.ndarray:
+    X = _centre(X)
+    sd = X.std(axis=0)
+    return np.divide(X, sd, out=np.zeros_like(X), where=sd > 0)  # constant unit -> 0, not NaN
+
+
+def _matched(A, B):
+    from scipy.optimize import linear_sum_assignment
+
+    C = _zscore(A).T @ _zscore(B) / len(A)
+    rows, cols = linear_sum_assignment(C, maximize=True)
+    return rows, cols, C[rows, cols]
+
+
+def match_units(A, B, n_permutations: int = 20, seed: int = 0) -> dict:
+    """One-to-one matching of the units (columns) of A and B by correlation over stimuli
+    (rows), maximising the summed correlation (Li et al. 2016's bipartite matching).
+
+    Chance comes from the same matching after shuffling B's stimuli: the k-th best matched
+    correlation is compared with the k-th best under shuffling, and a pair is "convergent"
+    when it beats that null's 95th percentile.
+    """
+    rows, cols, corr = _matched(A, B)
+    rng = np.random.default_rng(seed)
+    null = np.array([np.sort(_matched(A, B[rng.permutation(len(B))])[2])[::-1]
+                     for _ in range(n_permutations)])
+    rank = np.empty(len(corr), dtype=int)
+    rank[np.argsort(-corr)] = np.arange(len(corr))
+    chance_95 = np.percentile(null, 95, axis=0)[rank]
+    return {"pairs": np.stack([rows, cols], axis=1), "correlation": corr,
+            "chance": null.mean(axis=0)[rank], "chance_95": chance_95, "convergent": corr > chance_95}
+
+
+def cross_seed_predictivity(X, Y, splits: int = 5, seed: int = 0) -> np.ndarray:
+    """Held-out Pearson r of each unit of Y predicted linearly (ridge) from X."""
+    import xarray as xr
+
+    from .compare import neural_predictivity
+
+    ids = np.array([f"s{i}" for i in range(len(X))])
+    fx = xr.DataArray(X, dims=("presentation", "neuroid"), coords={"stimulus_id": ("presentation", ids)})
+    fy = xr.DataArray(Y, dims=("presentation", "neuroid"), coords={"stimulus_id": ("presentation", ids)})
+    return neural_predictivity(fx, fy, splits=splits, seed=seed)["r"].values
+
+
+def matching_table(feature_paths, max_units: int = 256, n_permutations: int = 10, seed: int = 0) -> pd.DataFrame:
+    """Per layer and seed pair: unit matching (with chance) and cross-seed linear predictivity.
+
+    Layers wider than ``max_units`` are subsampled (the same seeded units for every pair).
+    """
+    from .features import layer_matrix, layer_order
+    from .io import open_netcdf
+
+    groups: dict[tuple, dict] = {}
+    for path in feature_paths:
+        da = open_netcdf(path)
+        arch, rest = da.attrs["model"].split("/")
+        task, s = rest.rsplit("_seed", 1)
+        groups.setdefault((arch, task), {})[int(s)] = da
+    rows = []
+    for (arch, task), by_seed in sorted(groups.items()):
+        first = next(iter(by_seed.values()))
+        for index, layer in enumerate(layer_order(first)):
+            mats = {s: layer_matrix(da, layer).values for s, da in by_seed.items()}
+            width = next(iter(mats.values())).shape[1]
+            keep = np.sort(np.random.default_rng([seed, index]).choice(width, min(width, max_units), replace=False))
+            for a, b in combinations(sorted(mats), 2):
+                A, B = mats[a][:, keep], mats[b][:, keep]
+                m = match_units(A, B, n_permutations=n_permutations, seed=seed)
+                r = cross_seed_predictivity(mats[a], B, seed=seed)
+                rows.append({"arch": arch, "task": task, "layer": layer, "layer_index": index, "seed_a": a,
+                             "seed_b": b, "n_units": len(keep), "matched_r": float(np.mean(m["correlation"])),
+                             "chance_r": float(np.mean(m["chance"])),
+                             "n_convergent": int(m["convergent"].sum()),
+                             "frac_convergent": float(m["convergent"].mean()),
+                             "cross_seed_r": float(np.nanmedian(r))})
+    return pd.DataFrame(rows)

@@ -8,12 +8,13 @@ rule score:
     log:
         "logs/scores/{model}.log",
     params:
-        c=config["comparison"],
+        splits=config["comparison"]["splits"],
+        seed=config["comparison"]["seed"],
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} score --features {input.features} --recordings {input.recordings}"
-        " --splits {params.c[splits]} --seed {params.c[seed]} --out {output} > {log} 2>&1"
+        " --splits {params.splits} --seed {params.seed} --out {output} > {log} 2>&1"
 
 
 rule summarise:

@@ -8,10 +8,11 @@ rule features:
     log:
         "logs/features/{model}.log",
     params:
-        f=config["features"],
+        max_features=config["features"]["max_features"],
+        seed=config["features"]["projection_seed"],
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} features --weights {input.weights} --stimuli {input.stimuli}"
-        " --model-id {wildcards.model} --max-features {params.f[max_features]}"
-        " --seed {params.f[projection_seed]} --out {output} > {log} 2>&1"
+        " --model-id {wildcards.model} --max-features {params.max_features}"
+        " --seed {params.seed} --out {output} > {log} 2>&1"

@@ -34,11 +34,16 @@ rule simulate_recordings:
     log:
         "logs/recordings/simulate.log",
     params:
-        s=config["surrogate"],
+        n_v4=config["surrogate"]["n_v4"],
+        n_it=config["surrogate"]["n_it"],
+        v4_layer=config["surrogate"]["v4_layer"],
+        it_layer=config["surrogate"]["it_layer"],
+        repetitions=config["surrogate"]["repetitions"],
+        seed=config["surrogate"]["recording_seed"],
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} simulate --weights {input.weights} --stimuli {input.stimuli}"
-        " --n-v4 {params.s[n_v4]} --n-it {params.s[n_it]} --v4-layer {params.s[v4_layer]}"
-        " --it-layer {params.s[it_layer]} --reps {params.s[repetitions]}"
-        " --seed {params.s[recording_seed]} --out {output} > {log} 2>&1"
+        " --n-v4 {params.n_v4} --n-it {params.n_it} --v4-layer {params.v4_layer}"
+        " --it-layer {params.it_layer} --reps {params.repetitions}"
+        " --seed {params.seed} --out {output} > {log} 2>&1"

@@ -11,12 +11,15 @@ rule train:
     log:
         "logs/train/{arch}/{task}_seed{seed}.log",
     params:
-        m=config["models"],
+        epochs=config["models"]["epochs"],
+        width=config["models"]["width"],
+        batch_size=config["models"]["batch_size"],
+        lr=config["models"]["lr"],
         out=subpath(output[0], parent=True),
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} train --arch {wildcards.arch} --task {wildcards.task} --seed {wildcards.seed}"
-        " --epochs {params.m[epochs]} --width {params.m[width]} --batch-size {params.m[batch_size]}"
-        " --lr {params.m[lr]} --dataset {input.train} --test-dataset {input.test}"
+        " --epochs {params.epochs} --width {params.width} --batch-size {params.batch_size}"
+        " --lr {params.lr} --dataset {input.train} --test-dataset {input.test}"
         " --out {params.out} > {log} 2>&1"
