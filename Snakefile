@@ -22,6 +22,9 @@ wildcard_constraints:
     model=MODEL_RE,
     split="train|test",
     figure="|".join(FIGURES),
+    arch="[a-z0-9]+",
+    task="supervised|untrained",
+    seed="[0-9]+",
 
 
 include: "workflow/rules/stimuli.smk"

@@ -25,7 +25,7 @@ def built(tmp_path_factory):
 def test_snakemake_builds_every_figure_and_valid_files(built):
     figures = sorted((built / "results/figures").glob("*.png"))
     assert [f.stem for f in figures] == sorted(
-        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery"])
+        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching", "seed_variance"])
     for png in figures:
         img = mpimg.imread(png)
         assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0.01
@@ -59,7 +59,8 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
     jobs = planned_jobs(built, *other)
     n_new = len(cfg["models"]["archs"]) * len(cfg["models"]["tasks"])
     assert jobs == {"train": n_new, "features": n_new, "score": n_new, "convergence": 1, "summarise": 1,
-                    "figure": 5, "all": 1}, jobs  # the montage, stimuli and recordings stay
+                    "unit_matching": n_new, "seed_variance": 1, "figure": 7, "all": 1}, jobs
+    # (the montage, stimuli, surrogate and recordings stay)
     # DVC sees the same: new stages plus the aggregates; nothing upstream.
     run(["python", "workflow/scripts/export_dvc.py", *other], built)
     stale = set(json.loads(run(["dvc", "status", "--json"], built).stdout))

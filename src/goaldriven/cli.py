@@ -65,6 +65,22 @@ def cmd_convergence(a):
     _write_csv(cka_table(a.features), a.out)
 
 
+def cmd_matching(a):
+    from .convergence import matching_table
+    from .summary import _write_csv
+
+    _write_csv(matching_table(a.features, max_units=a.max_units, n_permutations=a.permutations), a.out)
+
+
+def cmd_seed_variance(a):
+    import pandas as pd
+
+    from .convergence import seed_variance
+    from .summary import _write_csv
+
+    _write_csv(seed_variance(pd.read_csv(a.models), n_boot=a.bootstraps), a.out)
+
+
 def cmd_summarise(a):
     from .summary import summarise
 
@@ -144,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--features", nargs="+", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_convergence)
+
+    s = sub.add_parser("matching", help="cross-seed unit matching (with chance) and linear predictivity")
+    s.add_argument("--features", nargs="+", required=True)
+    s.add_argument("--max-units", type=int, default=128)
+    s.add_argument("--permutations", type=int, default=10)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_matching)
+
+    s = sub.add_parser("seed-variance", help="brain-score variance across seeds vs across architectures")
+    s.add_argument("--models", required=True, help="models.csv of goaldriven summarise")
+    s.add_argument("--bootstraps", type=int, default=1000)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_seed_variance)
 
     s = sub.add_parser("summarise", help="tidy tables of every model's scores")
     s.add_argument("--scores", nargs="+", required=True)

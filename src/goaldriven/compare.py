@@ -104,8 +104,11 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
         r_split.append(_columnwise_r(pred, Y[test]))
         alpha_split.append(np.broadcast_to(model.alpha_, (Y.shape[1],)))
     neuroid_coords = {k: ("neuroid", v.values) for k, v in responses.coords.items() if v.dims == ("neuroid",)}
+    with warnings.catch_warnings():  # a constant neuroid has no r in any split: NaN, by design
+        warnings.simplefilter("ignore", RuntimeWarning)
+        r_mean = np.nanmean(r_split, axis=0)
     return xr.Dataset(
-        {"r": ("neuroid", np.nanmean(r_split, axis=0)), "r_split": (("split", "neuroid"), np.array(r_split)),
+        {"r": ("neuroid", r_mean), "r_split": (("split", "neuroid"), np.array(r_split)),
          "alpha": (("split", "neuroid"), np.array(alpha_split))},
         coords=neuroid_coords, attrs={"method": method, "n_splits": len(folds), "seed": seed})
 

@@ -107,7 +107,7 @@ def match_units(A, B, n_permutations: int = 20, seed: int = 0) -> dict:
             "chance": null.mean(axis=0)[rank], "chance_95": chance_95, "convergent": corr > chance_95}
 
 
-def cross_seed_predictivity(X, Y, splits: int = 5, seed: int = 0) -> np.ndarray:
+def cross_seed_predictivity(X, Y, splits: int = 3, seed: int = 0) -> np.ndarray:
     """Held-out Pearson r of each unit of Y predicted linearly (ridge) from X."""
     import xarray as xr
 
@@ -119,7 +119,7 @@ def cross_seed_predictivity(X, Y, splits: int = 5, seed: int = 0) -> np.ndarray:
     return neural_predictivity(fx, fy, splits=splits, seed=seed)["r"].values
 
 
-def matching_table(feature_paths, max_units: int = 256, n_permutations: int = 10, seed: int = 0) -> pd.DataFrame:
+def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10, seed: int = 0) -> pd.DataFrame:
     """Per layer and seed pair: unit matching (with chance) and cross-seed linear predictivity.
 
     Layers wider than ``max_units`` are subsampled (the same seeded units for every pair).
@@ -151,3 +151,50 @@ def matching_table(feature_paths, max_units: int = 256, n_permutations: int = 10
                              "frac_convergent": float(m["convergent"].mean()),
                              "cross_seed_r": float(np.nanmedian(r))})
     return pd.DataFrame(rows)
+
+
+def _between_within(groups: list[np.ndarray]) -> tuple[float, float]:
+    """Variance of the group means (between) and mean within-group variance (over seeds)."""
+    means = [g.mean() for g in groups]
+    between = float(np.var(means, ddof=1)) if len(groups) > 1 else 0.0
+    return between, float(np.mean([g.var(ddof=1) for g in groups]))
+
+
+def seed_variance(models: pd.DataFrame, metrics=("v4_ev", "it_ev"), n_boot: int = 1000,
+                  seed: int = 0) -> pd.DataFrame:
+    """Do brain scores vary more across seeds than across architectures?
+
+    Per task and metric: the variance of architecture means (between) and the mean variance
+    over seeds within an architecture (within), the seed share within / (within + between)
+    with a bootstrap interval (seeds resampled within each architecture), and how often two
+    seeds rank the architectures the same way (fraction of seed pairs with identical order).
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for task, df in models.groupby("task"):
+        for metric in metrics:
+            d = df.dropna(subset=[metric])
+            groups = [g[metric].to_numpy(float) for _, g in d.groupby("arch")]
+            if not groups or min(len(g) for g in groups) < 2:
+                continue  # a seed variance needs two seeds of every architecture
+            between, within = _between_within(groups)
+            boot = []
+            for _ in range(n_boot):
+                b, w = _between_within([rng.choice(g, len(g)) for g in groups])
+                boot.append(w / (w + b) if w + b > 0 else np.nan)
+            rows.append({"task": task, "metric": metric, "n_archs": len(groups),
+                         "n_seeds": min(len(g) for g in groups), "between_arch_var": between,
+                         "within_arch_var": within, "seed_share": within / (within + between),
+                         "seed_share_ci_low": float(np.nanpercentile(boot, 2.5)),
+                         "seed_share_ci_high": float(np.nanpercentile(boot, 97.5)),
+                         "rank_agreement": _rank_agreement(d, metric)})
+    return pd.DataFrame(rows)
+
+
+def _rank_agreement(d: pd.DataFrame, metric: str) -> float:
+    """Fraction of pairs of seed draws (one seed per architecture, by seed index) that order
+    the architectures identically."""
+    table = d.pivot_table(index="seed", columns="arch", values=metric).dropna()
+    orders = [tuple(np.argsort(row.values)) for _, row in table.iterrows()]
+    pairs = list(combinations(orders, 2))
+    return float(np.mean([a == b for a, b in pairs])) if pairs else np.nan

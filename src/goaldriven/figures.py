@@ -194,12 +194,73 @@ def plot_recovery(recovery_csv, out_png, data_label=""):
     save_figure(fig, out_png)
 
 
+def plot_matching(matching_csvs, out_png, data_label=""):
+    cols = ["arch", "task", "layer", "layer_index", "seed_a", "seed_b", "matched_r", "chance_r",
+            "frac_convergent", "cross_seed_r"]
+    df = pd.concat([read_table(p, cols) for p in matching_csvs], ignore_index=True)
+    # Relative depth lets architectures of different length share one axis.
+    df["depth"] = df["layer_index"] / df.groupby("arch")["layer_index"].transform("max").clip(lower=1)
+    archs = sorted(df["arch"].unique())
+    fig, axes = plt.subplots(2, len(archs) + 1, figsize=(4.2 * (len(archs) + 1), 7), squeeze=False)
+    for j, arch in enumerate(archs):
+        d = df[df["arch"] == arch]
+        _profile(axes[0, j], d, "matched_r")
+        chance = d.groupby("layer_index")["chance_r"].mean()
+        axes[0, j].plot(chance.index, chance.values, ":", color="black", label="chance (shuffled)")
+        axes[0, j].set_title(f"{arch}: one-to-one unit matching")
+        axes[0, j].set_ylabel("matched unit correlation (mean)")
+        axes[0, j].set_ylim(0, 1)
+        _profile(axes[1, j], d, "cross_seed_r")
+        axes[1, j].set_title(f"{arch}: seed -> seed linear mapping")
+        axes[1, j].set_ylabel("held-out r (median over units)")
+        axes[1, j].set_ylim(0, 1)
+    for i, value, label in ((0, "matched_r", "matched unit correlation"), (1, "frac_convergent",
+                                                                          "fraction of units above chance")):
+        ax = axes[i, -1]
+        sns.lineplot(df, x="depth", y=value, hue="arch", style="task", marker="o", errorbar="sd", ax=ax)
+        ax.set_xlabel("relative depth (0 = first layer, 1 = top)")
+        ax.set_ylabel(label)
+        ax.set_ylim(0, 1.02)
+        ax.set_title("convergence vs depth")
+    axes[0, 0].legend(loc="lower left", fontsize=8)
+    fig.suptitle(f"Convergent learning across seeds (Li et al. 2016), {data_label}")
+    fig.tight_layout()
+    save_figure(fig, out_png)
+
+
+def plot_seed_variance(models_csv, variance_csv, out_png, data_label=""):
+    models = read_table(models_csv, ["arch", "task", "seed", "v4_ev", "it_ev"])
+    var = read_table(variance_csv, ["task", "metric", "seed_share", "seed_share_ci_low", "seed_share_ci_high",
+                                    "rank_agreement"])
+    long = models.melt(id_vars=["arch", "task", "seed"], value_vars=["v4_ev", "it_ev"], var_name="metric",
+                       value_name="score")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), squeeze=False)
+    for ax, metric, area in zip(axes[0], ("v4_ev", "it_ev"), ("V4", "IT")):
+        d = long[long["metric"] == metric]
+        sns.stripplot(d, x="arch", y="score", hue="task", dodge=True, size=7, ax=ax, jitter=0.15)
+        sns.pointplot(d, x="arch", y="score", hue="task", dodge=0.4, errorbar=None, markers="_",
+                      linestyles="none", color="black", ax=ax, legend=False)
+        notes = [f"{r.task}: seed share {r.seed_share:.0%} [{r.seed_share_ci_low:.0%}, {r.seed_share_ci_high:.0%}],"
+                 f" same ranking {r.rank_agreement:.0%}" for r in var[var["metric"] == metric].itertuples()]
+        ax.set_title(f"{area} predictivity of the best layer, one point per seed")
+        ax.text(0.01, -0.2, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8)
+        ax.set_ylabel(EV_LABEL)
+        ax.set_xlabel("architecture")
+    fig.suptitle(f"Seed spread of brain scores next to architecture differences ({data_label})")
+    fig.tight_layout()
+    save_figure(fig, out_png)
+
+
 FIGURES = {"montage": plot_montage, "layer_profiles": plot_layer_profiles,
            "performance_vs_it": plot_performance_vs_it, "rsa": plot_rsa, "cka": plot_cka,
-           "recovery": plot_recovery}
+           "recovery": plot_recovery, "matching": plot_matching, "seed_variance": plot_seed_variance}
+MULTI_INPUT = {"matching"}  # figures that take a list of tables
 
 
 def make(name: str, inputs, out_png, data_label: str = "") -> None:
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
-    FIGURES[name](*inputs, out_png, data_label=data_label)
+    if name in MULTI_INPUT:
+        FIGURES[name](list(inputs), out_png, data_label=data_label)
+    else:
+        FIGURES[name](*inputs, out_png, data_label=data_label)

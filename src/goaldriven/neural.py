@@ -132,7 +132,7 @@ def _spatial_readout(act: np.ndarray, n_sites: int, rng) -> np.ndarray:
     out = np.empty((n, n_sites))
     for i in range(n_sites):
         cy, cx = rng.uniform(0.25, 0.75, 2) * (h - 1, w - 1)
-        sigma = max(0.5, rng.uniform(0.1, 0.25) * h)
+        sigma = max(0.5, rng.uniform(0.06, 0.15) * h)  # small RFs: V4 is spatially precise
         window = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma ** 2))
         channels = rng.choice(c, size=min(c, 4), replace=False)
         weights = rng.normal(1.0, 0.5, len(channels))

@@ -4,7 +4,8 @@ import subprocess
 from snakemake.logging import logger
 
 MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained)_seed[0-9]+"
-FIGURES = ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery"]
+FIGURES = ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching",
+           "seed_variance"]
 
 
 def code(*modules):
@@ -15,6 +16,11 @@ def code(*modules):
 def candidate_models():
     m = config["models"]
     return [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"]]
+
+
+def matching_tables():
+    m = config["models"]
+    return expand("results/convergence/matching/{arch}_{task}.csv", arch=m["archs"], task=m["tasks"])
 
 
 def weights(model):

@@ -5,6 +5,8 @@ FIGURE_INPUTS = {
     "rsa": ["results/summary/rsa.csv", "results/summary/rdms.nc"],
     "cka": ["results/convergence/cka.csv"],
     "recovery": ["results/summary/recovery.csv"],
+    "matching": matching_tables(),
+    "seed_variance": ["results/summary/models.csv", "results/convergence/seed_variance.csv"],
 }
 
 
