@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from goaldriven.compare import (compare_rdms, explained_variance, neural_predictivity, rdm,
+from goaldriven.compare import (compare_rdms, explained_variance, kendall_tau_a, neural_predictivity, rdm,
                                 split_half_reliability)
 
 
@@ -71,3 +71,23 @@ def test_rdm_and_rdm_comparison():
     assert compare_rdms(d, d) == pytest.approx(1.0)
     assert compare_rdms(d, rdm(rng.normal(size=(20, 8)))) < 0.5
     assert compare_rdms(rdm(X, "euclidean"), rdm(2 * X, "euclidean"), "pearson") == pytest.approx(1.0)
+
+
+def test_kendall_tau_a_matches_brute_force_with_ties():
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 5, 40).astype(float), rng.integers(0, 4, 40).astype(float)
+    s = 0
+    for i in range(40):
+        for j in range(i + 1, 40):
+            s += np.sign(x[i] - x[j]) * np.sign(y[i] - y[j])
+    assert kendall_tau_a(x, y) == pytest.approx(s / (40 * 39 / 2))
+    d = rdm(rng.normal(size=(12, 5)))
+    assert compare_rdms(d, d, "kendall_tau_a") == pytest.approx(1.0)
+
+
+def test_pls_protocol_predicts_a_linear_map():
+    feats, resp = _assemblies(n=300, d=40)
+    result = neural_predictivity(feats, resp, method="pls", splits=10)
+    assert result.sizes["split"] == 10 and (result["r"].values > 0.9).all()
+    with pytest.raises(ValueError, match="unknown method 'svm'"):
+        neural_predictivity(feats, resp, method="svm")

@@ -60,25 +60,25 @@ def cmd_score(a):
 
 def cmd_convergence(a):
     from .convergence import cka_table
-    from .summary import _write_csv
+    from .io import write_csv
 
-    _write_csv(cka_table(a.features), a.out)
+    write_csv(cka_table(a.features), a.out)
 
 
 def cmd_matching(a):
     from .convergence import matching_table
-    from .summary import _write_csv
+    from .io import write_csv
 
-    _write_csv(matching_table(a.features, max_units=a.max_units, n_permutations=a.permutations), a.out)
+    write_csv(matching_table(a.features, max_units=a.max_units, n_permutations=a.permutations), a.out)
 
 
 def cmd_seed_variance(a):
     import pandas as pd
 
     from .convergence import seed_variance
-    from .summary import _write_csv
+    from .io import write_csv
 
-    _write_csv(seed_variance(pd.read_csv(a.models), n_boot=a.bootstraps), a.out)
+    write_csv(seed_variance(pd.read_csv(a.models), n_boot=a.bootstraps), a.out)
 
 
 def cmd_summarise(a):

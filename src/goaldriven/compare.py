@@ -11,9 +11,10 @@ import warnings
 import numpy as np
 import xarray as xr
 from scipy.spatial.distance import pdist, squareform
-from scipy.stats import pearsonr, spearmanr
+from scipy.stats import kendalltau, pearsonr, spearmanr
+from sklearn.cross_decomposition import PLSRegression
 from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
 from sklearn.preprocessing import StandardScaler
 
 # Penalties relative to the number of features: after standardising, the data term grows
@@ -76,9 +77,15 @@ def _align(features: xr.DataArray, responses: xr.DataArray):
     return features.isel(presentation=[where[s] for s in ids_r]), responses
 
 
-def _splits(splits, n: int, labels, seed: int):
+def make_splits(splits, n: int, labels=None, seed: int = 0, method: str = "ridge"):
+    """(train, test) index pairs: k-fold for ridge, 90/10 shuffle splits for PLS (Brain-Score);
+    stratified by ``labels`` when given; an explicit list of pairs is passed through."""
     if not isinstance(splits, int):
         return [(np.asarray(tr), np.asarray(te)) for tr, te in splits]
+    if method == "pls":  # Brain-Score's protocol: shuffle splits with 90% for training
+        cv = (StratifiedShuffleSplit if labels is not None else ShuffleSplit)(
+            n_splits=splits, train_size=0.9, test_size=0.1, random_state=seed)
+        return list(cv.split(np.zeros(n), labels))
     if labels is not None:
         return list(StratifiedKFold(splits, shuffle=True, random_state=seed).split(np.zeros(n), labels))
     return list(KFold(splits, shuffle=True, random_state=seed).split(np.zeros(n)))
@@ -86,23 +93,34 @@ def _splits(splits, n: int, labels, seed: int):
 
 def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method: str = "ridge",
                         splits=10, alphas=None, seed: int = 0, stratify_coord: str = "object_name") -> xr.Dataset:
-    """Cross-validated prediction of every neuroid from the features; Pearson r on held-out stimuli."""
-    if method != "ridge":
-        raise ValueError(f"unknown method {method!r}")
+    """Cross-validated prediction of every neuroid from the features; Pearson r on held-out stimuli.
+
+    ``method="ridge"``: standardised features, ridge penalty chosen per neuroid by efficient
+    leave-one-out inside each training fold, k-fold splits (stratified by ``stratify_coord``).
+    ``method="pls"``: Brain-Score's protocol (PLS, 25 components, ``scale=False``, shuffle splits
+    with 90% training data, stratified), so numbers compare with Brain-Score's.
+    """
+    if method not in ("ridge", "pls"):
+        raise ValueError(f"unknown method {method!r}; choose 'ridge' or 'pls'")
     features, responses = _align(features, responses)
     labels = responses[stratify_coord].values if stratify_coord in responses.coords else (
         features[stratify_coord].values if stratify_coord in features.coords else None)
     X = features.transpose("presentation", "neuroid").values.astype(np.float64)
     Y = responses.transpose("presentation", "neuroid").values.astype(np.float64)
-    folds = _splits(splits, len(X), labels, seed)
+    folds = make_splits(splits, len(X), labels, seed, method)
     grid = (ALPHA_GRID if alphas is None else np.asarray(alphas)) * (X.shape[1] if alphas is None else 1)
     r_split, alpha_split = [], []
     for train, test in folds:
-        scaler = StandardScaler().fit(X[train])
-        model = RidgeCV(alphas=grid, alpha_per_target=True).fit(scaler.transform(X[train]), Y[train])
-        pred = model.predict(scaler.transform(X[test]))
+        if method == "pls":
+            n_comp = min(25, len(train) - 1, X.shape[1])
+            pred = PLSRegression(n_components=n_comp, scale=False).fit(X[train], Y[train]).predict(X[test])
+            alpha_split.append(np.full(Y.shape[1], np.nan))
+        else:
+            scaler = StandardScaler().fit(X[train])
+            model = RidgeCV(alphas=grid, alpha_per_target=True).fit(scaler.transform(X[train]), Y[train])
+            pred = model.predict(scaler.transform(X[test]))
+            alpha_split.append(np.broadcast_to(model.alpha_, (Y.shape[1],)))
         r_split.append(_columnwise_r(pred, Y[test]))
-        alpha_split.append(np.broadcast_to(model.alpha_, (Y.shape[1],)))
     neuroid_coords = {k: ("neuroid", v.values) for k, v in responses.coords.items() if v.dims == ("neuroid",)}
     with warnings.catch_warnings():  # a constant neuroid has no r in any split: NaN, by design
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -128,4 +146,25 @@ def compare_rdms(a: np.ndarray, b: np.ndarray, method: str = "spearman") -> floa
         return float(spearmanr(x, y)[0])
     if method == "pearson":
         return float(pearsonr(x, y)[0])
+    if method == "kendall_tau_a":
+        return kendall_tau_a(x, y)
     raise ValueError(f"unknown RDM comparison {method!r}")
+
+
+def kendall_tau_a(x, y) -> float:
+    """Kendall's tau-a: (concordant - discordant) / (n (n - 1) / 2); ties count as neither.
+
+    Recommended for RDMs with tied model dissimilarities (Nili et al. 2014). Derived from
+    scipy's O(n log n) tau-b: both share the numerator, only the denominators differ.
+    """
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n0 = len(x) * (len(x) - 1) / 2
+    tau_b = kendalltau(x, y, variant="b")[0]
+    if not np.isfinite(tau_b):
+        return float("nan")
+
+    def tied_pairs(v):
+        counts = np.unique(v, return_counts=True)[1]
+        return float(np.sum(counts * (counts - 1) / 2))
+
+    return float(tau_b * np.sqrt((n0 - tied_pairs(x)) * (n0 - tied_pairs(y))) / n0)

@@ -49,12 +49,9 @@ def pairwise_cka(layer_features: dict) -> list[tuple]:
             for a, b in combinations(sorted(layer_features), 2)]
 
 
-def cka_table(feature_paths) -> pd.DataFrame:
-    """Cross-seed CKA per layer for every (architecture, task) among the given features files.
-
-    Each file is an activations assembly whose ``model`` attribute reads ``arch/task_seedN``.
-    """
-    from .features import layer_matrix, layer_order
+def seeds_by_model(feature_paths) -> dict[tuple, dict]:
+    """{(arch, task): {seed: activations}} from features files whose ``model`` attribute reads
+    ``arch/task_seedN``."""
     from .io import open_netcdf
 
     groups: dict[tuple, dict] = {}
@@ -63,8 +60,15 @@ def cka_table(feature_paths) -> pd.DataFrame:
         arch, rest = da.attrs["model"].split("/")
         task, seed = rest.rsplit("_seed", 1)
         groups.setdefault((arch, task), {})[int(seed)] = da
+    return dict(sorted(groups.items()))
+
+
+def cka_table(feature_paths) -> pd.DataFrame:
+    """Cross-seed CKA per layer for every (architecture, task) among the given features files."""
+    from .features import layer_matrix, layer_order
+
     rows = []
-    for (arch, task), by_seed in sorted(groups.items()):
+    for (arch, task), by_seed in seeds_by_model(feature_paths).items():
         first = next(iter(by_seed.values()))
         for index, layer in enumerate(layer_order(first)):
             mats = {s: layer_matrix(da, layer).values for s, da in by_seed.items()}
@@ -125,16 +129,9 @@ def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10
     Layers wider than ``max_units`` are subsampled (the same seeded units for every pair).
     """
     from .features import layer_matrix, layer_order
-    from .io import open_netcdf
 
-    groups: dict[tuple, dict] = {}
-    for path in feature_paths:
-        da = open_netcdf(path)
-        arch, rest = da.attrs["model"].split("/")
-        task, s = rest.rsplit("_seed", 1)
-        groups.setdefault((arch, task), {})[int(s)] = da
     rows = []
-    for (arch, task), by_seed in sorted(groups.items()):
+    for (arch, task), by_seed in seeds_by_model(feature_paths).items():
         first = next(iter(by_seed.values()))
         for index, layer in enumerate(layer_order(first)):
             mats = {s: layer_matrix(da, layer).values for s, da in by_seed.items()}

@@ -64,6 +64,12 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def write_csv(df, path: str | os.PathLike) -> None:
+    """Write a pandas DataFrame atomically as CSV (no index)."""
+    with atomic_path(path, suffix=".csv") as tmp:
+        df.to_csv(tmp, index=False)
+
+
 def read_json(path: str | os.PathLike):
     path = Path(path)
     try:

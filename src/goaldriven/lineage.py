@@ -85,7 +85,8 @@ def lineage(target, repo=".") -> dict:
     bad = [r for r in result["raw_inputs"] if r["status"] in ("modified", "missing")]
     if bad:
         detail = "; ".join(f"{r['path']} ({r['status']}: recorded {r['recorded_md5']}, on disk {r['md5']})" for r in bad)
-        err = LineageError(f"{target}: raw inputs no longer match their recorded hashes: {detail}")
+        err = LineageError(f"{target}: raw inputs no longer match their recorded hashes: {detail}. "
+                           "The result is stale: rerun `snakemake --cores all` or `dvc repro`.")
         err.result = result
         raise err
     return result

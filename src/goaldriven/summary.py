@@ -10,13 +10,8 @@ import xarray as xr
 
 from .compare import rdm
 from .features import layer_matrix
-from .io import atomic_path, open_netcdf, read_json, write_netcdf
+from .io import open_netcdf, read_json, write_csv, write_netcdf
 from .neural import average_repetitions, load_assembly
-
-
-def _write_csv(df: pd.DataFrame, path) -> None:
-    with atomic_path(path, suffix=".csv") as tmp:
-        df.to_csv(tmp, index=False)
 
 
 def _model_fields(metrics: dict) -> dict:
@@ -98,7 +93,7 @@ def summarise(score_paths, metrics_paths, feature_paths, recordings_path, out_di
     out_dir = Path(out_dir)
     t = tables(score_paths, metrics_paths)
     for name, df in t.items():
-        _write_csv(df, out_dir / f"{name}.csv")
+        write_csv(df, out_dir / f"{name}.csv")
     # RDM panel: the supervised model with the best IT geometry (RSA) at its best layer.
     rsa = t["rsa"]
     pool = rsa[(rsa["region"] == "IT") & (rsa["task"] == "supervised")]
@@ -107,4 +102,4 @@ def summarise(score_paths, metrics_paths, feature_paths, recordings_path, out_di
     write_netcdf(rdm_panel(recordings_path, features_of[best["model"]], best["layer"], best["model"]),
                  out_dir / "rdms.nc")
     if surrogate_score:
-        _write_csv(recovery_table(surrogate_score), out_dir / "recovery.csv")
+        write_csv(recovery_table(surrogate_score), out_dir / "recovery.csv")
