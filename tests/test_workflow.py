@@ -109,3 +109,12 @@ def test_committed_dvc_yaml_matches_the_snakefile():
 def test_snakemake_lint_passes():
     result = run(["snakemake", "--lint"], REPO, check=False)
     assert result.returncode == 0 and "Lints for" not in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+def test_unit_matching_skips_randomly_projected_layers(built):
+    feats = xr.open_dataarray(built / "results/features/hmo/supervised_seed0.nc")
+    projected = set(filter(None, feats.attrs["projected_layers"].split(",")))
+    assert projected, "the smoke config should project at least one layer"
+    matched = set(pd.read_csv(built / "results/convergence/matching/hmo_supervised.csv")["layer"])
+    assert matched and not matched & projected
+    assert matched | projected == set(feats.attrs["layers"].split(","))

@@ -6,10 +6,13 @@ architecture; rows of every matrix are stimuli, columns units.
 
 from __future__ import annotations
 
+import logging
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 
 def _centre(X) -> np.ndarray:
@@ -127,13 +130,19 @@ def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10
     """Per layer and seed pair: unit matching (with chance) and cross-seed linear predictivity.
 
     Layers wider than ``max_units`` are subsampled (the same seeded units for every pair).
+    Randomly projected layers are skipped: their columns mix units, so matching them would
+    say nothing about units.
     """
     from .features import layer_matrix, layer_order
 
     rows = []
     for (arch, task), by_seed in seeds_by_model(feature_paths).items():
         first = next(iter(by_seed.values()))
+        projected = set(filter(None, first.attrs.get("projected_layers", "").split(",")))
         for index, layer in enumerate(layer_order(first)):
+            if layer in projected:
+                log.warning("%s/%s %s: randomly projected features, no unit matching", arch, task, layer)
+                continue
             mats = {s: layer_matrix(da, layer).values for s, da in by_seed.items()}
             width = next(iter(mats.values())).shape[1]
             keep = np.sort(np.random.default_rng([seed, index]).choice(width, min(width, max_units), replace=False))

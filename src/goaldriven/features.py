@@ -28,7 +28,8 @@ def _batches(stimuli: xr.DataArray, batch_size: int):
 
 @torch.no_grad()
 def extract(weights, stimuli: xr.DataArray, layers=None, flatten: bool = True,
-            max_features: int | None = None, seed: int = 0, batch_size: int = 128):
+            max_features: int | None = None, seed: int = 0, batch_size: int = 128,
+            return_projected: bool = False):
     """Activations per layer: ``{layer: array (n_stimuli, ...)}`` and, with flattening and
     ``max_features``, each wider layer randomly projected to that width."""
     from .train import load_weights
@@ -36,7 +37,7 @@ def extract(weights, stimuli: xr.DataArray, layers=None, flatten: bool = True,
     model, _ = load_weights(weights)
     layers = list(layers or model.layer_names)
     chunks = {name: [] for name in layers}
-    projections = {}
+    projections = {}  # layer -> projection matrix, for the layers wider than max_features
     for x in _batches(stimuli, batch_size):
         for name, a in model.features(x, layers).items():
             a = a.flatten(1).numpy() if flatten else a.numpy()
@@ -45,7 +46,8 @@ def extract(weights, stimuli: xr.DataArray, layers=None, flatten: bool = True,
                     projections[name] = _projection(a.shape[1], max_features, seed)
                 a = a @ projections[name]
             chunks[name].append(a.astype(np.float32))
-    return {name: np.concatenate(c) for name, c in chunks.items()}
+    acts = {name: np.concatenate(c) for name, c in chunks.items()}
+    return (acts, sorted(projections)) if return_projected else acts
 
 
 def _projection(n_in: int, n_out: int, seed: int) -> np.ndarray:
@@ -58,7 +60,8 @@ def _projection(n_in: int, n_out: int, seed: int) -> np.ndarray:
 
 def extract_assembly(weights, stimuli: xr.DataArray, model_id: str, max_features: int = 4096,
                      seed: int = 0, layers=None) -> xr.DataArray:
-    acts = extract(weights, stimuli, layers=layers, max_features=max_features, seed=seed)
+    acts, projected = extract(weights, stimuli, layers=layers, max_features=max_features, seed=seed,
+                              return_projected=True)
     names, nums = [], []
     for name, a in acts.items():
         names += [name] * a.shape[1]
@@ -70,6 +73,7 @@ def extract_assembly(weights, stimuli: xr.DataArray, model_id: str, max_features
                       coords=coords, name="activations")
     da.attrs.update({"model": model_id, "weights": str(weights), "layers": ",".join(acts),
                      "max_features": max_features, "projection": "sklearn GaussianRandomProjection",
+                     "projected_layers": ",".join(projected),
                      "projection_seed": seed, "stimulus_set_identifier": stimuli.attrs.get("identifier", "")})
     return da
 
