@@ -15,11 +15,11 @@ from scipy.stats import kendalltau, pearsonr, spearmanr
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
-from sklearn.preprocessing import StandardScaler
 
-# Penalties relative to the number of features: after standardising, the data term grows
-# with n_features, so a fixed absolute grid would be too weak for wide layers. Half-decade
-# steps; on the default experiment the chosen values lie between 10^-3 and 10^1.
+# Penalties relative to the features' total variance (the trace of the centred Gram matrix
+# per sample), so that the grid means the same for narrow and wide layers and for any units.
+# Features are centred but not standardised: standardising would blow near-silent units up to
+# the size of active ones and let their noise dominate. Half-decade steps.
 ALPHA_GRID = np.logspace(-3, 2, 11)
 
 
@@ -95,7 +95,7 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
                         splits=10, alphas=None, seed: int = 0, stratify_coord: str = "object_name") -> xr.Dataset:
     """Cross-validated prediction of every neuroid from the features; Pearson r on held-out stimuli.
 
-    ``method="ridge"``: standardised features, ridge penalty chosen per neuroid by efficient
+    ``method="ridge"``: centred features, ridge penalty chosen per neuroid by efficient
     leave-one-out inside each training fold, k-fold splits (stratified by ``stratify_coord``).
     ``method="pls"``: Brain-Score's protocol (PLS, 25 components, ``scale=False``, shuffle splits
     with 90% training data, stratified), so numbers compare with Brain-Score's.
@@ -108,7 +108,7 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
     X = features.transpose("presentation", "neuroid").values.astype(np.float64)
     Y = responses.transpose("presentation", "neuroid").values.astype(np.float64)
     folds = make_splits(splits, len(X), labels, seed, method)
-    grid = (ALPHA_GRID if alphas is None else np.asarray(alphas)) * (X.shape[1] if alphas is None else 1)
+
     r_split, alpha_split = [], []
     for train, test in folds:
         if method == "pls":
@@ -116,9 +116,10 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
             pred = PLSRegression(n_components=n_comp, scale=False).fit(X[train], Y[train]).predict(X[test])
             alpha_split.append(np.full(Y.shape[1], np.nan))
         else:
-            scaler = StandardScaler().fit(X[train])
-            model = RidgeCV(alphas=grid, alpha_per_target=True).fit(scaler.transform(X[train]), Y[train])
-            pred = model.predict(scaler.transform(X[test]))
+            centre = X[train].mean(axis=0)
+            grid = np.asarray(alphas) if alphas is not None else ALPHA_GRID * X[train].var(axis=0).sum()
+            model = RidgeCV(alphas=grid, alpha_per_target=True).fit(X[train] - centre, Y[train])
+            pred = model.predict(X[test] - centre)
             alpha_split.append(np.broadcast_to(model.alpha_, (Y.shape[1],)))
         r_split.append(_columnwise_r(pred, Y[test]))
     neuroid_coords = {k: ("neuroid", v.values) for k, v in responses.coords.items() if v.dims == ("neuroid",)}

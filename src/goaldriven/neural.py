@@ -116,8 +116,8 @@ def simulate_recordings(weights, stimuli_path, n_v4: int = 128, n_it: int = 168,
     it = _spatial_readout(acts[it_layer], n_it, rng)
     drive = np.concatenate([v4, it], axis=1)
     drive = (drive - drive.mean(0)) / (drive.std(0) + 1e-8)
-    gain = rng.uniform(0.8, 1.6, drive.shape[1])
-    threshold = rng.uniform(-0.5, 0.5, drive.shape[1])
+    gain = rng.uniform(0.5, 1.0, drive.shape[1])
+    threshold = rng.uniform(-1.5, -0.5, drive.shape[1])
     peak = rng.uniform(0.3, 1.0, drive.shape[1]) * max_rate
     rates = peak * np.log1p(np.exp(gain * (drive - threshold))) / np.log1p(np.exp(gain * 2.5))
     trials = rng.poisson(rates, size=(n_reps,) + rates.shape).astype(np.float32)
