@@ -1,49 +1,191 @@
+"""Every figure is drawn from small synthetic tables: PNG + PDF written, errors name the file."""
+
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
-from goaldriven.figures import make
+from goaldriven import figures
+from goaldriven.figures import FIGURES, make
 from goaldriven.io import InputError
 
-
-def _profiles(tmp_path, seeds=(0, 1)):
-    rows = [{"model": f"hmo/{t}_seed{s}", "arch": "hmo", "task": t, "seed": s, "layer": f"layer{i + 1}",
-             "layer_index": i, "region": g, "ev_median": 0.1 * i + 0.05 * s, "r_median": 0.5}
-            for t in ("supervised", "untrained") for s in seeds for i in range(4) for g in ("V4", "IT")]
-    path = tmp_path / "pred.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
+LAYERS = {"hmo": ["layer1", "layer2", "layer3", "layer4"], "alexnet": ["conv1", "conv2", "conv3", "fc6", "fc7"]}
+TASKS = ("supervised", "untrained")
+CATS = ("animals", "boats", "cars")
 
 
-@pytest.mark.parametrize("seeds", [(0, 1, 2), (0,)])
-def test_layer_profiles_png_and_pdf(tmp_path, seeds):
-    out = tmp_path / "fig.png"
-    make("layer_profiles", [_profiles(tmp_path, seeds)], out, data_label="simulated recordings")
-    img = mpimg.imread(out)
-    assert img.shape[0] > 300 and img.std() > 0.01
-    assert out.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+def _per_layer(value_name, seeds, rng):
+    """Rows per (arch, task, seed, layer, region) with a plausible depth profile plus seed noise."""
+    rows = []
+    for arch, layers in LAYERS.items():
+        for task in TASKS:
+            for seed in seeds:
+                for i, layer in enumerate(layers):
+                    for region, peak in (("V4", 0.4), ("IT", 1.0)):
+                        depth = i / (len(layers) - 1)
+                        gain = 0.8 if task == "supervised" else 0.45
+                        v = gain * (1 - (depth - peak) ** 2) + rng.normal(0, 0.02)
+                        rows.append({"model": f"{arch}/{task}_seed{seed}", "arch": arch, "task": task,
+                                     "seed": seed, "layer": layer, "layer_index": i, "region": region,
+                                     value_name: v})
+    return pd.DataFrame(rows)
 
 
-def test_missing_column_names_the_file(tmp_path):
-    path = tmp_path / "bad.csv"
-    pd.DataFrame({"arch": ["hmo"], "task": ["supervised"]}).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"bad.csv: missing column\(s\) \['seed'"):
-        make("layer_profiles", [path], tmp_path / "x.png")
-    assert not (tmp_path / "x.png").exists()
-
-
-def test_performance_vs_it_reports_the_correlation(tmp_path):
+def write_inputs(root, seeds=(0, 1, 2)):
+    """Write one synthetic input set; returns {figure name: [input paths]}."""
     rng = np.random.default_rng(0)
-    acc = rng.uniform(0.2, 0.9, 8)
-    df = pd.DataFrame({"model": [f"m{i}" for i in range(8)], "arch": ["hmo", "alexnet"] * 4,
-                       "task": ["supervised"] * 8, "seed": range(8), "test_accuracy": acc,
-                       "it_ev": acc * 0.5 + rng.normal(0, 0.01, 8), "v4_ev": acc})
-    df.to_csv(tmp_path / "models.csv", index=False)
-    make("performance_vs_it", [tmp_path / "models.csv"], tmp_path / "p.png")
-    assert mpimg.imread(tmp_path / "p.png").shape[1] > 300
+    pred = _per_layer("ev_median", seeds, rng).assign(r_median=0.7)
+    pred.to_csv(root / "predictivity.csv", index=False)
+
+    models = pred.groupby(["model", "arch", "task", "seed"], as_index=False).agg(it_ev=("ev_median", "max"))
+    models["v4_ev"] = models["it_ev"] - 0.05
+    models["test_accuracy"] = np.where(models["task"] == "supervised", 0.8, 0.13) + rng.normal(0, 0.02, len(models))
+    models.to_csv(root / "models.csv", index=False)
+
+    _per_layer("rsa", seeds, rng).to_csv(root / "rsa.csv", index=False)
+
+    cka = [{"arch": a, "task": t, "layer": layer, "layer_index": i, "seed_a": sa, "seed_b": sb,
+            "cka": float(np.clip(0.95 - 0.1 * i * (t == "untrained") + rng.normal(0, 0.02), 0, 1)),
+            "cka_debiased": 0.9}
+           for a, layers in LAYERS.items() for t in TASKS for i, layer in enumerate(layers)
+           for sa in seeds for sb in seeds if sa < sb or len(seeds) == 1]
+    pd.DataFrame(cka).to_csv(root / "cka.csv", index=False)
+
+    stages = [f"stage{i + 1}" for i in range(5)]
+    rec = [{"region": g, "layer": s, "layer_index": i, "ground_truth_layer": truth,
+            "ev_median": 0.9 - 0.1 * abs(i - stages.index(truth))}
+           for g, truth in (("V4", "stage3"), ("IT", "stage5")) for i, s in enumerate(stages)]
+    rec[2]["ev_median"] = 0.5  # V4's true layer is not the best: the panel must say NOT recovered
+    pd.DataFrame(rec).to_csv(root / "recovery.csv", index=False)
+
+    n = 4 * len(CATS)
+    cats = np.repeat(CATS, 4)
+    feats = {"V4": rng.normal(size=(n, 20)), "IT": rng.normal(size=(n, 20)) + 3 * (cats[:, None] == CATS[0])}
+    feats["hmo/supervised_seed0 · layer4"] = feats["IT"] + rng.normal(size=(n, 20))
+    rdm = xr.DataArray(np.stack([1 - np.corrcoef(f) for f in feats.values()]),
+                       dims=("source", "stimulus_a", "stimulus_b"),
+                       coords={"source": list(feats), "category_name": ("stimulus_a", cats)}, name="rdm")
+    rdm.to_netcdf(root / "rdms.nc", engine="netcdf4")
+
+    matching = [{"arch": a, "task": t, "layer": layer, "layer_index": i, "seed_a": 0, "seed_b": 1,
+                 "matched_r": 0.5, "chance_r": 0.1, "frac_convergent": 0.9, "cross_seed_r": 0.8}
+                for a, layers in LAYERS.items() for t in TASKS for i, layer in enumerate(layers)]
+    pd.DataFrame(matching).to_csv(root / "matching.csv", index=False)
+    pd.DataFrame([{"task": t, "metric": m, "seed_share": 0.3, "seed_share_ci_low": 0.1, "seed_share_ci_high": 0.5,
+                   "rank_agreement": 1.0} for t in TASKS for m in ("v4_ev", "it_ev")]).to_csv(
+        root / "seed_variance.csv", index=False)
+    return {"layer_profiles": [root / "predictivity.csv"], "performance_vs_it": [root / "models.csv"],
+            "rsa": [root / "rsa.csv", root / "rdms.nc"], "cka": [root / "cka.csv"],
+            "recovery": [root / "recovery.csv"], "matching": [root / "matching.csv"],
+            "seed_variance": [root / "models.csv", root / "seed_variance.csv"]}
 
 
-def test_unknown_figure_is_refused(tmp_path):
+def stimulus_set(n_per_cell=3, size=16):
+    """Random-pixel stimulus set with the coordinates of the real one (3 categories x 3 levels)."""
+    rng = np.random.default_rng(1)
+    rows = [(c, f"{c}_{k % 2:02d}", v) for c in CATS for v in (0, 3, 6) for k in range(n_per_cell)]
+    n = len(rows)
+    coords = {"stimulus_id": ("presentation", [f"s{i:04d}" for i in range(n)]),
+              "category_name": ("presentation", [r[0] for r in rows]),
+              "object_name": ("presentation", [r[1] for r in rows]),
+              "variation": ("presentation", [r[2] for r in rows])}
+    coords.update({c: ("presentation", rng.uniform(-1, 1, n)) for c in ("rxy", "rxz", "ryz", "ty", "tz", "s")})
+    return xr.DataArray(rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+                        dims=("presentation", "y", "x", "channel"), coords=coords, name="pixels")
+
+
+def check_outputs(png, min_px=300):
+    img = mpimg.imread(png)
+    assert img.ndim == 3 and min(img.shape[:2]) >= min_px and img.std() > 0.01  # not blank
+    assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+    assert not list(png.parent.glob(f".{png.name}.*"))  # no temporary files left behind
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    return write_inputs(tmp_path_factory.mktemp("inputs"))
+
+
+@pytest.mark.parametrize("name", ["layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching",
+                                  "seed_variance"])
+def test_every_table_figure_writes_png_and_pdf(inputs, tmp_path, name):
+    out = tmp_path / f"{name}.png"
+    make(name, inputs[name], out, data_label="simulated recordings")
+    check_outputs(out)
+
+
+def test_montage_from_dataarray_and_from_file(tmp_path, tiny_sets):
+    figures.plot_montage(stimulus_set(), tmp_path / "m.png", "simulated recordings")
+    check_outputs(tmp_path / "m.png")
+    make("montage", [tiny_sets["test"]], tmp_path / "m2.png", data_label="simulated recordings")
+    check_outputs(tmp_path / "m2.png")
+
+
+def test_montage_missing_coordinate_raises():
+    with pytest.raises(InputError, match="variation"):
+        figures.plot_montage(stimulus_set().drop_vars("variation"), "unused.png", "x")
+
+
+def test_single_seed_and_nan_values_still_plot(tmp_path):
+    paths = write_inputs(tmp_path, seeds=(0,))
+    df = pd.read_csv(paths["layer_profiles"][0])
+    df.loc[::5, "ev_median"] = np.nan
+    df.to_csv(paths["layer_profiles"][0], index=False)
+    var = pd.read_csv(paths["seed_variance"][1]).assign(seed_share=np.nan)  # undefined with one seed
+    var.to_csv(paths["seed_variance"][1], index=False)
+    for name in ("layer_profiles", "rsa", "cka", "performance_vs_it", "seed_variance", "matching"):
+        make(name, paths[name], tmp_path / f"{name}.png", data_label="one seed")
+        check_outputs(tmp_path / f"{name}.png")
+
+
+def test_functions_accept_dataframes(inputs, tmp_path):
+    figures.plot_layer_profiles(pd.read_csv(inputs["layer_profiles"][0]), tmp_path / "lp.png", "x")
+    check_outputs(tmp_path / "lp.png")
+
+
+@pytest.mark.parametrize("name, column", [("layer_profiles", "ev_median"), ("performance_vs_it", "it_ev"),
+                                          ("rsa", "rsa"), ("cka", "cka"), ("recovery", "ground_truth_layer")])
+def test_missing_column_names_the_file_and_column(inputs, tmp_path, name, column):
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(inputs[name][0]).drop(columns=column).to_csv(bad, index=False)
+    with pytest.raises(InputError, match=rf"bad\.csv: missing column\(s\) \['{column}'\]"):
+        make(name, [bad, *inputs[name][1:]], tmp_path / "x.png", data_label="x")
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.pdf").exists()
+
+
+def test_all_nan_column_is_an_input_error(inputs, tmp_path):
+    bad = tmp_path / "nan.csv"
+    pd.read_csv(inputs["cka"][0]).assign(cka=np.nan).to_csv(bad, index=False)
+    with pytest.raises(InputError, match="nan.csv: no rows"):
+        figures.plot_cka(bad, tmp_path / "x.png", "x")
+
+
+def test_rdms_with_wrong_dims_are_refused(inputs, tmp_path):
+    bad = tmp_path / "bad_rdms.nc"
+    xr.DataArray(np.zeros((2, 3)), dims=("a", "b"), name="rdm").to_netcdf(bad, engine="netcdf4")
+    with pytest.raises(InputError, match="bad_rdms.nc: expected dims"):
+        figures.plot_rsa(inputs["rsa"][0], bad, tmp_path / "x.png", "x")
+
+
+def test_performance_vs_it_with_too_few_models(tmp_path):
+    df = pd.DataFrame({"model": ["a", "b"], "arch": ["hmo", "alexnet"], "task": ["supervised"] * 2,
+                       "seed": [0, 0], "test_accuracy": [0.5, 0.7], "it_ev": [0.3, 0.4], "v4_ev": [0.2, 0.3]})
+    figures.plot_performance_vs_it(df, tmp_path / "p.png", "x")
+    check_outputs(tmp_path / "p.png")
+
+
+def test_figure_registry_and_unknown_name(tmp_path):
+    assert {"montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery"} <= set(FIGURES)
     with pytest.raises(ValueError, match="unknown figure 'nope'"):
         make("nope", [], tmp_path / "x.png")
+
+
+def test_save_figure_writes_png_and_pdf(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    figures.save_figure(fig, tmp_path / "sub" / "f.png")
+    check_outputs(tmp_path / "sub" / "f.png", min_px=100)
+    assert not plt.fignum_exists(fig.number)

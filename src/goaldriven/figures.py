@@ -1,7 +1,8 @@
-"""The study's figures, drawn with seaborn from the tidy tables of the summary stages.
+"""The study's figures, drawn with seaborn/matplotlib from the tidy tables of the summary stages.
 
-Every function takes input paths, an output PNG path (a PDF is written beside it) and a data
-label that is printed on the figure (e.g. "simulated recordings").
+Every ``plot_*`` function takes its inputs (paths, or already loaded DataFrames/DataArrays),
+an output PNG path (a PDF with the same stem is written beside it) and a ``data_label`` that
+is printed under the title, so that a figure made from simulated recordings says so.
 """
 
 from __future__ import annotations
@@ -10,244 +11,385 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # figures are drawn in batch jobs with no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from scipy.stats import pearsonr  # noqa: E402
 
-from .io import InputError, atomic_path  # noqa: E402
+from .io import InputError, atomic_path, open_netcdf  # noqa: E402
 
-sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
-EV_LABEL = "explained variance\n(fraction of explainable)"
+sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
+DPI = 200
+EV_LABEL = "explained variance\n(fraction of explainable variance)"
+MEDIAN_EV_LABEL = "explained variance, median over sites\n(fraction of explainable variance)"
+REGIONS = ("V4", "IT")
 TASK_STYLE = {"supervised": "-", "untrained": "--"}
+VARIATION_NAMES = {0: "no variation", 3: "medium variation", 6: "high variation"}
 
 
+# ----------------------------------------------------------------------------- helpers
 def save_figure(fig, png_path) -> None:
+    """Write ``x.png`` and ``x.pdf``, both or neither (atomic renames), and close ``fig``."""
     png_path = Path(png_path)
-    for path, fmt in ((png_path, "png"), (png_path.with_suffix(".pdf"), "pdf")):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=160, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        # Nested so that a failure in the second savefig leaves neither file behind.
+        with atomic_path(png_path) as png_tmp, atomic_path(png_path.with_suffix(".pdf")) as pdf_tmp:
+            # The temporary names end in a random suffix, so the format must be explicit.
+            fig.savefig(png_tmp, format="png", dpi=DPI, bbox_inches="tight")
+            fig.savefig(pdf_tmp, format="pdf", bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
-def read_table(path, columns) -> pd.DataFrame:
-    df = pd.read_csv(path)
+def read_table(src, columns, dropna=None) -> pd.DataFrame:
+    """A tidy table from a CSV path or DataFrame, with ``columns`` checked and rows with NaN in
+    ``dropna`` (default: all of ``columns``) dropped."""
+    name = "<DataFrame>" if isinstance(src, pd.DataFrame) else str(src)
+    if isinstance(src, pd.DataFrame):
+        df = src.copy()
+    else:
+        try:
+            df = pd.read_csv(src)
+        except FileNotFoundError:
+            raise InputError(f"{name}: file not found") from None
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{name}: empty file") from None
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {missing}")
+        raise InputError(f"{name}: missing column(s) {missing}")
+    df = df.dropna(subset=list(columns if dropna is None else dropna))
+    if df.empty:
+        raise InputError(f"{name}: no rows with values in all of {list(columns if dropna is None else dropna)}")
+    # Layer names such as "1" would otherwise be read as numbers and sorted as such.
+    for c in ("arch", "task", "layer", "region", "ground_truth_layer"):
+        if c in df.columns:
+            df[c] = df[c].astype(str)
     return df
+
+
+def _titles(fig, title: str, data_label: str) -> None:
+    fig.suptitle(title + (f"\ndata: {data_label}" if data_label else ""))
+
+
+def _task_colors(tasks) -> dict:
+    """Fixed colours per task, supervised first, so that every figure uses the same ones."""
+    ordered = [t for t in TASK_STYLE if t in set(tasks)] + sorted(set(tasks) - set(TASK_STYLE))
+    return dict(zip(ordered, sns.color_palette("deep")))
+
+
+def _arch_colors(archs) -> dict:
+    """Architecture colours distinct from the task colours (blue, orange), so the two never mix."""
+    archs = sorted(set(archs))
+    return dict(zip(archs, sns.color_palette("deep", len(archs) + 2)[2:]))
 
 
 def _ordered_layers(df: pd.DataFrame) -> list[str]:
     return list(df.sort_values("layer_index")["layer"].drop_duplicates())
 
 
-def _profile(ax, df, value, hue="task"):
-    """Mean over seeds per layer (line), spread (sd band) and each seed (points)."""
+def _profile(ax, df, value, colors, mark_best=True):
+    """Per-layer mean over seeds (line), +-1 sd band and each seed (faint dots) for every task.
+
+    x is the depth rank, so layers are evenly spaced whatever the gaps in ``layer_index``.
+    """
     layers = _ordered_layers(df)
-    x = {layer: i for i, layer in enumerate(layers)}
-    palette = dict(zip(sorted(df[hue].unique()), sns.color_palette("deep")))
-    for key, g in df.groupby(hue):
-        stats = g.groupby("layer")[value].agg(["mean", "std"]).reindex(layers).dropna(how="all")
-        xs = [x[layer] for layer in stats.index]
-        ax.plot(xs, stats["mean"], TASK_STYLE.get(key, "-"), marker="o", color=palette[key], label=key)
-        ax.fill_between(xs, stats["mean"] - stats["std"].fillna(0), stats["mean"] + stats["std"].fillna(0),
-                        color=palette[key], alpha=0.2)
-        ax.scatter([x[layer] for layer in g["layer"]], g[value], s=8, color=palette[key], alpha=0.4)
-        if key == "supervised" and len(stats):
-            best = stats["mean"].idxmax()
-            ax.scatter([x[best]], [stats["mean"][best]], marker="*", s=160, color=palette[key], zorder=5,
-                       edgecolor="black")
-    ax.set_xticks(range(len(layers)), layers, rotation=30)
+    pos = {layer: i for i, layer in enumerate(layers)}
+    tasks = [t for t in colors if t in set(df["task"])]
+    for k, task in enumerate(tasks):
+        g = df[df["task"] == task]
+        st = g.groupby("layer")[value].agg(["mean", "std"]).reindex(layers).dropna(subset=["mean"])
+        x, sd, c = st.index.map(pos), st["std"].fillna(0.0), colors[task]  # one seed: no band
+        ax.plot(x, st["mean"], TASK_STYLE.get(task, ":"), marker="o", ms=4, lw=1.6, color=c)
+        ax.fill_between(x, st["mean"] - sd, st["mean"] + sd, color=c, alpha=0.2, lw=0)
+        # A small per-task offset keeps the seeds of the two tasks from hiding each other.
+        ax.scatter(g["layer"].map(pos) + 0.08 * (k - (len(tasks) - 1) / 2), g[value], s=10, color=c,
+                   alpha=0.45, lw=0, zorder=3)
+        if mark_best and task == "supervised" and len(st):
+            best = st["mean"].idxmax()
+            ax.scatter([pos[best]], [st["mean"][best]], marker="*", s=200, color=c, edgecolor="black",
+                       zorder=5)
+    ax.set_xticks(range(len(layers)), layers, rotation=30, ha="right", rotation_mode="anchor")
+    ax.set_xlabel("layer (input → output)")
 
 
-def plot_montage(stimuli_nc, out_png, data_label=""):
-    from .stimuli import load_stimulus_set
+def _profile_legend(fig, colors, counts, unit="seed", mark_best=True, extra=()):
+    """One legend for the whole figure, outside the panels, with the n behind each task's line."""
+    several = max(counts.values(), default=1) > 1
+    labels = {t: f"{t} (mean of {n} {unit}{'s' * (n != 1)})" if several else f"{t} (1 {unit})"
+              for t, n in counts.items()}
+    handles = [Line2D([], [], color=c, ls=TASK_STYLE.get(t, ":"), marker="o", ms=4, label=labels[t])
+               for t, c in colors.items()]
+    if several:  # with one seed there is no spread to explain
+        handles += [Patch(color="grey", alpha=0.3, label=f"±1 sd over {unit}s"),
+                    Line2D([], [], ls="", marker="o", ms=4, color="grey", alpha=0.6, label=f"individual {unit}")]
+    if mark_best:
+        handles.append(Line2D([], [], ls="", marker="*", ms=12, color=colors.get("supervised", "grey"),
+                              markeredgecolor="black", label="best layer (supervised)"))
+    handles += list(extra)
+    # Below the panels: a legend at the upper right would collide with the centred suptitle.
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
 
-    da = load_stimulus_set(stimuli_nc)
-    cats = da.attrs["categories"].split(",")
-    levels = sorted(np.unique(da["variation"].values))
-    per_cell = 2
-    fig, axes = plt.subplots(len(cats), len(levels) * per_cell, figsize=(1.3 * len(levels) * per_cell, 1.3 * len(cats)))
-    axes = np.atleast_2d(axes)
+
+def _n_pairs(df) -> dict:
+    """Seed pairs per layer (not rows), the unit of the spread shown, per task."""
+    return df.groupby(["task", "arch", "layer"]).size().groupby("task").max().to_dict()
+
+
+def _profile_panels(fig, df, value, ylabel, title="{arch} → {region}"):
+    """Rows = architecture, columns = region, on a figure or subfigure; with the shared legend."""
+    colors, archs = _task_colors(df["task"]), sorted(df["arch"].unique())
+    regions = [g for g in REGIONS if g in set(df["region"])] + sorted(set(df["region"]) - set(REGIONS))
+    axes = fig.subplots(len(archs), len(regions), squeeze=False, sharey=True)
+    for (i, arch), (j, region) in ((a, r) for a in enumerate(archs) for r in enumerate(regions)):
+        ax = axes[i, j]
+        _profile(ax, df[(df["arch"] == arch) & (df["region"] == region)], value, colors)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(title.format(arch=arch, region=region), fontsize=10)
+        ax.set_xlabel(ax.get_xlabel() if i == len(archs) - 1 else "")  # x label on the bottom row only
+    fig.supylabel(ylabel, fontsize=11)  # one label for all rows: a long label per row would overlap
+    _profile_legend(fig, colors, df.groupby("task")["seed"].nunique().to_dict())
+    return axes
+
+
+# ----------------------------------------------------------------------------- figures
+def plot_montage(stimuli, out_png, data_label: str, per_cell: int = 3) -> None:
+    """Example images: rows = categories, column groups = variation levels, different objects."""
+    if isinstance(stimuli, xr.DataArray):
+        da, name = stimuli, "<DataArray>"
+    else:
+        from .stimuli import load_stimulus_set
+
+        da, name = load_stimulus_set(stimuli), str(stimuli)
+    for c in ("category_name", "object_name", "variation"):
+        if c not in da.coords:
+            raise InputError(f"{name}: missing coordinate {c!r}")
+    cat_of, obj_of, var_of = (da[c].values for c in ("category_name", "object_name", "variation"))
+    cats = da.attrs["categories"].split(",") if "categories" in da.attrs else list(dict.fromkeys(cat_of))
+    levels = sorted(np.unique(var_of))
+    # A narrow empty column between variation levels groups the images visually.
+    widths = sum(([1] * per_cell + [0.25] for _ in levels), [])[:-1]
+    fig, axes = plt.subplots(len(cats), len(widths), figsize=(0.95 * sum(widths) + 1.3, 1.1 * len(cats) + 1.4),
+                             squeeze=False, width_ratios=widths, layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+    for ax in axes.flat:
+        ax.axis("off")
     for i, cat in enumerate(cats):
         for j, level in enumerate(levels):
-            idx = np.flatnonzero((da["category_name"].values == cat) & (da["variation"].values == level))
-            objects = da["object_name"].values[idx]
-            picks = [idx[np.flatnonzero(objects == o)[0]] for o in dict.fromkeys(objects)][:per_cell]
-            for k in range(per_cell):
-                ax = axes[i, j * per_cell + k]
-                ax.set_xticks([]), ax.set_yticks([])
-                if k < len(picks):
-                    ax.imshow(da.values[picks[k]])
-                if i == 0 and k == 0:
-                    ax.set_title(f"V{level}", loc="left")
-                if j == 0 and k == 0:
-                    ax.set_ylabel(cat, rotation=0, ha="right", va="center")
-    fig.suptitle(f"Stimulus set: categories x variation levels ({da.sizes['presentation']} images)")
+            idx = np.flatnonzero((cat_of == cat) & (var_of == level))
+            # First image of each distinct object, then more poses if there are too few objects.
+            firsts = [idx[np.argmax(obj_of[idx] == o)] for o in dict.fromkeys(obj_of[idx])]
+            picks = (firsts + [k for k in idx if k not in firsts])[:per_cell]
+            for k, p in enumerate(picks):
+                ax = axes[i, j * (per_cell + 1) + k]
+                ax.imshow(da.values[p], interpolation="nearest")
+                ax.set_xlabel(str(obj_of[p]), fontsize=6, labelpad=1)
+                ax.axis("on"), ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+            if i == 0:
+                ax0 = axes[0, j * (per_cell + 1) + (per_cell - 1) // 2]
+                ax0.set_title(f"V{level}\n{VARIATION_NAMES.get(int(level), '')}", fontsize=10,
+                              loc="center" if per_cell % 2 else "left")
+        axes[i, 0].text(-0.08, 0.5, cat, transform=axes[i, 0].transAxes, ha="right", va="center", fontsize=10)
+    _titles(fig, f"Stimulus set: {da.sizes['presentation']} images, {len(cats)} categories × "
+                 f"{len(levels)} variation levels", data_label)
     save_figure(fig, out_png)
 
 
-def plot_layer_profiles(predictivity_csv, out_png, data_label=""):
+def plot_layer_profiles(predictivity_csv, out_png, data_label: str) -> None:
+    """Ceiling-normalised explained variance of every layer, per architecture and region."""
     df = read_table(predictivity_csv, ["arch", "task", "seed", "layer", "layer_index", "region", "ev_median"])
-    df = df.dropna(subset=["ev_median"])
-    archs, regions = sorted(df["arch"].unique()), ["V4", "IT"]
-    fig, axes = plt.subplots(len(archs), 2, figsize=(9, 3.2 * len(archs)), squeeze=False, sharey=True)
-    for i, arch in enumerate(archs):
-        for j, region in enumerate(regions):
-            ax = axes[i, j]
-            _profile(ax, df[(df["arch"] == arch) & (df["region"] == region)], "ev_median")
-            ax.set_title(f"{arch} -> {region}")
-            ax.set_ylabel(EV_LABEL if j == 0 else "")
-            ax.set_ylim(0, 1)
-    axes[0, -1].legend(title="task (star: best layer)", loc="upper left")
-    fig.suptitle(f"Neural predictivity per layer, mean ± sd over seeds ({data_label})")
-    fig.tight_layout()
+    n_archs, n_regions = df["arch"].nunique(), df["region"].nunique()
+    fig = plt.figure(figsize=(3.8 * n_regions + 2, 2.9 * n_archs + 1.2), layout="constrained")
+    axes = _profile_panels(fig, df, "ev_median", MEDIAN_EV_LABEL)
+    # 0..1 is the meaningful range; widen only if a value falls outside it.
+    axes[0, 0].set_ylim(min(0, df["ev_median"].min() - 0.05), max(1, df["ev_median"].max() + 0.02))
+    _titles(fig, "Neural predictivity of each layer", data_label)
     save_figure(fig, out_png)
 
 
-def plot_performance_vs_it(models_csv, out_png, data_label=""):
-    df = read_table(models_csv, ["arch", "task", "seed", "test_accuracy", "it_ev"]).dropna(
-        subset=["test_accuracy", "it_ev"])
-    df = df.assign(performance=100 * df["test_accuracy"])
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    sns.scatterplot(df, x="performance", y="it_ev", hue="arch", style="task", s=70, ax=ax)
-    text = f"n = {len(df)}"
-    if len(df) >= 3 and df["performance"].std() > 0 and df["it_ev"].std() > 0:
+def plot_performance_vs_it(models_csv, out_png, data_label: str) -> None:
+    """Categorisation performance against IT predictivity of the best layer, one point per model."""
+    df = read_table(models_csv, ["arch", "task", "seed", "test_accuracy", "it_ev"])
+    df = df.assign(performance=100 * df["test_accuracy"].astype(float))
+    fig, ax = plt.subplots(figsize=(7, 4.8), layout="constrained")
+    n = len(df)
+    constant = df["performance"].nunique() < 2 or df["it_ev"].nunique() < 2
+    if n >= 3 and not constant:
         r, p = pearsonr(df["performance"], df["it_ev"])
-        sns.regplot(df, x="performance", y="it_ev", scatter=False, color="grey", ax=ax)
-        text = f"Pearson r = {r:.2f} (p = {p:.2g}), n = {len(df)}"
-    ax.text(0.02, 0.97, text + "\nYamins et al. 2014: r = 0.87", transform=ax.transAxes, va="top")
-    ax.set_xlabel("categorisation performance (% correct, held-out images)")
-    ax.set_ylabel("IT predictivity, best layer\n(fraction of explainable variance)")
-    ax.set_title(f"Performance vs IT predictivity ({data_label})")
+        # No bootstrap band: it is random (figures would differ run to run) and r, p are given.
+        sns.regplot(df, x="performance", y="it_ev", scatter=False, ci=None, color="grey", ax=ax,
+                    line_kws={"lw": 1.2, "ls": "-"})
+        stat = f"Pearson r = {r:.2f}, p = {p:.2g}, n = {n} models (grey: least-squares line)"
+    else:
+        stat = f"Pearson r not computed (n = {n} models{', no variation' if n >= 3 else ''})"
+    sns.scatterplot(df, x="performance", y="it_ev", hue="arch", style="task", s=80, ax=ax,
+                    palette=_arch_colors(df["arch"]), style_order=list(_task_colors(df["task"])))
+    ax.set_title(stat, fontsize=10)
+    # Beside the plot, under the legend, so that it never covers a data point.
+    ax.text(1.04, 0.0, "For comparison:\nYamins et al. 2014\nfound r = 0.87", transform=ax.transAxes,
+            va="bottom", fontsize=8, style="italic", color="dimgrey")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    ax.set_xlabel("categorisation performance (test accuracy, %)")
+    ax.set_ylabel("IT predictivity of the best layer\n(fraction of explainable variance)")
+    _titles(fig, "Categorisation performance vs IT predictivity", data_label)
     save_figure(fig, out_png)
 
 
-def plot_rsa(rsa_csv, rdms_nc, out_png, data_label=""):
-    from .io import open_netcdf
+def _load_rdms(rdms) -> xr.DataArray:
+    da = rdms if isinstance(rdms, xr.DataArray) else open_netcdf(rdms)
+    if da.dims != ("source", "stimulus_a", "stimulus_b"):
+        name = "<DataArray>" if isinstance(rdms, xr.DataArray) else str(rdms)
+        raise InputError(f"{name}: expected dims ('source', 'stimulus_a', 'stimulus_b'), got {da.dims}")
+    return da
 
-    df = read_table(rsa_csv, ["arch", "task", "seed", "layer", "layer_index", "region", "rsa"]).dropna(subset=["rsa"])
-    rdms = open_netcdf(rdms_nc)
-    sources = list(rdms["source"].values)
-    archs = sorted(df["arch"].unique())
-    fig = plt.figure(figsize=(3.2 * max(len(sources), 2 * len(archs)), 7.5))
-    grid = fig.add_gridspec(2, max(len(sources), 2 * len(archs)))
-    vmax = float(np.nanpercentile(rdms.values, 99))
-    for i, src in enumerate(sources):
-        ax = fig.add_subplot(grid[0, i])
-        im = ax.imshow(rdms.values[i], cmap="viridis", vmin=0, vmax=vmax)
-        ax.set_title(str(src), fontsize=9)
-        ax.set_xticks([]), ax.set_yticks([])
-        if "category_name" in rdms.coords:
-            cats = rdms["category_name"].values
-            for edge in np.flatnonzero(cats[1:] != cats[:-1]) + 0.5:
-                ax.axhline(edge, color="white", lw=0.4), ax.axvline(edge, color="white", lw=0.4)
-    fig.colorbar(im, ax=fig.axes[: len(sources)], label="dissimilarity (1 - Pearson r)", shrink=0.8)
-    for k, (arch, region) in enumerate((a, g) for a in archs for g in ("V4", "IT")):
-        ax = fig.add_subplot(grid[1, k])
-        _profile(ax, df[(df["arch"] == arch) & (df["region"] == region)], "rsa")
-        ax.set_title(f"{arch} vs {region} RDM")
-        ax.set_ylabel("RDM correlation (Spearman)" if k == 0 else "")
-    fig.axes[-1].legend(title="task", loc="best")
-    fig.suptitle(f"Representational similarity ({data_label})")
+
+def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str) -> None:
+    """Top: the RDMs of the areas and of a model layer. Bottom: per-layer RSA with seed spread."""
+    df = read_table(rsa_csv, ["arch", "task", "seed", "layer", "layer_index", "region", "rsa"])
+    rdms = _load_rdms(rdms_nc)
+    sources = [str(s) for s in rdms["source"].values]
+    n_archs = df["arch"].nunique()
+    fig = plt.figure(figsize=(max(10, 3 * len(sources) + 1.5), 3.6 + 2.9 * n_archs), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.6, 2.9 * n_archs])
+    values = rdms.values
+    vmax = float(np.nanpercentile(values, 99)) if np.isfinite(values).any() else 1.0
+    cats = rdms["category_name"].values if "category_name" in rdms.coords else None
+    for i, (ax, src) in enumerate(zip(top.subplots(1, len(sources), squeeze=False)[0], sources)):
+        im = ax.imshow(values[i], cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_title(src.replace(" · ", "\n"), fontsize=9)  # "model · layer" on two lines
+        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        if cats is not None:  # stimuli are sorted by category: draw block edges, name the blocks
+            edges = np.flatnonzero(cats[1:] != cats[:-1]) + 0.5
+            for e in edges:
+                ax.axhline(e, color="white", lw=0.5), ax.axvline(e, color="white", lw=0.5)
+            if i == 0:
+                bounds = np.r_[-0.5, edges, len(cats) - 0.5]
+                ax.set_yticks((bounds[:-1] + bounds[1:]) / 2, cats[(bounds[:-1] + 0.5).astype(int)], fontsize=8)
+    top.colorbar(im, ax=top.axes, label="dissimilarity (1 - Pearson r)", shrink=0.9,
+                 extend="max" if np.nanmax(values) > vmax else "neither")
+    top.suptitle(f"Representational dissimilarity matrices ({rdms.sizes['stimulus_a']} images, "
+                 "sorted by category)", fontsize=10)
+    _profile_panels(bottom, df, "rsa", "RDM similarity (Spearman ρ)", title="{arch} layers vs {region} RDM")
+    _titles(fig, "Representational similarity analysis", data_label)
     save_figure(fig, out_png)
 
 
-def plot_cka(cka_csv, out_png, data_label=""):
-    df = read_table(cka_csv, ["arch", "task", "layer", "layer_index", "seed_a", "seed_b", "cka"]).dropna(subset=["cka"])
-    archs = sorted(df["arch"].unique())
-    fig, axes = plt.subplots(1, len(archs), figsize=(4.8 * len(archs), 3.8), squeeze=False, sharey=True)
+def plot_cka(cka_csv, out_png, data_label: str) -> None:
+    """Cross-seed linear CKA per layer: how similar two trainings from different seeds are."""
+    df = read_table(cka_csv, ["arch", "task", "layer", "layer_index", "seed_a", "seed_b", "cka"])
+    colors, archs = _task_colors(df["task"]), sorted(df["arch"].unique())
+    fig, axes = plt.subplots(1, len(archs), figsize=(4.2 * len(archs) + 2.6, 4), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, arch in zip(axes[0], archs):
-        _profile(ax, df[df["arch"] == arch], "cka")
+        _profile(ax, df[df["arch"] == arch], "cka", colors, mark_best=False)
         ax.set_title(arch)
         ax.set_ylim(0, 1.02)
-        ax.set_ylabel("cross-seed linear CKA")
-    axes[0, -1].legend(title="task")
-    fig.suptitle(f"Convergence across seeds per layer ({df.groupby(['arch', 'task']).size().min()} seed pairs per point)")
-    fig.tight_layout()
+        ax.set_ylabel("cross-seed linear CKA" if ax is axes[0, 0] else "")
+    _profile_legend(fig, colors, _n_pairs(df), unit="seed pair", mark_best=False)
+    _titles(fig, "Convergence across random seeds, per layer (1 = identical representations)", data_label)
     save_figure(fig, out_png)
 
 
-def plot_recovery(recovery_csv, out_png, data_label=""):
+def plot_recovery(recovery_csv, out_png, data_label: str) -> None:
+    """Sanity check on simulated data: is the surrogate layer that generated an area found best?"""
     df = read_table(recovery_csv, ["region", "layer", "layer_index", "ev_median", "ground_truth_layer"])
-    regions = [g for g in ("V4", "IT") if g in set(df["region"])]
-    fig, axes = plt.subplots(1, len(regions), figsize=(4.8 * len(regions), 3.6), squeeze=False, sharey=True)
+    regions = [g for g in REGIONS if g in set(df["region"])] + sorted(set(df["region"]) - set(REGIONS))
+    fig, axes = plt.subplots(1, len(regions), figsize=(4.2 * len(regions) + 2.4, 3.8), squeeze=False,
+                             sharey=True, layout="constrained")
     for ax, region in zip(axes[0], regions):
-        g = df[df["region"] == region].sort_values("layer_index")
-        ax.plot(range(len(g)), g["ev_median"], marker="o")
-        best = int(np.nanargmax(g["ev_median"].values))
-        truth = g["ground_truth_layer"].iloc[0]
-        ax.scatter([best], [g["ev_median"].iloc[best]], marker="*", s=250, color="gold", edgecolor="black",
-                   zorder=5, label="best layer found")
-        if truth in set(g["layer"]):
-            ax.axvline(list(g["layer"]).index(truth), ls="--", color="grey", label=f"ground truth ({truth})")
-        ok = g["layer"].iloc[best] == truth
-        ax.set_title(f"{region}: {'recovered' if ok else 'NOT recovered'}")
-        ax.set_xticks(range(len(g)), g["layer"], rotation=30)
-        ax.set_ylabel(EV_LABEL)
-        ax.legend(loc="lower right")
-    fig.suptitle(f"Recovery check: surrogate layers vs the areas they generated ({data_label})")
-    fig.tight_layout()
+        g = df[df["region"] == region].sort_values("layer_index").drop_duplicates("layer")
+        layers, ev = list(g["layer"]), g["ev_median"].to_numpy(float)
+        best, truth = int(np.argmax(ev)), g["ground_truth_layer"].iloc[0]
+        ax.plot(range(len(g)), ev, marker="o", color="C0")
+        ax.scatter([best], [ev[best]], marker="*", s=260, color="gold", edgecolor="black", zorder=5)
+        if truth in layers:
+            ax.axvline(layers.index(truth), ls="--", color="dimgrey")
+        ok = layers[best] == truth
+        ax.set_title(f"{region}: {'recovered' if ok else 'NOT recovered'}\n(best {layers[best]}, truth {truth})",
+                     color="black" if ok else "firebrick", fontsize=10)
+        ax.set_xticks(range(len(g)), layers, rotation=30, ha="right", rotation_mode="anchor")
+        ax.set_xlabel("surrogate-network layer (input → output)")
+        ax.set_ylabel(MEDIAN_EV_LABEL if ax is axes[0, 0] else "")
+    fig.legend(handles=[Line2D([], [], color="C0", marker="o", label="predictivity of the layer"),
+                        Line2D([], [], ls="", marker="*", ms=14, color="gold", markeredgecolor="black",
+                               label="best layer found"),
+                        Line2D([], [], ls="--", color="dimgrey", label="ground-truth layer\n(generated the area)")],
+               loc="outside lower center", ncols=3, frameon=False)
+    _titles(fig, "Recovery check: does the analysis find the layer that generated each area?", data_label)
     save_figure(fig, out_png)
 
 
-def plot_matching(matching_csvs, out_png, data_label=""):
+def plot_matching(matching_csvs, out_png, data_label: str) -> None:
+    """Convergent learning (Li et al. 2016): one-to-one unit matching and seed-to-seed mapping."""
     cols = ["arch", "task", "layer", "layer_index", "seed_a", "seed_b", "matched_r", "chance_r",
             "frac_convergent", "cross_seed_r"]
-    df = pd.concat([read_table(p, cols) for p in matching_csvs], ignore_index=True)
+    paths = [matching_csvs] if isinstance(matching_csvs, (str, Path, pd.DataFrame)) else matching_csvs
+    df = pd.concat([read_table(p, cols) for p in paths], ignore_index=True)
     # Relative depth lets architectures of different length share one axis.
     df["depth"] = df["layer_index"] / df.groupby("arch")["layer_index"].transform("max").clip(lower=1)
-    archs = sorted(df["arch"].unique())
-    fig, axes = plt.subplots(2, len(archs) + 1, figsize=(4.2 * (len(archs) + 1), 7), squeeze=False)
+    colors, archs = _task_colors(df["task"]), sorted(df["arch"].unique())
+    fig, axes = plt.subplots(2, len(archs) + 1, figsize=(4 * (len(archs) + 1) + 2.6, 7.5), squeeze=False,
+                             layout="constrained")
     for j, arch in enumerate(archs):
         d = df[df["arch"] == arch]
-        _profile(axes[0, j], d, "matched_r")
-        chance = d.groupby("layer_index")["chance_r"].mean()
-        axes[0, j].plot(chance.index, chance.values, ":", color="black", label="chance (shuffled)")
+        _profile(axes[0, j], d, "matched_r", colors, mark_best=False)
+        pos = {layer: i for i, layer in enumerate(_ordered_layers(d))}
+        chance = d.groupby("layer")["chance_r"].mean()
+        axes[0, j].plot(chance.index.map(pos), chance.values, ":", color="black")
         axes[0, j].set_title(f"{arch}: one-to-one unit matching")
-        axes[0, j].set_ylabel("matched unit correlation (mean)")
-        axes[0, j].set_ylim(0, 1)
-        _profile(axes[1, j], d, "cross_seed_r")
-        axes[1, j].set_title(f"{arch}: seed -> seed linear mapping")
-        axes[1, j].set_ylabel("held-out r (median over units)")
-        axes[1, j].set_ylim(0, 1)
-    for i, value, label in ((0, "matched_r", "matched unit correlation"), (1, "frac_convergent",
-                                                                          "fraction of units above chance")):
+        axes[0, j].set_ylabel("matched-unit correlation\n(mean over units)")
+        _profile(axes[1, j], d, "cross_seed_r", colors, mark_best=False)
+        axes[1, j].set_title(f"{arch}: seed → seed linear mapping")
+        axes[1, j].set_ylabel("held-out r\n(median over units)")
+        for ax in axes[:, j]:
+            ax.set_ylim(0, 1.02)
+    for i, value, label in ((0, "matched_r", "matched-unit correlation"),
+                            (1, "frac_convergent", "fraction of units above chance")):
         ax = axes[i, -1]
-        sns.lineplot(df, x="depth", y=value, hue="arch", style="task", marker="o", errorbar="sd", ax=ax)
-        ax.set_xlabel("relative depth (0 = first layer, 1 = top)")
-        ax.set_ylabel(label)
-        ax.set_ylim(0, 1.02)
-        ax.set_title("convergence vs depth")
-    axes[0, 0].legend(loc="lower left", fontsize=8)
-    fig.suptitle(f"Convergent learning across seeds (Li et al. 2016), {data_label}")
-    fig.tight_layout()
+        sns.lineplot(df, x="depth", y=value, hue="arch", style="task", marker="o", errorbar="sd", ax=ax,
+                     legend=i == 0, palette=_arch_colors(archs))
+        ax.set(xlabel="relative depth (0 = first layer, 1 = top)", ylabel=label, ylim=(0, 1.02),
+               title="all architectures vs depth")
+    sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    _profile_legend(fig, colors, _n_pairs(df), unit="seed pair", mark_best=False,
+                    extra=[Line2D([], [], ls=":", color="black", label="chance (shuffled units)")])
+    _titles(fig, "Convergent learning across seeds (Li et al. 2016)", data_label)
     save_figure(fig, out_png)
 
 
-def plot_seed_variance(models_csv, variance_csv, out_png, data_label=""):
+def _pct(x) -> str:
+    return "n/a" if pd.isna(x) else f"{x:.0%}"
+
+
+def plot_seed_variance(models_csv, variance_csv, out_png, data_label: str) -> None:
+    """Best-layer brain scores per seed next to the differences between architectures."""
     models = read_table(models_csv, ["arch", "task", "seed", "v4_ev", "it_ev"])
     var = read_table(variance_csv, ["task", "metric", "seed_share", "seed_share_ci_low", "seed_share_ci_high",
-                                    "rank_agreement"])
+                                    "rank_agreement"], dropna=["task", "metric"])  # NaN with one seed
     long = models.melt(id_vars=["arch", "task", "seed"], value_vars=["v4_ev", "it_ev"], var_name="metric",
                        value_name="score")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), squeeze=False)
-    for ax, metric, area in zip(axes[0], ("v4_ev", "it_ev"), ("V4", "IT")):
+    colors = _task_colors(models["task"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), squeeze=False, layout="constrained")
+    for ax, metric, area in zip(axes[0], ("v4_ev", "it_ev"), REGIONS):
         d = long[long["metric"] == metric]
-        sns.stripplot(d, x="arch", y="score", hue="task", dodge=True, size=7, ax=ax, jitter=0.15)
-        sns.pointplot(d, x="arch", y="score", hue="task", dodge=0.4, errorbar=None, markers="_",
-                      linestyles="none", color="black", ax=ax, legend=False)
-        notes = [f"{r.task}: seed share {r.seed_share:.0%} [{r.seed_share_ci_low:.0%}, {r.seed_share_ci_high:.0%}],"
-                 f" same ranking {r.rank_agreement:.0%}" for r in var[var["metric"] == metric].itertuples()]
-        ax.set_title(f"{area} predictivity of the best layer, one point per seed")
-        ax.text(0.01, -0.2, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8)
-        ax.set_ylabel(EV_LABEL)
-        ax.set_xlabel("architecture")
-    fig.suptitle(f"Seed spread of brain scores next to architecture differences ({data_label})")
-    fig.tight_layout()
+        sns.stripplot(d, x="arch", y="score", hue="task", palette=colors, hue_order=list(colors), dodge=True,
+                      size=7, jitter=0.15, ax=ax, legend=False)
+        sns.pointplot(d, x="arch", y="score", hue="task", hue_order=list(colors), dodge=0.4, errorbar=None,
+                      markers="_", markersize=20, linestyles="none", palette=["black"] * len(colors), ax=ax,
+                      legend=False)
+        notes = [f"{r.task}: seed share of variance {_pct(r.seed_share)} [{_pct(r.seed_share_ci_low)}, "
+                 f"{_pct(r.seed_share_ci_high)}], same arch ranking {_pct(r.rank_agreement)}"
+                 for r in var[var["metric"] == metric].itertuples()]
+        ax.set_title(f"{area} predictivity of the best layer\n" + "\n".join(notes), fontsize=9)
+        ax.set(ylabel=EV_LABEL, xlabel="architecture")
+    fig.legend(handles=[Line2D([], [], ls="", marker="o", color=c, label=f"{t}: one seed") for t, c in colors.items()]
+               + [Line2D([], [], ls="", marker="_", ms=14, mew=2, color="black", label="mean over seeds")],
+               loc="outside lower center", ncols=len(colors) + 1, frameon=False)
+    _titles(fig, "Seed-to-seed spread of brain scores next to architecture differences", data_label)
     save_figure(fig, out_png)
 
 
@@ -258,6 +400,7 @@ MULTI_INPUT = {"matching"}  # figures that take a list of tables
 
 
 def make(name: str, inputs, out_png, data_label: str = "") -> None:
+    """Command-line entry: ``FIGURES[name](*inputs, out_png, data_label)``."""
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
     if name in MULTI_INPUT:
