@@ -75,6 +75,6 @@ def test_round_trip_and_clear_errors(test_set, tmp_path):
     (tmp_path / "trunc.nc").write_bytes(path.read_bytes()[:300])
     with pytest.raises(InputError, match="trunc.nc: not a readable netCDF"):
         load_stimulus_set(tmp_path / "trunc.nc")
-    test_set.drop_vars("object_name").to_netcdf(tmp_path / "nocoord.nc")
-    with pytest.raises(InputError, match="nocoord.nc: missing coordinate 'object_name'"):
+    test_set.drop_vars("stimulus_id").to_netcdf(tmp_path / "nocoord.nc")
+    with pytest.raises(InputError, match="nocoord.nc: missing coordinate 'stimulus_id'"):
         load_stimulus_set(tmp_path / "nocoord.nc")
