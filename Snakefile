@@ -6,7 +6,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# Each file in config/ is a complete experiment: one given with --configfile replaces the
+# default instead of being merged into it (a merge could not drop the default's benchmarks).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -23,7 +27,8 @@ wildcard_constraints:
     split="train|test",
     figure="|".join(FIGURES),
     arch="[a-z0-9]+",
-    task="supervised|untrained",
+    task="supervised|untrained|autoencoder",
+    benchmark="[a-z0-9_]+",
     seed="[0-9]+",
 
 

@@ -33,7 +33,7 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_cmd.strip() in (REPO / ".ci/run").read_text()
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "real.yaml", "real_small.yaml"])
 def test_configs_follow_the_schema(name):
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     jsonschema.validate(yaml.safe_load((REPO / "config" / name).read_text()), schema)

@@ -17,6 +17,14 @@ def _variation_counts(text: str) -> dict[int, int]:
         raise argparse.ArgumentTypeError(f"expected LEVEL:COUNT[,LEVEL:COUNT...], got {text!r}") from None
 
 
+def _epoch_list(text: str) -> tuple[int, ...]:
+    """'1,2,4' -> (1, 2, 4)."""
+    try:
+        return tuple(int(e) for e in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected EPOCH[,EPOCH...], got {text!r}") from None
+
+
 def cmd_stimuli(a):
     from .stimuli import generate_stimulus_set, save_stimulus_set
 
@@ -30,7 +38,8 @@ def cmd_train(a):
 
     cfg = TrainConfig(arch=a.arch, seed=a.seed, epochs=a.epochs, task=a.task, width=a.width,
                       batch_size=a.batch_size, lr=a.lr)
-    m = train(cfg, a.dataset, a.out, test_dataset=a.test_dataset)
+    m = train(cfg, a.dataset, a.out, test_dataset=a.test_dataset, device=a.device,
+              keep_epochs=a.keep_epochs)
     logging.info("done: test accuracy %s", m["test_accuracy"])
 
 
@@ -43,19 +52,29 @@ def cmd_simulate(a):
 
 
 def cmd_features(a):
-    from .features import extract_assembly, save_features
+    from .features import FeatureSpec, extract_to_netcdf
     from .stimuli import load_stimulus_set
 
-    da = extract_assembly(a.weights, load_stimulus_set(a.stimuli), model_id=a.model_id,
-                          max_features=a.max_features, seed=a.seed)
-    save_features(da, a.out)
+    spec = FeatureSpec(pooling=a.pooling, pool_grid=a.pool_grid, reduction=a.reduction,
+                       max_features=a.max_features, seed=a.seed)
+    layers = a.layers.split(",") if a.layers else None
+    extract_to_netcdf(a.weights, load_stimulus_set(a.stimuli), a.out, model_id=a.model_id, spec=spec,
+                      layers=layers, batch_size=a.batch_size, image_size=a.image_size, device=a.device)
 
 
 def cmd_score(a):
     from .io import write_netcdf
     from .score import score_model
 
-    write_netcdf(score_model(a.features, a.recordings, splits=a.splits, seed=a.seed), a.out)
+    write_netcdf(score_model(a.features, a.recordings, trials_path=a.trials, splits=a.splits, seed=a.seed,
+                             benchmark=a.benchmark), a.out)
+
+
+def cmd_score_rdms(a):
+    from .io import write_netcdf
+    from .score import score_rdms
+
+    write_netcdf(score_rdms(a.features, a.rdms, n_boot=a.bootstraps, seed=a.seed, benchmark=a.benchmark), a.out)
 
 
 def cmd_convergence(a):
@@ -69,7 +88,16 @@ def cmd_matching(a):
     from .convergence import matching_table
     from .io import write_csv
 
-    write_csv(matching_table(a.features, max_units=a.max_units, n_permutations=a.permutations), a.out)
+    write_csv(matching_table(a.features, max_units=a.max_units, n_permutations=a.permutations, unit=a.unit),
+              a.out)
+
+
+def cmd_unit_examples(a):
+    from .convergence import unit_examples
+    from .io import write_csv
+
+    write_csv(unit_examples(*a.features, a.layer, n_units=a.n_units, k=a.top_k, unit=a.unit,
+                            max_units=a.max_units, seed=a.seed), a.out)
 
 
 def cmd_seed_variance(a):
@@ -78,13 +106,18 @@ def cmd_seed_variance(a):
     from .convergence import seed_variance
     from .io import write_csv
 
-    write_csv(seed_variance(pd.read_csv(a.models), n_boot=a.bootstraps), a.out)
+    try:
+        table = seed_variance(pd.read_csv(a.models), metrics=a.metrics, n_boot=a.bootstraps)
+    except ValueError as e:  # no usable metric column: say which file
+        raise InputError(f"{a.models}: {e}") from None
+    write_csv(table, a.out)
 
 
 def cmd_summarise(a):
     from .summary import summarise
 
-    summarise(a.scores, a.metrics, a.features, a.recordings, a.out_dir, surrogate_score=a.surrogate_score)
+    summarise(a.scores, a.metrics, a.out_dir, panel_features=a.panel_features, panel_data=a.panel_data,
+              surrogate_score=a.surrogate_score)
 
 
 def cmd_figure(a):
@@ -97,6 +130,26 @@ def cmd_lineage(a):
     from .lineage import lineage, render
 
     print(render(lineage(a.path, repo=a.repo), fmt=a.format))
+
+
+def cmd_crate(a):
+    from .provenance import build_crate
+
+    print(f"wrote {build_crate(a.out_dir, results=a.results, repo=a.repo)}")
+
+
+_IMAGE_FOLDER_OPTIONS = ("subdir", "per_class", "size", "seed")
+
+
+def cmd_import(a):
+    from .importers import IMPORTERS
+
+    options = {k: getattr(a, k) for k in _IMAGE_FOLDER_OPTIONS if getattr(a, k) is not None}
+    if a.dataset != "image-folder" and options:
+        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise InputError(f"{flags}: only for image-folder, not {a.dataset}")
+    IMPORTERS[a.dataset](a.source, a.out, **options)
+    logging.info("imported %s from %s into %s", a.dataset, a.source, a.out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,13 +167,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_stimuli)
 
-    s = sub.add_parser("train", help="train a network for categorisation (or save an untrained one)")
-    s.add_argument("--arch", required=True)
+    s = sub.add_parser("train", help="train a network for categorisation (or a control: untrained, autoencoder)")
+    s.add_argument("--arch", required=True, help="hmo, alexnet, vgg, resnet18 (or brainnet)")
     s.add_argument("--dataset", required=True)
     s.add_argument("--test-dataset")
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--epochs", type=int, required=True)
-    s.add_argument("--task", default="supervised")
+    s.add_argument("--task", default="supervised", help="supervised, untrained or autoencoder")
+    s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="auto: CUDA when available (byte-identical results on CPU only)")
+    s.add_argument("--keep-epochs", type=_epoch_list, default=(),
+                   help="also keep these epochs' weights, e.g. 1,2,4 (in OUT/epochs/)")
     s.add_argument("--width", type=float, default=1.0)
     s.add_argument("--batch-size", type=int, default=64)
     s.add_argument("--lr", type=float, default=0.05)
@@ -143,18 +200,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weights", required=True)
     s.add_argument("--stimuli", required=True)
     s.add_argument("--model-id", required=True)
+    s.add_argument("--layers", help="comma-separated layer names (default: every layer)")
+    s.add_argument("--pooling", choices=("none", "avg", "max"), default="none",
+                   help="spatial pooling of conv layers, to a --pool-grid square grid")
+    s.add_argument("--pool-grid", type=int, default=1)
+    s.add_argument("--reduction", choices=("none", "sparse", "gaussian", "pca"), default="sparse",
+                   help="how layers wider than --max-features are reduced to that width")
     s.add_argument("--max-features", type=int, default=4096)
     s.add_argument("--seed", type=int, default=0, help="seed of the random projection")
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--image-size", type=int, default=None,
+                   help="resize stimuli to this size (default: the network's input size)")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_features)
 
     s = sub.add_parser("score", help="neural predictivity and RSA of every layer of one model")
     s.add_argument("--features", required=True)
-    s.add_argument("--recordings", required=True)
+    s.add_argument("--recordings", required=True, help="assembly of site responses")
+    s.add_argument("--trials", help="single-trial assembly for noise ceilings (default: the "
+                                    "recordings' own repetitions, if any)")
+    s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
     s.add_argument("--splits", type=int, default=10)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("score-rdms", help="RSA of every layer of one model with published RDMs")
+    s.add_argument("--features", required=True)
+    s.add_argument("--rdms", required=True, help="RDM assembly (source x stimulus_a x stimulus_b)")
+    s.add_argument("--benchmark", default="")
+    s.add_argument("--bootstraps", type=int, default=100, help="stimulus resamples for the interval")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_score_rdms)
 
     s = sub.add_parser("convergence", help="cross-seed CKA per layer for the seeds of one architecture")
     s.add_argument("--features", nargs="+", required=True)
@@ -165,11 +244,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--features", nargs="+", required=True)
     s.add_argument("--max-units", type=int, default=128)
     s.add_argument("--permutations", type=int, default=10)
+    s.add_argument("--unit", choices=("column", "channel"), default="column",
+                   help="match layer columns, or conv channels over stimuli and positions (Li et al. 2016)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_matching)
 
+    s = sub.add_parser("unit-examples", help="most and least convergent units of a layer and their top images")
+    s.add_argument("--features", nargs=2, required=True, metavar=("SEED_A.nc", "SEED_B.nc"))
+    s.add_argument("--layer", required=True, help="layer to show (e.g. the top conv layer)")
+    s.add_argument("--unit", choices=("column", "channel"), default="column")
+    s.add_argument("--n-units", type=int, default=3, help="units of each kind (most, least convergent)")
+    s.add_argument("--top-k", type=int, default=5, help="images per unit")
+    s.add_argument("--max-units", type=int, default=512, help="units matched (seeded subsample)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_unit_examples)
+
     s = sub.add_parser("seed-variance", help="brain-score variance across seeds vs across architectures")
     s.add_argument("--models", required=True, help="models.csv of goaldriven summarise")
+    s.add_argument("--metrics", nargs="+", help="columns to analyse (default: every *_ev and *_rsa column)")
     s.add_argument("--bootstraps", type=int, default=1000)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_seed_variance)
@@ -177,8 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summarise", help="tidy tables of every model's scores")
     s.add_argument("--scores", nargs="+", required=True)
     s.add_argument("--metrics", nargs="+", required=True)
-    s.add_argument("--features", nargs="+", required=True)
-    s.add_argument("--recordings", required=True)
+    s.add_argument("--panel-features", nargs="+", required=True,
+                   help="features of the benchmark whose RDMs the RSA figure shows")
+    s.add_argument("--panel-data", required=True, help="that benchmark's assembly or RDM assembly")
     s.add_argument("--surrogate-score")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_summarise)
@@ -195,6 +289,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repo", default=".", help="repository root (holding dvc.yaml)")
     s.add_argument("--format", choices=("text", "json"), default="text")
     s.set_defaults(func=cmd_lineage)
+
+    s = sub.add_parser("crate", help="provenance of the results as a Workflow Run RO-Crate")
+    s.add_argument("out_dir", help="folder to write the crate to (replaced if it exists)")
+    s.add_argument("--results", default="results/figures", help="results to describe (a folder)")
+    s.add_argument("--repo", default=".", help="repository root (holding dvc.yaml and dvc.lock)")
+    s.set_defaults(func=cmd_crate)
+
+    # The dataset names are goaldriven.importers.IMPORTERS' keys (a test checks), listed here so
+    # that parsing the command line does not import the data stack.
+    s = sub.add_parser("import", help="import a real dataset (stimuli, assemblies, RDMs) into our netCDF files")
+    s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder"))
+    s.add_argument("source", help="the dataset as published (a folder; image-folder: a folder or .tar.gz)")
+    s.add_argument("out", help="output folder, replaced only on success (image-folder: a .nc file)")
+    s.add_argument("--subdir", help="image-folder: folder inside SOURCE to read, e.g. train")
+    s.add_argument("--per-class", type=int, help="image-folder: seeded random subset of this many per class")
+    s.add_argument("--size", type=int, help="image-folder: resize images to SIZE x SIZE")
+    s.add_argument("--seed", type=int, help="image-folder: seed of the per-class subset (default 0)")
+    s.set_defaults(func=cmd_import)
     return p
 
 
@@ -210,10 +322,21 @@ def _limit_threads(n: int) -> None:
     threadpool_limits(n)  # numpy's BLAS is already loaded, so the variables alone are too late
 
 
+def _log_slurm_job() -> None:
+    """Under SLURM, log the job id and the GPUs it was given: each job log then says where it ran."""
+    import os
+
+    job = os.environ.get("SLURM_JOB_ID")
+    if job:
+        logging.info("SLURM job %s on %s, CUDA_VISIBLE_DEVICES=%s", job, os.environ.get("SLURMD_NODENAME", "?"),
+                     os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_slurm_job()
     if args.threads:
         _limit_threads(args.threads)
     try:

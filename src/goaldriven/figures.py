@@ -207,7 +207,11 @@ def plot_layer_profiles(predictivity_csv, out_png, data_label: str) -> None:
     axes = _profile_panels(fig, df, "ev_median", MEDIAN_EV_LABEL)
     # 0..1 is the meaningful range; widen only if a value falls outside it.
     axes[0, 0].set_ylim(min(0, df["ev_median"].min() - 0.05), max(1, df["ev_median"].max() + 0.02))
-    _titles(fig, "Neural predictivity of each layer", data_label)
+    title = "Neural predictivity of each layer"
+    if "ceiling_normalised" in df and not df["ceiling_normalised"].astype(bool).all():
+        raw = sorted(df.loc[~df["ceiling_normalised"].astype(bool), "region"].unique())
+        title += f"\n({', '.join(raw)}: no single trials, so raw r² instead of the ceiling-normalised value)"
+    _titles(fig, title, data_label)
     save_figure(fig, out_png)
 
 
@@ -247,9 +251,11 @@ def _load_rdms(rdms) -> xr.DataArray:
     return da
 
 
-def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str) -> None:
-    """Top: the RDMs of the areas and of a model layer. Bottom: per-layer RSA with seed spread."""
+def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str, references_csv=None) -> None:
+    """Top: the RDMs of the areas and of a model layer. Bottom: per-layer RSA with seed spread,
+    and reference models' RSA (e.g. a V1 model, HMAX) as dashed lines where given."""
     df = read_table(rsa_csv, ["arch", "task", "seed", "layer", "layer_index", "region", "rsa"])
+    refs = pd.read_csv(references_csv) if references_csv else pd.DataFrame(columns=["reference", "region", "rsa"])
     rdms = _load_rdms(rdms_nc)
     sources = [str(s) for s in rdms["source"].values]
     n_archs = df["arch"].nunique()
@@ -273,7 +279,14 @@ def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str) -> None:
                  extend="max" if np.nanmax(values) > vmax else "neither")
     top.suptitle(f"Representational dissimilarity matrices ({rdms.sizes['stimulus_a']} images, "
                  "sorted by category)", fontsize=10)
-    _profile_panels(bottom, df, "rsa", "RDM similarity (Spearman ρ)", title="{arch} layers vs {region} RDM")
+    axes = _profile_panels(bottom, df, "rsa", "RDM similarity (Spearman ρ)", title="{arch} layers vs {region} RDM")
+    styles = dict(zip(sorted(refs["reference"].unique()), ["--", ":", "-."] * 4))
+    for ax in axes.flat:
+        region = ax.get_title().rsplit(" vs ", 1)[-1].removesuffix(" RDM")
+        for _, ref in refs[refs["region"] == region].iterrows():
+            ax.axhline(ref["rsa"], color="dimgrey", ls=styles[ref["reference"]], lw=1.2)
+            ax.annotate(ref["reference"], (1.0, ref["rsa"]), xycoords=("axes fraction", "data"), ha="right",
+                        va="bottom", fontsize=7, color="dimgrey")
     _titles(fig, "Representational similarity analysis", data_label)
     save_figure(fig, out_png)
 
@@ -393,17 +406,81 @@ def plot_seed_variance(models_csv, variance_csv, out_png, data_label: str) -> No
     save_figure(fig, out_png)
 
 
+KIND_COLORS = {"most": "darkgreen", "least": "firebrick"}
+
+
+def plot_unit_examples(table_csv, stimuli_nc, out_png, data_label: str) -> None:
+    """The images that drive the most and the least convergent units of a layer most: one row
+    per matched pair of units, seed a's top images on the left, its match's in seed b on the
+    right (the table of ``goaldriven unit-examples``)."""
+    columns = ["model_a", "model_b", "layer", "unit_type", "kind", "rank", "unit_a", "unit_b", "r", "image_rank",
+               "stimulus_id_a", "stimulus_id_b"]
+    df = read_table(table_csv, columns)
+    name = "<DataFrame>" if isinstance(table_csv, pd.DataFrame) else str(table_csv)
+    if len(df[["model_a", "model_b", "layer"]].drop_duplicates()) != 1:
+        raise InputError(f"{name}: expected the units of one layer and one pair of seeds")
+    if isinstance(stimuli_nc, xr.DataArray):
+        stimuli, stimuli_name = stimuli_nc, "<DataArray>"
+    else:
+        from .stimuli import load_stimulus_set
+
+        stimuli, stimuli_name = load_stimulus_set(stimuli_nc), str(stimuli_nc)
+    where = {s: i for i, s in enumerate(stimuli["stimulus_id"].values.astype(str))}
+    missing = sorted((set(df["stimulus_id_a"].astype(str)) | set(df["stimulus_id_b"].astype(str))) - set(where))
+    if missing:
+        raise InputError(f"{stimuli_name}: no stimulus {missing[0]!r} ({len(missing)} of {name}'s images missing)")
+    df["kind_order"] = df["kind"].map({"most": 0, "least": 1})
+    units = df.drop_duplicates(["kind", "rank"]).sort_values(["kind_order", "rank"])
+    k = int(df["image_rank"].max())
+    widths = [1] * k + [0.3] + [1] * k  # a narrow gap between the two seeds
+    # A fixed grid of 1-inch images, no layout engine: it would widen the columns under the
+    # group titles. Labels outside the grid are kept by the tight bounding box on saving.
+    n_rows, n_cols, wspace, hspace, top_in = len(units), len(widths), 0.05, 0.08, 1.3
+    grid_w = sum(widths) / n_cols * (n_cols + wspace * (n_cols - 1))
+    height = n_rows + hspace * (n_rows - 1) + top_in + 0.1
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(grid_w / 0.96, height), squeeze=False,
+                             gridspec_kw={"width_ratios": widths, "wspace": wspace, "hspace": hspace, "left": 0.02,
+                                          "right": 0.98, "top": 1 - top_in / height, "bottom": 0.1 / height})
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, u in enumerate(units.itertuples()):
+        images = df[(df["kind"] == u.kind) & (df["rank"] == u.rank)].sort_values("image_rank")
+        for offset, ids in ((0, images["stimulus_id_a"]), (k + 1, images["stimulus_id_b"])):
+            for j, sid in enumerate(ids.astype(str)):
+                ax = axes[i, offset + j]
+                ax.imshow(stimuli.values[where[sid]], interpolation="nearest")
+                ax.axis("on"), ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        label = f"{u.kind} convergent #{u.rank}\n{u.unit_type} {u.unit_a} ↔ {u.unit_b}\nr = {u.r:.2f}"
+        axes[i, 0].text(-0.1, 0.5, label, transform=axes[i, 0].transAxes, ha="right", va="center", fontsize=9,
+                        color=KIND_COLORS.get(u.kind, "black"))
+    first = units.iloc[0]
+    for offset, model in ((0, first["model_a"]), (k + 1, first["model_b"])):
+        left, right = axes[0, offset].get_position(), axes[0, offset + k - 1].get_position()
+        fig.text((left.x0 + right.x1) / 2, left.y1 + 0.08 / height, f"{model}: its {k} strongest images",
+                 ha="center", va="bottom", fontsize=10)
+    _titles(fig, f"Most and least convergent {first['unit_type']}s of {first['layer']} across seeds\n"
+                 "(one-to-one matching by correlation; images ranked by each unit's response)", data_label)
+    save_figure(fig, out_png)
+
+
 FIGURES = {"montage": plot_montage, "layer_profiles": plot_layer_profiles,
            "performance_vs_it": plot_performance_vs_it, "rsa": plot_rsa, "cka": plot_cka,
-           "recovery": plot_recovery, "matching": plot_matching, "seed_variance": plot_seed_variance}
+           "recovery": plot_recovery, "matching": plot_matching, "seed_variance": plot_seed_variance,
+           "unit_examples": plot_unit_examples}
 MULTI_INPUT = {"matching"}  # figures that take a list of tables
+OPTIONAL_INPUTS = {"rsa": ["references_csv"]}  # trailing inputs passed by name when given
 
 
 def make(name: str, inputs, out_png, data_label: str = "") -> None:
     """Command-line entry: ``FIGURES[name](*inputs, out_png, data_label)``."""
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
+    optional = OPTIONAL_INPUTS.get(name, [])
+    n_required = FIGURES[name].__code__.co_argcount - 2 - len(optional)  # minus out_png, data_label
     if name in MULTI_INPUT:
         FIGURES[name](list(inputs), out_png, data_label=data_label)
+    elif optional and len(inputs) > n_required:
+        extra = dict(zip(optional, inputs[n_required:]))
+        FIGURES[name](*inputs[:n_required], out_png, data_label=data_label, **extra)
     else:
         FIGURES[name](*inputs, out_png, data_label=data_label)

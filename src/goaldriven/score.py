@@ -1,8 +1,12 @@
-"""Score one model's layers against one set of recordings (files in, file out).
+"""Score one model's layers against one benchmark (files in, file out).
 
-Per layer: cross-validated ridge predictivity of every site (Pearson r on held-out images),
-ceiling-normalised explained variance (split-half, Spearman-Brown), and RSA of the layer's
-RDM with each area's RDM.
+Site responses (``score_model``): per layer, cross-validated ridge predictivity of every site
+(Pearson r on held-out images), ceiling-normalised explained variance where single trials give
+a split-half ceiling, and RSA of the layer's RDM with each area's RDM. Assemblies that merge
+recording sessions (different neurons on different images) are scored session by session.
+
+Published RDMs (``score_rdms``): per layer, the layer's RDM against each RDM of the benchmark
+(Spearman, Kendall's tau-a), with a bootstrap interval over stimuli.
 """
 
 from __future__ import annotations
@@ -12,50 +16,136 @@ import logging
 import numpy as np
 import xarray as xr
 
-from .compare import compare_rdms, explained_variance, neural_predictivity, rdm, split_half_reliability
+from .compare import (bootstrap_rdm_comparison, compare_rdms, explained_variance, neural_predictivity, rdm,
+                      split_half_reliability)
 from .features import layer_matrix, layer_order
-from .io import open_netcdf
-from .neural import average_repetitions, load_assembly, trials_array
+from .io import InputError, open_netcdf
+from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, trials_array
 
 log = logging.getLogger(__name__)
 
 
-def score_model(features_path, recordings_path, splits: int = 10, seed: int = 0) -> xr.Dataset:
+def _blocks(responses: xr.DataArray):
+    """(presentation indices, neuroid indices) of each recording session; one block if unsplit."""
+    p_name, n_name = SESSION_COORDS["presentation"], SESSION_COORDS["neuroid"]
+    if p_name not in responses.coords or n_name not in responses.coords:
+        yield np.arange(responses.sizes["presentation"]), np.arange(responses.sizes["neuroid"])
+        return
+    p_sess, n_sess = responses[p_name].values, responses[n_name].values
+    for s in dict.fromkeys(n_sess.tolist()):
+        yield np.flatnonzero(p_sess == s), np.flatnonzero(n_sess == s)
+
+
+def _ceilings(responses: xr.DataArray, trials: xr.DataArray | None, seed: int) -> np.ndarray:
+    """Split-half ceiling per neuroid of ``responses``; NaN where no single trials exist."""
+    ceiling = np.full(responses.sizes["neuroid"], np.nan)
+    if trials is None:
+        return ceiling
+    reps, _ = trials_array(trials)
+    values = split_half_reliability(reps, seed=seed)
+    where = {n: i for i, n in enumerate(responses["neuroid_id"].values)}
+    for n, c in zip(trials["neuroid_id"].values, values):
+        if n in where:
+            ceiling[where[n]] = c
+    return ceiling
+
+
+def score_model(features_path, recordings_path, trials_path=None, splits: int = 10, seed: int = 0,
+                benchmark: str = "") -> xr.Dataset:
     feats = open_netcdf(features_path)
-    recordings = load_assembly(recordings_path)
+    recordings = plain_coords(load_assembly(recordings_path))
     responses = average_repetitions(recordings)
-    trials, trial_ids = trials_array(recordings)  # same stimulus order as `responses`
-    ceiling = split_half_reliability(trials, seed=seed)
-    # Align features to the recordings' stimulus order once, for the RDMs.
+    if trials_path is not None:
+        trials = plain_coords(load_assembly(trials_path))
+    elif "repetition" in recordings.coords:
+        trials = recordings
+    else:
+        trials = None
+    ceiling = _ceilings(responses, trials, seed)
     position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
     missing = [s for s in responses["stimulus_id"].values if s not in position]
     if missing:
-        raise ValueError(f"{features_path}: lacks {len(missing)} stimuli of {recordings_path} (e.g. {missing[0]})")
+        raise InputError(f"{features_path}: lacks {len(missing)} stimuli of {recordings_path} (e.g. {missing[0]})")
     rows = np.array([position[s] for s in responses["stimulus_id"].values])
-    regions = list(dict.fromkeys(responses["region"].values.tolist()))
-    area_rdms = {g: rdm(responses.values[:, responses["region"].values == g]) for g in regions}
+    region = responses["region"].values
+    regions = list(dict.fromkeys(region.tolist()))
+    blocks = list(_blocks(responses))
 
     layers = layer_order(feats)
-    r, ev, rsa = [], [], []
+    r = np.full((len(layers), responses.sizes["neuroid"]), np.nan)
+    rsa = np.full((len(layers), len(regions)), np.nan)
     for i, layer in enumerate(layers):
         x = layer_matrix(feats, layer)
-        result = neural_predictivity(x, responses, method="ridge", splits=splits, seed=seed)
-        r.append(result["r"].values)
-        ev.append(explained_variance(result["r"].values, ceiling))
-        layer_rdm = rdm(x.values[rows])
-        rsa.append([compare_rdms(layer_rdm, area_rdms[g], method="spearman") for g in regions])
-        log.info("%s %s (%d/%d): median EV %s", feats.attrs.get("model"), layer, i + 1, len(layers),
-                 {g: round(float(np.nanmedian(ev[-1][responses["region"].values == g])), 3) for g in regions})
-    neuroid_coords = {c: ("neuroid", responses[c].values) for c in ("neuroid_id", "region") }
+        per_region = {g: [] for g in regions}
+        for p_idx, n_idx in blocks:
+            block = responses.isel(presentation=p_idx, neuroid=n_idx)
+            xb = x.isel(presentation=rows[p_idx])
+            r[i, n_idx] = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed)["r"].values
+            layer_rdm = rdm(xb.values)
+            for g in dict.fromkeys(region[n_idx].tolist()):
+                sites = block.values[:, region[n_idx] == g]
+                per_region[g].append(compare_rdms(layer_rdm, rdm(sites), method="spearman"))
+        rsa[i] = [np.mean(per_region[g]) for g in regions]  # mean over sessions
+        log.info("%s %s (%d/%d): median r %s", feats.attrs.get("model"), layer, i + 1, len(layers),
+                 {g: round(float(np.nanmedian(r[i, region == g])), 3) for g in regions})
+    ev = explained_variance(r, ceiling)
+    neuroid_coords = {c: ("neuroid", responses[c].values) for c in ("neuroid_id", "region")}
     ds = xr.Dataset(
-        {"r": (("layer", "neuroid"), np.array(r)), "ev": (("layer", "neuroid"), np.array(ev)),
-         "ceiling": ("neuroid", ceiling), "rsa": (("layer", "area"), np.array(rsa))},
+        {"r": (("layer", "neuroid"), r), "ev": (("layer", "neuroid"), ev),
+         "ceiling": ("neuroid", ceiling), "rsa": (("layer", "area"), rsa)},
         coords={"layer": layers, "layer_index": ("layer", np.arange(len(layers))), "area": regions,
                 **neuroid_coords})
-    ds.attrs.update({"model": feats.attrs.get("model", ""), "features": str(features_path),
-                     "recordings": str(recordings_path), "splits": splits, "seed": seed,
-                     "mapping": "ridge (RidgeCV, alpha per site, stratified by object_name)",
-                     "rsa": "Spearman of 1 - Pearson RDMs over test images",
+    ds.attrs.update({"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "predictivity",
+                     "features": str(features_path), "recordings": str(recordings_path),
+                     "trials": str(trials_path or ""), "splits": splits, "seed": seed, "n_sessions": len(blocks),
+                     "mapping": "ridge (alpha per site by efficient leave-one-out; folds stratified by "
+                                "object_name where present), per recording session",
+                     "ceiling": "split-half over repetitions, Spearman-Brown corrected; NaN without single trials",
+                     "rsa": "Spearman of 1 - Pearson RDMs over the benchmark's images (mean over sessions)",
                      "simulated": int(recordings.attrs.get("simulated", 0)),
                      **{k: v for k, v in recordings.attrs.items() if k.startswith("ground_truth_")}})
     return ds
+
+
+def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, benchmark: str = "") -> xr.Dataset:
+    """Each layer's RDM against each published RDM; reference (model) RDMs against the neural ones."""
+    feats = open_netcdf(features_path)
+    rdms = open_netcdf(rdms_path)
+    if rdms.dims != ("source", "stimulus_a", "stimulus_b"):
+        raise InputError(f"{rdms_path}: expected an RDM assembly (source, stimulus_a, stimulus_b), got {rdms.dims}")
+    ids = rdms["stimulus_id_a"].values if "stimulus_id_a" in rdms.coords else rdms["stimulus_a"].values
+    position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
+    missing = [s for s in ids if s not in position]
+    if missing:
+        raise InputError(f"{features_path}: lacks {len(missing)} stimuli of {rdms_path} (e.g. {missing[0]})")
+    rows = np.array([position[s] for s in ids])
+    kind = rdms["kind"].values if "kind" in rdms.coords else np.array(["neural"] * rdms.sizes["source"])
+    neural = [i for i, k in enumerate(kind) if k == "neural"]
+    sources = [str(rdms["source"].values[i]) for i in neural]
+    layers = layer_order(feats)
+    shape = (len(layers), len(neural))
+    rho, tau, low, high = (np.full(shape, np.nan) for _ in range(4))
+    for i, layer in enumerate(layers):
+        layer_rdm = rdm(layer_matrix(feats, layer).values[rows])
+        for j, k in enumerate(neural):
+            target = rdms.values[k]
+            rho[i, j] = compare_rdms(layer_rdm, target, method="spearman")
+            tau[i, j] = compare_rdms(layer_rdm, target, method="kendall_tau_a")
+            if n_boot:
+                boot = bootstrap_rdm_comparison(layer_rdm, target, method="spearman", n_boot=n_boot, seed=seed)
+                low[i, j], high[i, j] = np.nanpercentile(boot, [2.5, 97.5])
+        log.info("%s %s (%d/%d): Spearman %s", feats.attrs.get("model"), layer, i + 1, len(layers),
+                 dict(zip(sources, np.round(rho[i], 3))))
+    references = [i for i, k in enumerate(kind) if k != "neural"]
+    ref = np.array([[compare_rdms(rdms.values[a], rdms.values[b], method="spearman") for b in neural]
+                    for a in references]).reshape(len(references), len(neural))
+    return xr.Dataset(
+        {"rsa": (("layer", "area"), rho), "rsa_kendall_tau_a": (("layer", "area"), tau),
+         "rsa_low": (("layer", "area"), low), "rsa_high": (("layer", "area"), high),
+         "reference_rsa": (("reference", "area"), ref)},
+        coords={"layer": layers, "layer_index": ("layer", np.arange(len(layers))), "area": sources,
+                "reference": [str(rdms["source"].values[i]) for i in references]},
+        attrs={"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "rdms",
+               "features": str(features_path), "rdms": str(rdms_path), "bootstraps": n_boot, "seed": seed,
+               "rsa": "Spearman (and Kendall tau-a) of the layer's 1 - Pearson RDM with each published RDM; "
+                      "95% interval from resampling stimuli"})

@@ -1,7 +1,8 @@
-"""Gather per-model scores into the tidy tables the figures read."""
+"""Gather per-model, per-benchmark scores into the tidy tables the figures read."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import xarray as xr
 
 from .compare import rdm
 from .features import layer_matrix
-from .io import open_netcdf, read_json, write_csv, write_netcdf
+from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
 from .neural import average_repetitions, load_assembly
 
 
@@ -20,33 +21,84 @@ def _model_fields(metrics: dict) -> dict:
             "task": cfg["task"], "seed": int(cfg["seed"])}
 
 
+def column_name(region: str, metric: str) -> str:
+    """'monkey IT', 'rsa' -> 'monkey_it_rsa': a models.csv column per region and metric."""
+    return f"{re.sub(r'[^a-z0-9]+', '_', region.lower()).strip('_')}_{metric}"
+
+
+def _predictivity_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
+    """Per layer and region: median EV over sites with a ceiling (``normalised``), else the
+    median signed r**2 (no single trials, so no ceiling: the raw explained variance)."""
+    rows = []
+    for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
+        for region in ds["area"].values:
+            mask = ds["region"].values == region
+            r = ds["r"].sel(layer=layer).values[mask]
+            ev = ds["ev"].sel(layer=layer).values[mask]
+            normalised = bool(np.isfinite(ev).any())
+            score = np.nanmedian(ev) if normalised else np.nanmedian(np.sign(r) * r ** 2)
+            rows.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": str(region),
+                         "ev_median": float(score), "ceiling_normalised": normalised,
+                         "r_median": float(np.nanmedian(r)),
+                         "ceiling_median": float(np.nanmedian(ds["ceiling"].values[mask]))
+                         if np.isfinite(ds["ceiling"].values[mask]).any() else np.nan,
+                         "n_sites": int(mask.sum())})
+    return rows
+
+
+def _rsa_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
+    rows = []
+    for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
+        for area in ds["area"].values:
+            row = {**fields, "layer": str(layer), "layer_index": int(idx), "region": str(area),
+                   "rsa": float(ds["rsa"].sel(layer=layer, area=area))}
+            for extra in ("rsa_low", "rsa_high", "rsa_kendall_tau_a"):
+                if extra in ds:
+                    row[extra] = float(ds[extra].sel(layer=layer, area=area))
+            rows.append(row)
+    return rows
+
+
 def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
-    """Per-layer predictivity, per-layer RSA and per-model summary tables."""
-    if len(score_paths) != len(metrics_paths):
-        raise ValueError("give one metrics file per score file, in the same order")
-    pred, rsa, models = [], [], []
-    for score_path, metrics_path in zip(score_paths, metrics_paths):
-        ds = open_netcdf(score_path, kind="dataset")
-        metrics = read_json(metrics_path)
-        fields = _model_fields(metrics)
-        best = {}
-        for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
-            for region in ds["area"].values:
-                mask = ds["region"].values == region
-                ev = ds["ev"].sel(layer=layer).values[mask]
-                row = {**fields, "layer": str(layer), "layer_index": int(idx), "region": str(region),
-                       "ev_median": float(np.nanmedian(ev)),
-                       "r_median": float(np.nanmedian(ds["r"].sel(layer=layer).values[mask])),
-                       "ceiling_median": float(np.nanmedian(ds["ceiling"].values[mask]))}
-                pred.append(row)
-                rsa.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": str(region),
-                            "rsa": float(ds["rsa"].sel(layer=layer, area=region))})
-                if row["ev_median"] > best.get(region, (-np.inf, None))[0]:
-                    best[region] = (row["ev_median"], str(layer))
-        models.append({**fields, "test_accuracy": metrics.get("test_accuracy"),
-                       **{f"{g.lower()}_ev": v[0] for g, v in best.items()},
-                       **{f"{g.lower()}_best_layer": v[1] for g, v in best.items()}})
-    return {"predictivity": pd.DataFrame(pred), "rsa": pd.DataFrame(rsa), "models": pd.DataFrame(models)}
+    """Per-layer predictivity, per-layer RSA, per-model summary and reference-RDM tables."""
+    metrics = {}
+    for path in metrics_paths:
+        m = read_json(path)
+        metrics[_model_fields(m)["model"]] = m
+    pred, rsa, refs, best = [], [], [], {}
+    for path in score_paths:
+        ds = open_netcdf(path, kind="dataset")
+        model = ds.attrs.get("model", "")
+        if model not in metrics:
+            raise InputError(f"{path}: scores of model {model!r}, which has no metrics file among the inputs")
+        fields = {**_model_fields(metrics[model]), "benchmark": ds.attrs.get("benchmark", "")}
+        if ds.attrs.get("kind", "predictivity") == "predictivity":
+            rows = _predictivity_rows(ds, fields)
+            pred += rows
+            for row in rows:  # the best layer per region is the model's score for that region
+                key = (model, column_name(row["region"], "ev"))
+                if row["ev_median"] > best.get(key, (-np.inf, None))[0]:
+                    best[key] = (row["ev_median"], row["layer"])
+        rows = _rsa_rows(ds, fields)
+        rsa += rows
+        for row in rows:
+            key = (model, column_name(row["region"], "rsa"))
+            if row["rsa"] > best.get(key, (-np.inf, None))[0]:
+                best[key] = (row["rsa"], row["layer"])
+        if "reference_rsa" in ds and not refs:  # the same for every model: keep one copy
+            refs = [{"benchmark": fields["benchmark"], "reference": str(ref), "region": str(area),
+                     "rsa": float(ds["reference_rsa"].sel(reference=ref, area=area))}
+                    for ref in ds["reference"].values for area in ds["area"].values]
+    models = []
+    for model, m in metrics.items():
+        row = {**_model_fields(m), "test_accuracy": m.get("test_accuracy")}
+        for (name, column), (value, layer) in best.items():
+            if name == model:  # it_ev -> it_best_layer; it_rsa -> it_rsa_best_layer
+                row[column] = value
+                row[column.removesuffix("_ev") + "_best_layer"] = layer
+        models.append(row)
+    return {"predictivity": pd.DataFrame(pred), "rsa": pd.DataFrame(rsa), "models": pd.DataFrame(models),
+            "references": pd.DataFrame(refs, columns=["benchmark", "reference", "region", "rsa"])}
 
 
 def recovery_table(score_path) -> pd.DataFrame:
@@ -56,7 +108,7 @@ def recovery_table(score_path) -> pd.DataFrame:
     for region in ds["area"].values:
         truth = ds.attrs.get(f"ground_truth_{region}")
         if truth is None:
-            raise ValueError(f"{score_path}: no ground truth recorded for {region}; is it simulated data?")
+            raise InputError(f"{score_path}: no ground truth recorded for {region}; is it simulated data?")
         mask = ds["region"].values == region
         for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
             rows.append({"region": str(region), "layer": str(layer), "layer_index": int(idx),
@@ -69,37 +121,60 @@ def recovery_table(score_path) -> pd.DataFrame:
     return df
 
 
-def rdm_panel(recordings_path, features_path, layer: str, label: str) -> xr.DataArray:
-    """The areas' RDMs next to one model layer's RDM, stimuli in the recordings' order."""
-    responses = average_repetitions(load_assembly(recordings_path))
+def _area_rdms(data_path) -> tuple[list[str], list[np.ndarray], np.ndarray, np.ndarray | None]:
+    """(names, RDMs, stimulus ids, categories) of a benchmark: published neural RDMs, or the
+    RDM of each region's sites (one block of sites per region: the first session)."""
+    da = open_netcdf(data_path)
+    if da.dims == ("source", "stimulus_a", "stimulus_b"):
+        kind = da["kind"].values if "kind" in da.coords else ["neural"] * da.sizes["source"]
+        keep = [i for i, k in enumerate(kind) if k == "neural"]
+        ids = da["stimulus_id_a"].values if "stimulus_id_a" in da.coords else da["stimulus_a"].values
+        cats = da["category_name_a"].values if "category_name_a" in da.coords else None
+        return [str(da["source"].values[i]) for i in keep], [da.values[i] for i in keep], ids, cats
+    responses = average_repetitions(load_assembly(data_path))
+    if "session" in responses.coords:  # merged sessions: one session's images and sites
+        first = responses["session"].values[0]
+        responses = responses.isel(presentation=responses["session"].values == first)
+        responses = responses.isel(neuroid=np.isfinite(responses.values).all(axis=0))
+    regions = list(dict.fromkeys(responses["region"].values.tolist()))
+    mats = [rdm(responses.values[:, responses["region"].values == g]) for g in regions]
+    cats = responses["category_name"].values if "category_name" in responses.coords else None
+    return regions, mats, responses["stimulus_id"].values, cats
+
+
+def rdm_panel(data_path, features_path, layer: str, label: str) -> xr.DataArray:
+    """The areas' RDMs next to one model layer's RDM, stimuli sorted by category if known."""
+    names, mats, ids, cats = _area_rdms(data_path)
     feats = open_netcdf(features_path)
     position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
-    rows = np.array([position[s] for s in responses["stimulus_id"].values])
-    sources, mats = [], []
-    for region in dict.fromkeys(responses["region"].values.tolist()):
-        sources.append(region)
-        mats.append(rdm(responses.values[:, responses["region"].values == region]))
-    sources.append(f"{label} · {layer}")
-    mats.append(rdm(layer_matrix(feats, layer).values[rows]))
-    da = xr.DataArray(np.stack(mats).astype(np.float32), dims=("source", "stimulus_a", "stimulus_b"),
-                      coords={"source": sources}, name="rdm")
-    if "category_name" in responses.coords:
-        da = da.assign_coords(category_name=("stimulus_a", responses["category_name"].values))
+    rows = np.array([position[s] for s in ids])
+    mats = mats + [rdm(layer_matrix(feats, layer).values[rows])]
+    order = np.argsort(cats, kind="stable") if cats is not None else np.arange(len(ids))
+    stack = np.stack([m[np.ix_(order, order)] for m in mats]).astype(np.float32)
+    da = xr.DataArray(stack, dims=("source", "stimulus_a", "stimulus_b"),
+                      coords={"source": names + [f"{label} · {layer}"]}, name="rdm")
+    if cats is not None:
+        da = da.assign_coords(category_name=("stimulus_a", np.asarray(cats)[order]))
     return da
 
 
-def summarise(score_paths, metrics_paths, feature_paths, recordings_path, out_dir,
+def summarise(score_paths, metrics_paths, out_dir, panel_features=(), panel_data=None,
               surrogate_score=None) -> None:
     out_dir = Path(out_dir)
     t = tables(score_paths, metrics_paths)
     for name, df in t.items():
         write_csv(df, out_dir / f"{name}.csv")
-    # RDM panel: the supervised model with the best IT geometry (RSA) at its best layer.
-    rsa = t["rsa"]
-    pool = rsa[(rsa["region"] == "IT") & (rsa["task"] == "supervised")]
+    # RDM panel: the supervised model with the best RSA on the panel's benchmark, at its best layer.
+    if panel_data is None:
+        raise InputError("summarise: the RDM panel needs --panel-data and the features of its benchmark")
+    features_by_model = {open_netcdf(p).attrs["model"]: p for p in panel_features}
+    areas = _area_rdms(panel_data)[0]
+    rsa = t["rsa"][t["rsa"]["model"].isin(features_by_model) & t["rsa"]["region"].isin(areas)]
+    if rsa.empty:
+        raise InputError("summarise: the RDM panel needs --panel-data and the features of its benchmark")
+    pool = rsa[rsa["task"] == "supervised"]
     best = (pool if len(pool) else rsa).sort_values("rsa", ascending=False).iloc[0]
-    features_of = dict(zip(t["models"]["model"], feature_paths))
-    write_netcdf(rdm_panel(recordings_path, features_of[best["model"]], best["layer"], best["model"]),
+    write_netcdf(rdm_panel(panel_data, features_by_model[best["model"]], best["layer"], best["model"]),
                  out_dir / "rdms.nc")
     if surrogate_score:
         write_csv(recovery_table(surrogate_score), out_dir / "recovery.csv")

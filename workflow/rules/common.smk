@@ -1,11 +1,49 @@
-# Helpers shared by the rules: model names, file lists, code dependencies.
+# Helpers shared by the rules: where files live, which models and benchmarks a config asks for,
+# code dependencies. Every path is under the experiment's results folder R (config "results").
 import subprocess
 
 from snakemake.logging import logger
 
-MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained)_seed[0-9]+"
-FIGURES = ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching",
-           "seed_variance"]
+R = config.get("results", "results")
+L = config.get("logs", "logs")
+MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained|autoencoder)_seed[0-9]+"
+BENCHMARKS = config["neural"]  # name -> {importer, source}
+# What each importer writes into R/neural/{benchmark}/ (the simulator writes R/recordings/).
+IMPORTER_FILES = {
+    "cowley-v4": ["assembly.nc", "trials.nc", "stimuli.nc"],
+    "kalfas-it": ["assembly.nc", "stimuli.nc"],
+    "kriegeskorte92": ["rdms.nc", "stimuli.nc"],
+}
+SYNTHETIC = config["training"]["dataset"] == "synthetic"
+
+
+def benchmarks_of(*importers):
+    return [b for b, spec in BENCHMARKS.items() if spec["importer"] in importers]
+
+
+def one_of(names):
+    """A wildcard constraint that matches exactly these names (never empty: a rule whose
+    benchmarks are absent must still parse)."""
+    return "|".join(names) if names else "(?!)"
+
+
+PREDICTIVITY = benchmarks_of("simulate", "cowley-v4", "kalfas-it")  # site responses
+RDM_BENCHMARKS = benchmarks_of("kriegeskorte92")  # published RDMs only
+if benchmarks_of("simulate") and not SYNTHETIC:
+    raise ValueError("config: the 'simulate' benchmark needs training.dataset: synthetic "
+                     "(its surrogate network is trained on the synthetic stimuli)")
+
+
+def _figures():
+    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance"]
+    if SYNTHETIC:
+        names.insert(0, "montage")
+    if benchmarks_of("simulate"):
+        names.append("recovery")
+    return names
+
+
+FIGURES = _figures()
 
 
 def code(*modules):
@@ -18,15 +56,56 @@ def candidate_models():
     return [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"]]
 
 
+def benchmark_stimuli(benchmark):
+    if BENCHMARKS[benchmark]["importer"] == "simulate":
+        return f"{R}/stimuli/test.nc"
+    return f"{R}/neural/{benchmark}/stimuli.nc"
+
+
+def benchmark_responses(benchmark):
+    """Site responses of a predictivity benchmark: {"recordings": ..., ["trials": ...]}."""
+    if BENCHMARKS[benchmark]["importer"] == "simulate":
+        return {"recordings": f"{R}/recordings/simulated.nc"}
+    files = {"recordings": f"{R}/neural/{benchmark}/assembly.nc"}
+    if "trials.nc" in IMPORTER_FILES[BENCHMARKS[benchmark]["importer"]]:
+        files["trials"] = f"{R}/neural/{benchmark}/trials.nc"
+    return files
+
+
+def convergence_benchmark():
+    """The stimuli on which seeds are compared: the configured benchmark, else the first."""
+    return config["convergence"].get("benchmark", next(iter(BENCHMARKS)))
+
+
+def rsa_panel_benchmark():
+    """The benchmark whose RDMs the RSA figure shows: published RDMs if any, else the first."""
+    return (RDM_BENCHMARKS or list(BENCHMARKS))[0]
+
+
+def panel_data(benchmark):
+    """What the RSA figure's area RDMs come from: published RDMs, or the site responses."""
+    if benchmark in RDM_BENCHMARKS:
+        return f"{R}/neural/{benchmark}/rdms.nc"
+    return benchmark_responses(benchmark)["recordings"]
+
+
+def features_of(benchmark, models=None):
+    return [f"{R}/features/{benchmark}/{m}.nc" for m in (models or candidate_models())]
+
+
+def all_scores():
+    return [f"{R}/scores/{b}/{m}.nc" for b in BENCHMARKS for m in candidate_models()]
+
+
 def matching_tables():
     m = config["models"]
-    return expand("results/convergence/matching/{arch}_{task}.csv", arch=m["archs"], task=m["tasks"])
+    return expand(f"{R}/convergence/matching/{{arch}}_{{task}}.csv", arch=m["archs"], task=m["tasks"])
 
 
 def weights(model):
     if model == "surrogate":
-        return "results/recordings/surrogate/weights.safetensors"
-    return f"results/models/{model}/weights.safetensors"
+        return f"{R}/recordings/surrogate/weights.safetensors"
+    return f"{R}/models/{model}/weights.safetensors"
 
 
 def per_object(counts):
@@ -35,13 +114,15 @@ def per_object(counts):
 
 
 def all_figures():
-    return expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=["png", "pdf"])
+    return expand(f"{R}/figures/{{figure}}.{{ext}}", figure=FIGURES, ext=["png", "pdf"])
 
 
 def record_in_dvc():
-    """After a successful run, record the results in dvc.lock (`dvc commit`), so that
-    `dvc repro` finds them up to date. Runs on the submitting host, never in a cluster job."""
+    """After a successful run, record the results in this config's dvc.lock (`dvc commit`), so
+    that `dvc repro` finds them up to date. Runs on the submitting host, never in a cluster job."""
     if not config.get("dvc", {}).get("commit_after_snakemake", False):
+        return
+    if workflow.touch:  # `snakemake --touch` changed no content: nothing new to record
         return
     cmd = ["python", "workflow/scripts/export_dvc.py", "--commit"]
     for f in workflow.overwrite_configfiles or []:

@@ -1,43 +1,72 @@
+# Model-brain comparison: each model's layers against each benchmark, then tidy tables.
 rule score:
     input:
+        unpack(lambda w: benchmark_responses(w.benchmark)),
         code("compare", "features", "neural", "score"),
-        features="results/features/{model}.nc",
-        recordings="results/recordings/simulated.nc",
+        features=f"{R}/features/{{benchmark}}/{{model}}.nc",
     output:
-        "results/scores/{model}.nc",
+        f"{R}/scores/{{benchmark}}/{{model}}.nc",
     log:
-        "logs/scores/{model}.log",
+        f"{L}/scores/{{benchmark}}/{{model}}.log",
+    wildcard_constraints:
+        benchmark=one_of(PREDICTIVITY),
     params:
         splits=config["comparison"]["splits"],
         seed=config["comparison"]["seed"],
+        trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} score --features {input.features} --recordings {input.recordings}"
-        " --splits {params.splits} --seed {params.seed} --out {output} > {log} 2>&1"
+        " {params.trials} --benchmark {wildcards.benchmark} --splits {params.splits} --seed {params.seed}"
+        " --out {output} > {log} 2>&1"
+
+
+rule score_rdms:
+    input:
+        code("compare", "features", "neural", "score"),
+        features=f"{R}/features/{{benchmark}}/{{model}}.nc",
+        rdms=f"{R}/neural/{{benchmark}}/rdms.nc",
+    output:
+        f"{R}/scores/{{benchmark}}/{{model}}.nc",
+    log:
+        f"{L}/scores/{{benchmark}}/{{model}}.log",
+    wildcard_constraints:
+        benchmark=one_of(RDM_BENCHMARKS),
+    params:
+        bootstraps=config["comparison"].get("rdm_bootstraps", 100),
+        seed=config["comparison"]["seed"],
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        "goaldriven score-rdms --features {input.features} --rdms {input.rdms}"
+        " --benchmark {wildcards.benchmark} --bootstraps {params.bootstraps} --seed {params.seed}"
+        " --out {output} > {log} 2>&1"
 
 
 rule summarise:
     input:
         code("compare", "features", "neural", "summary"),
-        scores=expand("results/scores/{model}.nc", model=candidate_models()),
-        metrics=expand("results/models/{model}/metrics.json", model=candidate_models()),
-        features=expand("results/features/{model}.nc", model=candidate_models()),
-        recordings="results/recordings/simulated.nc",
-        surrogate="results/scores/surrogate.nc",
+        scores=all_scores(),
+        metrics=expand(f"{R}/models/{{model}}/metrics.json", model=candidate_models()),
+        panel_features=features_of(rsa_panel_benchmark()),
+        panel_data=panel_data(rsa_panel_benchmark()),
+        surrogate=[f"{R}/scores/{b}/surrogate.nc" for b in benchmarks_of("simulate")],
     output:
-        "results/summary/predictivity.csv",
-        "results/summary/rsa.csv",
-        "results/summary/models.csv",
-        "results/summary/rdms.nc",
-        "results/summary/recovery.csv",
+        f"{R}/summary/predictivity.csv",
+        f"{R}/summary/rsa.csv",
+        f"{R}/summary/models.csv",
+        f"{R}/summary/rdms.nc",
+        f"{R}/summary/references.csv",
+        [f"{R}/summary/recovery.csv"] if benchmarks_of("simulate") else [],
     log:
-        "logs/summary/summarise.log",
+        f"{L}/summary/summarise.log",
     params:
         out=subpath(output[0], parent=True),
+        surrogate=lambda w, input: f"--surrogate-score {input.surrogate}" if input.surrogate else "",
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven summarise --scores {input.scores} --metrics {input.metrics}"
-        " --features {input.features} --recordings {input.recordings}"
-        " --surrogate-score {input.surrogate} --out-dir {params.out} > {log} 2>&1"
+        " --panel-features {input.panel_features} --panel-data {input.panel_data}"
+        " {params.surrogate} --out-dir {params.out} > {log} 2>&1"

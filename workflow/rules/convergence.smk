@@ -1,12 +1,13 @@
 # Convergent learning (Li et al. 2016; Dong, Wang & Hu 2018): do seeds agree, and does it matter?
+# Seeds are compared on one benchmark's stimuli (config convergence.benchmark, else the first).
 rule convergence:
     input:
         code("convergence", "features"),
-        features=expand("results/features/{model}.nc", model=candidate_models()),
+        features=features_of(convergence_benchmark()),
     output:
-        "results/convergence/cka.csv",
+        f"{R}/convergence/cka.csv",
     log:
-        "logs/convergence/cka.log",
+        f"{L}/convergence/cka.log",
     conda:
         "../../envs/goaldriven.yaml"
     shell:
@@ -16,12 +17,12 @@ rule convergence:
 rule unit_matching:
     input:
         code("convergence", "features", "compare"),
-        features=lambda w: expand("results/features/{arch}/{task}_seed{seed}.nc", arch=w.arch,
-                                  task=w.task, seed=config["models"]["seeds"]),
+        features=lambda w: features_of(convergence_benchmark(), expand(
+            "{arch}/{task}_seed{seed}", arch=w.arch, task=w.task, seed=config["models"]["seeds"])),
     output:
-        "results/convergence/matching/{arch}_{task}.csv",
+        f"{R}/convergence/matching/{{arch}}_{{task}}.csv",
     log:
-        "logs/convergence/matching_{arch}_{task}.log",
+        f"{L}/convergence/matching_{{arch}}_{{task}}.log",
     params:
         max_units=config["convergence"]["max_units"],
         permutations=config["convergence"]["permutations"],
@@ -35,11 +36,11 @@ rule unit_matching:
 rule seed_variance:
     input:
         code("convergence"),
-        models="results/summary/models.csv",
+        models=f"{R}/summary/models.csv",
     output:
-        "results/convergence/seed_variance.csv",
+        f"{R}/convergence/seed_variance.csv",
     log:
-        "logs/convergence/seed_variance.log",
+        f"{L}/convergence/seed_variance.log",
     params:
         bootstraps=config["convergence"]["bootstraps"],
     conda:

@@ -1,12 +1,13 @@
+# Every layer's activations of a frozen network for one benchmark's stimuli.
 rule features:
     input:
         code("models", "train", "stimuli", "features"),
         weights=lambda w: weights(w.model),
-        stimuli="results/stimuli/test.nc",
+        stimuli=lambda w: benchmark_stimuli(w.benchmark),
     output:
-        "results/features/{model}.nc",
+        f"{R}/features/{{benchmark}}/{{model}}.nc",
     log:
-        "logs/features/{model}.log",
+        f"{L}/features/{{benchmark}}/{{model}}.log",
     params:
         max_features=config["features"]["max_features"],
         seed=config["features"]["projection_seed"],

@@ -1,12 +1,12 @@
 FIGURE_INPUTS = {
-    "montage": ["results/stimuli/test.nc"],
-    "layer_profiles": ["results/summary/predictivity.csv"],
-    "performance_vs_it": ["results/summary/models.csv"],
-    "rsa": ["results/summary/rsa.csv", "results/summary/rdms.nc"],
-    "cka": ["results/convergence/cka.csv"],
-    "recovery": ["results/summary/recovery.csv"],
+    "montage": [f"{R}/stimuli/test.nc"],
+    "layer_profiles": [f"{R}/summary/predictivity.csv"],
+    "performance_vs_it": [f"{R}/summary/models.csv"],
+    "rsa": [f"{R}/summary/rsa.csv", f"{R}/summary/rdms.nc", f"{R}/summary/references.csv"],
+    "cka": [f"{R}/convergence/cka.csv"],
+    "recovery": [f"{R}/summary/recovery.csv"],
     "matching": matching_tables(),
-    "seed_variance": ["results/summary/models.csv", "results/convergence/seed_variance.csv"],
+    "seed_variance": [f"{R}/summary/models.csv", f"{R}/convergence/seed_variance.csv"],
 }
 
 
@@ -15,10 +15,10 @@ rule figure:
         code("figures", "stimuli"),
         data=lambda w: FIGURE_INPUTS[w.figure],
     output:
-        png=report("results/figures/{figure}.png", caption="../report/figure.rst", category="Figures"),
-        pdf="results/figures/{figure}.pdf",
+        png=report(f"{R}/figures/{{figure}}.png", caption="../report/figure.rst", category="Figures"),
+        pdf=f"{R}/figures/{{figure}}.pdf",
     log:
-        "logs/figures/{figure}.log",
+        f"{L}/figures/{{figure}}.log",
     params:
         label=config["label"],
     conda:

@@ -1,18 +1,43 @@
-rule stimuli:
-    input:
-        code("stimuli"),
-    output:
-        "results/stimuli/{split}.nc",
-    log:
-        "logs/stimuli/{split}.log",
-    params:
-        seed=config["stimuli"]["seed"],
-        size=config["stimuli"]["size"],
-        objects=config["stimuli"]["objects_per_category"],
-        counts=lambda w: per_object(config["stimuli"][f"{w.split}_per_object"]),
-    conda:
-        "../../envs/goaldriven.yaml"
-    shell:
-        "goaldriven stimuli --split {wildcards.split} --seed {params.seed} --size {params.size}"
-        " --objects-per-category {params.objects} --images-per-variation {params.counts}"
-        " --out {output} > {log} 2>&1"
+# The stimuli the networks are trained and tested on: rendered from a seed (synthetic HvM-style
+# set) or imported from an image folder such as CIFAR-10 (decoded once into a netCDF array).
+if SYNTHETIC:
+
+    rule stimuli:
+        input:
+            code("stimuli"),
+        output:
+            f"{R}/stimuli/{{split}}.nc",
+        log:
+            f"{L}/stimuli/{{split}}.log",
+        params:
+            seed=config["stimuli"]["seed"],
+            size=config["stimuli"]["size"],
+            objects=config["stimuli"]["objects_per_category"],
+            counts=lambda w: per_object(config["stimuli"][f"{w.split}_per_object"]),
+        conda:
+            "../../envs/goaldriven.yaml"
+        shell:
+            "goaldriven stimuli --split {wildcards.split} --seed {params.seed} --size {params.size}"
+            " --objects-per-category {params.objects} --images-per-variation {params.counts}"
+            " --out {output} > {log} 2>&1"
+
+else:
+
+    rule import_training_set:
+        input:
+            code("stimuli", "importers"),
+            source=config["training"].get("source", ""),
+        output:
+            f"{R}/stimuli/{{split}}.nc",
+        log:
+            f"{L}/stimuli/{{split}}.log",
+        params:
+            # 0 = every image: the option is left out
+            per_class=lambda w: f"--per-class {n}" if (n := config["training"]["per_class"][w.split]) else "",
+            size=config["training"]["size"],
+            seed=config["training"]["seed"],
+        conda:
+            "../../envs/goaldriven.yaml"
+        shell:
+            "goaldriven import image-folder {input.source} {output} --subdir {wildcards.split}"
+            " {params.per_class} --size {params.size} --seed {params.seed} > {log} 2>&1"

@@ -1,15 +1,16 @@
-# Candidate models: each architecture x task x seed. "untrained" saves the random
-# initialisation (the control); "supervised" trains for categorisation (the goal).
+# Candidate models: each architecture x task x seed. "supervised" trains for categorisation (the
+# goal), "untrained" saves the random initialisation (the control), "autoencoder" learns without
+# labels (the unsupervised control).
 rule train:
     input:
         code("models", "train", "stimuli"),
-        train="results/stimuli/train.nc",
-        test="results/stimuli/test.nc",
+        train=f"{R}/stimuli/train.nc",
+        test=f"{R}/stimuli/test.nc",
     output:
-        "results/models/{arch}/{task}_seed{seed}/weights.safetensors",
-        "results/models/{arch}/{task}_seed{seed}/metrics.json",
+        f"{R}/models/{{arch}}/{{task}}_seed{{seed}}/weights.safetensors",
+        f"{R}/models/{{arch}}/{{task}}_seed{{seed}}/metrics.json",
     log:
-        "logs/train/{arch}/{task}_seed{seed}.log",
+        f"{L}/train/{{arch}}/{{task}}_seed{{seed}}.log",
     params:
         epochs=config["models"]["epochs"],
         width=config["models"]["width"],
@@ -19,7 +20,7 @@ rule train:
     conda:
         "../../envs/goaldriven.yaml"
     shell:
-        "goaldriven --threads {threads} train --arch {wildcards.arch} --task {wildcards.task} --seed {wildcards.seed}"
-        " --epochs {params.epochs} --width {params.width} --batch-size {params.batch_size}"
-        " --lr {params.lr} --dataset {input.train} --test-dataset {input.test}"
-        " --out {params.out} > {log} 2>&1"
+        "goaldriven --threads {threads} train --arch {wildcards.arch} --task {wildcards.task}"
+        " --seed {wildcards.seed} --epochs {params.epochs} --width {params.width}"
+        " --batch-size {params.batch_size} --lr {params.lr} --dataset {input.train}"
+        " --test-dataset {input.test} --out {params.out} > {log} 2>&1"

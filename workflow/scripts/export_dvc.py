@@ -70,13 +70,15 @@ def stage_name(job: dict) -> str:
     return f"{job['rule']}--{'-'.join(parts)}"
 
 
-def dvc_stages(jobs: list[dict]) -> dict:
+def dvc_stages(jobs: list[dict], wdir: str = ".") -> dict:
+    """One DVC stage per job; ``wdir`` leads from the dvc.yaml's folder to the repository root."""
     stages = {}
     for job in jobs:
         log_dirs = sorted({str(Path(p).parent) for p in job["log"]})
         # Snakemake makes log folders itself; DVC does not.
         cmd = (f"mkdir -p {' '.join(log_dirs)} && " if log_dirs else "") + " ".join(job["cmd"].split())
         stages[stage_name(job)] = {
+            **({"wdir": wdir} if wdir != "." else {}),
             "cmd": cmd,
             "deps": job["input"],
             "outs": job["output"],
@@ -86,6 +88,15 @@ def dvc_stages(jobs: list[dict]) -> dict:
     return {"stages": stages}
 
 
+def dvc_file(configfiles: list[str]) -> str:
+    """The dvc.yaml of a config (key dvc.file): one per experiment, since DVC refuses two
+    stages with the same output and each experiment has its own results folder."""
+    config = {}
+    for f in configfiles or ["config/config.yaml"]:
+        config.update(yaml.safe_load(Path(f).read_text()) or {})
+    return config.get("dvc", {}).get("file", "dvc.yaml")
+
+
 def render(doc: dict) -> str:
     return HEADER + yaml.safe_dump(doc, sort_keys=False, width=100)
 
@@ -93,13 +104,14 @@ def render(doc: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--configfile", action="append", default=[])
-    p.add_argument("--output", default="dvc.yaml")
+    p.add_argument("--output", help="default: the config's dvc.file, else dvc.yaml")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is not current")
     mode.add_argument("--commit", action="store_true", help="dvc commit this DAG's stages")
     a = p.parse_args(argv)
-    text = render(dvc_stages(snakemake_jobs(a.configfile)))
-    out = Path(a.output)
+    out = Path(a.output or dvc_file(a.configfile))
+    wdir = os.path.relpath(".", out.parent)
+    text = render(dvc_stages(snakemake_jobs(a.configfile), wdir))
     current = out.read_text() if out.exists() else ""
     if a.check or a.commit:
         if text != current:
@@ -113,12 +125,14 @@ def main(argv=None) -> int:
         # dvc commit touches the outputs; put their times back so Snakemake's view is unchanged.
         outs = [Path(o) for st in stages.values() for o in st["outs"] if Path(o).exists()]
         times = {o: o.stat().st_mtime_ns for o in outs}
-        result = subprocess.run(["dvc", "commit", "--force", "--quiet", *stages])
+        targets = stages if out == Path("dvc.yaml") else [f"{out}:{name}" for name in stages]
+        result = subprocess.run(["dvc", "commit", "--force", "--quiet", *targets])
         for o, t in times.items():
             os.utime(o, ns=(t, t))
         if result.returncode == 0:
             print(f"recorded {len(stages)} stages in dvc.lock")
         return result.returncode
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".yaml.tmp")
     tmp.write_text(text)
     tmp.replace(out)
