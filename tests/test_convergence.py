@@ -4,8 +4,11 @@ from scipy.stats import ortho_group
 
 import pandas as pd
 
-from goaldriven.convergence import (cross_seed_predictivity, debiased_linear_cka, linear_cka, match_units,
-                                    pairwise_cka, seed_variance)
+from goaldriven.cli import main
+from goaldriven.convergence import (channel_responses, cross_seed_predictivity, debiased_linear_cka, kendalls_w,
+                                    linear_cka, match_units, matching_table, pairwise_cka, seed_variance,
+                                    unit_examples)
+from goaldriven.io import InputError, write_netcdf
 
 
 @pytest.fixture
@@ -85,3 +88,191 @@ def test_seed_variance_separates_seed_from_architecture_spread():
     assert (mixed["seed_share"] > 0.5).all() and (mixed["rank_agreement"] < 1).all()
     row = apart.iloc[0]
     assert row["seed_share_ci_low"] <= row["seed_share"] <= row["seed_share_ci_high"]
+
+
+# ----------------------------------------------------------------------------- channels
+def _features(data, model, layers, shapes=None, ids=None):
+    """A features assembly as the features stage writes it: {layer: (stimuli, columns)} side by side."""
+    import xarray as xr
+
+    ids = ids if ids is not None else [f"s{i:03d}" for i in range(len(next(iter(data.values()))))]
+    names = sum(([layer] * data[layer].shape[1] for layer in layers), [])
+    nums = sum((list(range(data[layer].shape[1])) for layer in layers), [])
+    da = xr.DataArray(np.concatenate([data[layer] for layer in layers], axis=1), dims=("presentation", "neuroid"),
+                      coords={"stimulus_id": ("presentation", ids),
+                              "layer": ("neuroid", names), "neuroid_num": ("neuroid", nums)}, name="activations")
+    da.attrs.update({"model": model, "layers": ",".join(layers), "projected_layers": ""})
+    da.attrs.update({f"shape_{layer}": ",".join(map(str, s)) for layer, s in (shapes or {}).items()})
+    return da
+
+
+def test_channel_responses_put_one_channel_per_column_and_positions_together():
+    X = np.arange(2 * 3 * 2 * 2).reshape(2, 3, 2, 2)  # stimuli, channels, y, x
+    U = channel_responses(X.reshape(2, -1), (3, 2, 2))
+    assert U.shape == (8, 3)
+    for s, c, y, x in np.ndindex(X.shape):
+        assert U[s * 4 + y * 2 + x, c] == X[s, c, y, x]
+
+
+def test_channel_matching_recovers_a_permutation_of_channels():
+    rng = np.random.default_rng(3)
+    conv = rng.gamma(1.0, size=(120, 12, 5, 5))  # stimuli, channels, y, x
+    perm = rng.permutation(12)
+    copy = conv[:, perm] * rng.uniform(0.5, 2, (1, 12, 1, 1))  # channel order shuffled, rescaled
+    m = match_units(channel_responses(conv.reshape(120, -1), (12, 5, 5)),
+                    channel_responses(copy.reshape(120, -1), (12, 5, 5)), n_permutations=5, positions=25)
+    assert all(perm[b] == a for a, b in m["pairs"])
+    np.testing.assert_allclose(m["correlation"], 1.0)
+    assert m["convergent"].all()
+
+
+def test_a_shared_spatial_layout_alone_is_not_channel_convergence():
+    # Every channel of both seeds is the same bump in space plus independent noise: channels
+    # correlate over positions, but no stimulus drives them alike. Shuffling whole stimuli keeps
+    # the layout in the null, so few pairs beat chance.
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:6, :6]
+    bump = np.exp(-((yy - 2.5) ** 2 + (xx - 2.5) ** 2) / 4)
+    a, b = (channel_responses((bump + 0.25 * rng.normal(size=(150, 16, 6, 6))).reshape(150, -1), (16, 6, 6))
+            for _ in range(2))
+    m = match_units(a, b, n_permutations=20, positions=36)
+    assert m["correlation"].mean() > 0.3  # the layout alone makes channels look alike ...
+    assert m["convergent"].mean() < 0.2   # ... but that is chance
+    # Shuffling single rows instead would break the layout and call it convergence.
+    assert match_units(a, b, n_permutations=20)["convergent"].mean() > 0.8
+
+
+def test_matching_table_matches_channels_where_the_shape_is_recorded(tmp_path, caplog):
+    rng = np.random.default_rng(5)
+    conv = rng.gamma(1.0, size=(100, 6, 4, 4))
+    fc = rng.normal(size=(100, 10))
+    paths = []
+    for seed in range(2):
+        perm = rng.permutation(6) if seed else np.arange(6)
+        data = {"conv": conv[:, perm].reshape(100, -1), "fc": fc[:, rng.permutation(10)],
+                "noshape": conv.reshape(100, -1)[:, :20]}
+        paths.append(tmp_path / f"seed{seed}.nc")
+        write_netcdf(_features(data, f"net/supervised_seed{seed}", ["conv", "fc", "noshape"],
+                               shapes={"conv": (6, 4, 4), "fc": (10,)}), paths[-1])
+    with caplog.at_level("WARNING"):
+        table = matching_table(paths, max_units=128, n_permutations=5, unit="channel").set_index("layer")
+    assert table.loc["conv", "unit"] == "channel" and table.loc["conv", "n_units"] == 6
+    assert table.loc["fc", "unit"] == "channel" and table.loc["fc", "n_units"] == 10  # a flat layer: 1 position
+    assert table.loc["noshape", "unit"] == "column" and "no shape_noshape attribute" in caplog.text
+    np.testing.assert_allclose(table.loc[["conv", "fc", "noshape"], "matched_r"], 1.0)
+    columns = matching_table(paths, max_units=128, n_permutations=5).set_index("layer")
+    assert (columns["unit"] == "column").all() and columns.loc["conv", "n_units"] == 96
+
+
+def test_a_shape_that_does_not_fit_the_layer_is_an_input_error(tmp_path):
+    path = tmp_path / "bad.nc"
+    da = _features({"conv": np.ones((10, 12))}, "net/supervised_seed0", ["conv"], shapes={"conv": (5, 2, 2)})
+    write_netcdf(da, path)
+    with pytest.raises(InputError, match=r"bad\.nc: attribute shape_conv='5,2,2'"):
+        matching_table([path, path], unit="channel")
+
+
+# ----------------------------------------------------------------------------- unit examples
+def _example_pair(n=200, seed=6):
+    """Seed a: 5 units that seed b shares (unit 0 exactly, others with growing noise) and a
+    noise unit; seed b holds them in another order, its stimuli in another order too."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=(n, 5))
+    a = np.column_stack([signal, rng.normal(size=n)])
+    b = np.column_stack([signal + rng.normal(size=(n, 5)) * [0, 0.3, 0.5, 0.7, 0.9], rng.normal(size=n)])
+    perm, order = rng.permutation(6), rng.permutation(n)
+    ids = np.array([f"s{i:03d}" for i in range(n)])
+    return (_features({"fc": a}, "net/supervised_seed0", ["fc"]),
+            _features({"fc": b[order][:, perm]}, "net/supervised_seed1", ["fc"], ids=ids[order]), perm)
+
+
+def test_unit_examples_find_the_shared_unit_and_the_noise_unit():
+    fa, fb, perm = _example_pair()
+    table = unit_examples(fa, fb, "fc", n_units=1, k=4)
+    assert len(table) == 8 and set(table["kind"]) == {"most", "least"}
+    most, least = (table[table["kind"] == k].iloc[0] for k in ("most", "least"))
+    assert most["unit_a"] == 0 and perm[most["unit_b"]] == 0 and most["r"] == pytest.approx(1.0)
+    assert least["unit_a"] == 5 and perm[least["unit_b"]] == 5 and abs(least["r"]) < 0.3
+    # The shared unit's top images are the same stimuli in both seeds, strongest first.
+    top = table[table["kind"] == "most"]
+    expected = fa["stimulus_id"].values[np.argsort(-fa.values[:, 0])[:4]]
+    assert list(top["stimulus_id_a"]) == list(top["stimulus_id_b"]) == list(expected)
+    assert list(top["image_rank"]) == [1, 2, 3, 4] and top["drive_a"].is_monotonic_decreasing
+
+
+def test_unit_examples_rank_units_and_skip_dead_ones():
+    fa, fb, perm = _example_pair()
+    fb = fb.copy(data=fb.values.copy())
+    dead = int(np.flatnonzero(perm == 4)[0])  # seed b's copy of a unit: now silent
+    fb.values[:, dead] = 0.0
+    table = unit_examples(fa, fb, "fc", n_units=2, k=3)
+    pairs = table.drop_duplicates(["kind", "rank"])
+    assert dead not in set(table["unit_b"]) and len(pairs) == 4
+    assert list(pairs[pairs["kind"] == "most"]["unit_a"]) == [0, 1]   # least noise first
+    assert list(pairs[pairs["kind"] == "least"]["unit_a"]) == [5, 3]  # least convergent first
+
+
+def test_unit_examples_of_channels_use_the_mean_over_positions(tmp_path):
+    rng = np.random.default_rng(7)
+    conv = rng.gamma(1.0, size=(60, 4, 3, 3))
+    other = conv.copy()  # seed b's channel 3 is another channel altogether
+    other[:, 3] = rng.gamma(1.0, size=(60, 3, 3))
+    fa = _features({"c": conv.reshape(60, -1)}, "net/supervised_seed0", ["c"], shapes={"c": (4, 3, 3)})
+    fb = _features({"c": other.reshape(60, -1)}, "net/supervised_seed1", ["c"], shapes={"c": (4, 3, 3)})
+    table = unit_examples(fa, fb, "c", n_units=1, k=2, unit="channel")
+    least = table[table["kind"] == "least"].iloc[0]
+    assert (table["unit_type"] == "channel").all() and least["unit_a"] == 3
+    assert least["drive_a"] == pytest.approx(conv[:, 3].mean(axis=(1, 2)).max())
+
+
+def test_unit_examples_refuse_other_stimuli_and_missing_layers(tmp_path):
+    fa, fb, _ = _example_pair()
+    path = tmp_path / "b.nc"
+    write_netcdf(fb.isel(presentation=slice(0, 150)), path)
+    with pytest.raises(InputError, match=r"b\.nc: not the same stimuli"):
+        unit_examples(fa, path, "fc")
+    with pytest.raises(InputError, match="no layer 'conv9'"):
+        unit_examples(fa, fb, "conv9")
+
+
+def test_unit_examples_command_writes_the_table(tmp_path):
+    fa, fb, _ = _example_pair()
+    write_netcdf(fa, tmp_path / "a.nc")
+    write_netcdf(fb, tmp_path / "b.nc")
+    out = tmp_path / "examples.csv"
+    assert main(["unit-examples", "--features", str(tmp_path / "a.nc"), str(tmp_path / "b.nc"), "--layer", "fc",
+                 "--n-units", "2", "--top-k", "3", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert len(table) == 12 and table["model_b"].iloc[0] == "net/supervised_seed1"
+
+
+# ----------------------------------------------------------------------------- seed variance
+def test_seed_variance_covers_rsa_columns_and_flags_robust_rankings(caplog):
+    models = _models({"a": 0.2, "b": 0.5, "c": 0.8}, seed_sd=0.01)
+    rng = np.random.default_rng(8)
+    models["v4_rsa"] = models["v4_ev"] / 2             # architectures far apart: a robust ranking
+    models["it_rsa"] = rng.normal(0.3, 0.1, len(models))  # seeds only: rankings change with the seed
+    models["test_accuracy"] = 0.9                        # not a brain score
+    table = seed_variance(models, n_boot=200).set_index("metric")
+    assert list(table.index) == ["v4_ev", "it_ev", "v4_rsa", "it_rsa"]
+    assert table.loc["v4_rsa", "kendall_w"] == pytest.approx(1.0) and table.loc["v4_rsa", "ranking_seed_robust"]
+    assert table.loc["it_rsa", "kendall_w"] < 0.7 and not table.loc["it_rsa", "ranking_seed_robust"]
+    assert table.loc["v4_rsa", "kendall_w_p"] < 0.05 < table.loc["it_rsa", "kendall_w_p"]
+    with caplog.at_level("WARNING"):
+        only = seed_variance(models, metrics=["it_rsa", "pixel_ev"], n_boot=200)
+    assert list(only["metric"]) == ["it_rsa"] and "pixel_ev" in caplog.text
+    # A metric's numbers do not depend on which other metrics are analysed with it.
+    pd.testing.assert_series_equal(only.iloc[0], table.reset_index().iloc[3][only.columns], check_names=False)
+    with pytest.raises(ValueError, match="no metric columns"):
+        seed_variance(models, metrics=["pixel_ev"])
+
+
+def test_kendalls_w_agrees_with_the_friedman_statistic():
+    from scipy.stats import friedmanchisquare
+
+    rng = np.random.default_rng(9)
+    scores = rng.integers(0, 4, size=(6, 5)).astype(float)  # 6 rankings of 5 items, with ties
+    m, n = scores.shape
+    assert kendalls_w(scores) == pytest.approx(friedmanchisquare(*scores.T).statistic / (m * (n - 1)))
+    assert kendalls_w(np.tile([1.0, 2, 3], (4, 1))) == 1.0
+    assert kendalls_w(np.array([[1.0, 2], [2, 1]])) == 0.0

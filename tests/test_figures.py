@@ -189,3 +189,40 @@ def test_save_figure_writes_png_and_pdf(tmp_path):
     figures.save_figure(fig, tmp_path / "sub" / "f.png")
     check_outputs(tmp_path / "sub" / "f.png", min_px=100)
     assert not plt.fignum_exists(fig.number)
+
+
+def _unit_examples_table(stimulus_ids, tmp_path):
+    """The table of goaldriven.convergence.unit_examples for two synthetic seeds of one layer."""
+    from goaldriven.convergence import unit_examples
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(len(stimulus_ids), 8))
+    b = a + rng.normal(size=a.shape) * np.linspace(0, 2, 8)  # unit 0 shared exactly, unit 7 barely
+    feats = [xr.DataArray(x, dims=("presentation", "neuroid"),
+                          coords={"stimulus_id": ("presentation", stimulus_ids), "layer": ("neuroid", ["fc"] * 8)},
+                          attrs={"model": f"hmo/supervised_seed{i}", "layers": "fc"}) for i, x in enumerate((a, b))]
+    path = tmp_path / "unit_examples.csv"
+    unit_examples(*feats, "fc", n_units=2, k=4).to_csv(path, index=False)
+    return path
+
+
+def test_unit_examples_figure_shows_each_units_images(tmp_path, tiny_sets):
+    from goaldriven.stimuli import load_stimulus_set
+
+    table = _unit_examples_table(load_stimulus_set(tiny_sets["test"])["stimulus_id"].values, tmp_path)
+    make("unit_examples", [table, tiny_sets["test"]], tmp_path / "ue.png", data_label="simulated recordings")
+    check_outputs(tmp_path / "ue.png")
+
+
+def test_unit_examples_figure_refuses_unknown_stimuli_and_mixed_tables(tmp_path, tiny_sets):
+    from goaldriven.stimuli import load_stimulus_set
+
+    ids = load_stimulus_set(tiny_sets["test"])["stimulus_id"].values
+    table = _unit_examples_table(np.array([f"other{i}" for i in range(len(ids))]), tmp_path)
+    with pytest.raises(InputError, match=r"test\.nc: no stimulus 'other\d+'"):
+        make("unit_examples", [table, tiny_sets["test"]], tmp_path / "x.png", data_label="x")
+    mixed = pd.read_csv(_unit_examples_table(ids, tmp_path))
+    mixed.loc[0, "layer"] = "conv5"
+    with pytest.raises(InputError, match="one layer and one pair of seeds"):
+        figures.plot_unit_examples(mixed, tiny_sets["test"], tmp_path / "x.png", "x")
+    assert not (tmp_path / "x.png").exists()

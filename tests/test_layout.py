@@ -21,7 +21,9 @@ def _name(req: str) -> str:
 def test_rule_environment_matches_pyproject():
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     env = yaml.safe_load((REPO / "envs/goaldriven.yaml").read_text())["dependencies"]
+    pip = next(d["pip"] for d in env if isinstance(d, dict))  # PyPI-only packages, and the package itself
     conda = {_name(d) for d in env if isinstance(d, str)} - {"python", "pip"}
+    conda |= {_name(d) for d in pip if not d.startswith("-e")}
     expected = {CONDA_NAMES.get(_name(d), _name(d)) for d in deps} - WORKFLOW_ONLY
     assert conda == expected
 

@@ -1,18 +1,26 @@
 """Convergent learning: how similar are networks that differ only in their seed?
 
 Centred kernel alignment (Kornblith et al. 2019) per layer between every pair of seeds of one
-architecture; rows of every matrix are stimuli, columns units.
+architecture; one-to-one unit matching (Li et al. 2016), either of layer columns or of conv
+channels, with examples of the most and least convergent units; and whether brain scores and
+architecture rankings survive a change of seed. Rows of every matrix are stimuli (times spatial
+positions for channels), columns units.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import zlib
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
+from .io import InputError
+
 log = logging.getLogger(__name__)
+UNIT_KINDS = ("column", "channel")
 
 
 def _centre(X) -> np.ndarray:
@@ -87,31 +95,97 @@ def _zscore(X) -> np.ndarray:
     return np.divide(X, sd, out=np.zeros_like(X), where=sd > 0)  # constant unit -> 0, not NaN
 
 
-def _matched(A, B):
+def _assign(C: np.ndarray):
+    """Optimal one-to-one assignment maximising the summed correlation: (rows, cols, r)."""
     from scipy.optimize import linear_sum_assignment
 
-    C = _zscore(A).T @ _zscore(B) / len(A)
     rows, cols = linear_sum_assignment(C, maximize=True)
     return rows, cols, C[rows, cols]
 
 
-def match_units(A, B, n_permutations: int = 20, seed: int = 0) -> dict:
-    """One-to-one matching of the units (columns) of A and B by correlation over stimuli
-    (rows), maximising the summed correlation (Li et al. 2016's bipartite matching).
+def _stimulus_shuffle(rng, n_stimuli: int, positions: int) -> np.ndarray:
+    """Row order that shuffles whole stimuli and keeps each stimulus's positions together."""
+    return (rng.permutation(n_stimuli)[:, None] * positions + np.arange(positions)).ravel()
 
-    Chance comes from the same matching after shuffling B's stimuli: the k-th best matched
-    correlation is compared with the k-th best under shuffling, and a pair is "convergent"
-    when it beats that null's 95th percentile.
+
+def match_units(A, B, n_permutations: int = 20, seed: int = 0, positions: int = 1) -> dict:
+    """One-to-one matching of the units (columns) of A and B by correlation over rows,
+    maximising the summed correlation (Li et al. 2016's bipartite matching).
+
+    Rows are stimuli, or with ``positions`` > 1 stimuli times spatial positions: each stimulus's
+    ``positions`` rows are consecutive (see :func:`channel_responses`). Chance comes from the
+    same matching after shuffling B's stimuli (whole stimuli, so a position stays a position):
+    the k-th best matched correlation is compared with the k-th best under shuffling, and a
+    pair is "convergent" when it beats that null's 95th percentile.
     """
-    rows, cols, corr = _matched(A, B)
+    A, B = np.asarray(A), np.asarray(B)
+    if A.ndim != 2 or B.ndim != 2 or len(A) != len(B) or len(A) % positions:
+        raise ValueError(f"need two matrices with the same rows, a multiple of {positions} positions; "
+                         f"got {A.shape} and {B.shape}")
+    # Shuffling rows leaves each column's mean and sd alone: standardise once, not per shuffle.
+    zA, zB = _zscore(A), _zscore(B)
+    rows, cols, corr = _assign(zA.T @ zB / len(A))
+    # The null in single precision (twice as fast with many positions): its rounding (~1e-5)
+    # is far below its own sampling spread.
+    zA, zB = zA.astype(np.float32), zB.astype(np.float32)
     rng = np.random.default_rng(seed)
-    null = np.array([np.sort(_matched(A, B[rng.permutation(len(B))])[2])[::-1]
+    null = np.array([np.sort(_assign(zA.T @ zB[_stimulus_shuffle(rng, len(A) // positions, positions)]
+                                     / len(A))[2])[::-1]
                      for _ in range(n_permutations)])
     rank = np.empty(len(corr), dtype=int)
     rank[np.argsort(-corr)] = np.arange(len(corr))
     chance_95 = np.percentile(null, 95, axis=0)[rank]
     return {"pairs": np.stack([rows, cols], axis=1), "correlation": corr,
             "chance": null.mean(axis=0)[rank], "chance_95": chance_95, "convergent": corr > chance_95}
+
+
+def _source(features) -> str:
+    """How to name a features assembly in an error: its file when it came from one."""
+    return str(features.encoding.get("source") or features.attrs.get("model", "<features>"))
+
+
+def _channel_shape(features, layer: str, width: int) -> tuple[int, ...] | None:
+    """The (channels, height, width) of a layer's columns, or (units,) for a flat layer, from
+    the features file (attribute ``shape_<layer>``); None when not recorded."""
+    from .features import layer_shape
+
+    try:
+        shape = layer_shape(features, layer)
+    except ValueError:
+        shape = ()  # unparsable: reported below with the other malformed shapes
+    if shape is not None and (len(shape) not in (1, 3) or math.prod(shape) != width):
+        raise InputError(f"{_source(features)}: attribute shape_{layer}={features.attrs[f'shape_{layer}']!r} "
+                         f"is not 'C,H,W' or 'C' of the layer's {width} columns")
+    return shape
+
+
+def channel_responses(X, shape) -> np.ndarray:
+    """(stimuli, C*H*W) columns in (channel, y, x) order -> (stimuli * H*W, C): one column per
+    channel, one row per stimulus and position, a stimulus's positions consecutive."""
+    X = np.asarray(X)
+    return X.reshape(len(X), shape[0], -1).transpose(0, 2, 1).reshape(-1, shape[0])
+
+
+def _layer_units(features, layer: str, unit: str):
+    """The layer's columns, and (responses with one column per unit, rows per stimulus, unit
+    kind): channels when asked for and the layer's shape is recorded, else the columns."""
+    from .features import layer_matrix
+
+    X = layer_matrix(features, layer).values
+    shape = _channel_shape(features, layer, X.shape[1]) if unit == "channel" else None
+    if shape is None:
+        return X, (X, 1, "column")
+    return X, (channel_responses(X, shape), math.prod(shape[1:]), "channel")
+
+
+def _check_unit(unit: str) -> None:
+    if unit not in UNIT_KINDS:
+        raise ValueError(f"unknown unit {unit!r}; choose from {UNIT_KINDS}")
+
+
+def _subsample(n: int, max_units: int, seed) -> np.ndarray:
+    """Sorted seeded choice of at most ``max_units`` of ``n`` units."""
+    return np.sort(np.random.default_rng(seed).choice(n, min(n, max_units), replace=False))
 
 
 def cross_seed_predictivity(X, Y, splits: int = 3, seed: int = 0) -> np.ndarray:
@@ -126,15 +200,22 @@ def cross_seed_predictivity(X, Y, splits: int = 3, seed: int = 0) -> np.ndarray:
     return neural_predictivity(fx, fy, splits=splits, seed=seed)["r"].values
 
 
-def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10, seed: int = 0) -> pd.DataFrame:
+def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10, seed: int = 0,
+                   unit: str = "column") -> pd.DataFrame:
     """Per layer and seed pair: unit matching (with chance) and cross-seed linear predictivity.
 
-    Layers wider than ``max_units`` are subsampled (the same seeded units for every pair).
-    Randomly projected layers are skipped: their columns mix units, so matching them would
-    say nothing about units.
+    ``unit="column"`` matches layer columns (channel x position) by their correlation over
+    stimuli; ``unit="channel"`` matches conv channels by their correlation over stimuli and
+    positions (Li et al. 2016), for layers whose shape the features file records (attribute
+    ``shape_<layer>``; other layers fall back to columns, logged; column ``unit`` says which).
+    Layers with more units than ``max_units`` are subsampled (the same seeded units for every
+    pair). The cross-seed mapping always predicts ``max_units`` columns of seed b from all of
+    seed a's columns. Randomly projected layers are skipped: their columns mix units, so
+    matching them would say nothing about units.
     """
-    from .features import layer_matrix, layer_order
+    from .features import layer_order
 
+    _check_unit(unit)
     rows = []
     for (arch, task), by_seed in seeds_by_model(feature_paths).items():
         first = next(iter(by_seed.values()))
@@ -143,20 +224,99 @@ def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10
             if layer in projected:
                 log.warning("%s/%s %s: randomly projected features, no unit matching", arch, task, layer)
                 continue
-            mats = {s: layer_matrix(da, layer).values for s, da in by_seed.items()}
-            width = next(iter(mats.values())).shape[1]
-            keep = np.sort(np.random.default_rng([seed, index]).choice(width, min(width, max_units), replace=False))
+            both = {s: _layer_units(da, layer, unit) for s, da in by_seed.items()}
+            mats, units = ({s: v[i] for s, v in both.items()} for i in (0, 1))
+            kinds = {kind for _, _, kind in units.values()}
+            if len(kinds) > 1:
+                raise InputError(f"{arch}/{task} {layer}: shape_{layer} recorded in some seeds' features "
+                                 f"files but not in others ({', '.join(_source(da) for da in by_seed.values())})")
+            kind, positions = kinds.pop(), next(iter(units.values()))[1]
+            if kind != unit:
+                log.warning("%s/%s %s: no shape_%s attribute, matching columns, not channels", arch, task,
+                            layer, layer)
+            keep_cols = _subsample(next(iter(mats.values())).shape[1], max_units, [seed, index])
+            keep = _subsample(next(iter(units.values()))[0].shape[1], max_units, [seed, index])
             for a, b in combinations(sorted(mats), 2):
-                A, B = mats[a][:, keep], mats[b][:, keep]
-                m = match_units(A, B, n_permutations=n_permutations, seed=seed)
-                r = cross_seed_predictivity(mats[a], B, seed=seed)
+                m = match_units(units[a][0][:, keep], units[b][0][:, keep], n_permutations=n_permutations,
+                                seed=seed, positions=positions)
+                r = cross_seed_predictivity(mats[a], mats[b][:, keep_cols], seed=seed)
                 rows.append({"arch": arch, "task": task, "layer": layer, "layer_index": index, "seed_a": a,
-                             "seed_b": b, "n_units": len(keep), "matched_r": float(np.mean(m["correlation"])),
+                             "seed_b": b, "unit": kind, "n_units": len(keep),
+                             "matched_r": float(np.mean(m["correlation"])),
                              "chance_r": float(np.mean(m["chance"])),
                              "n_convergent": int(m["convergent"].sum()),
                              "frac_convergent": float(m["convergent"].mean()),
                              "cross_seed_r": float(np.nanmedian(r))})
     return pd.DataFrame(rows)
+
+
+def _as_features(features):
+    from .io import open_netcdf
+
+    return features if hasattr(features, "attrs") else open_netcdf(features)
+
+
+def _aligned(da_a, da_b):
+    """B's stimuli in A's order; an error naming B's file if they are not the same stimuli."""
+    ids_a, ids_b = da_a["stimulus_id"].values, da_b["stimulus_id"].values
+    if len(set(ids_b.tolist())) != len(ids_b) or set(ids_a.tolist()) != set(ids_b.tolist()):
+        raise InputError(f"{_source(da_b)}: not the same stimuli as {_source(da_a)} (or duplicate stimulus_id)")
+    where = {s: i for i, s in enumerate(ids_b)}
+    return da_b.isel(presentation=[where[s] for s in ids_a])
+
+
+def unit_examples(features_a, features_b, layer: str, n_units: int = 3, k: int = 5, unit: str = "column",
+                  max_units: int = 512, seed: int = 0) -> pd.DataFrame:
+    """The most and the least convergent matched units of one layer between two seeds, with
+    the ``k`` stimuli that drive each unit most in seed a and its match in seed b.
+
+    Units are matched one-to-one by correlation (as :func:`match_units`) among at most
+    ``max_units`` seeded units (matching is cubic in the number of units). Units that are
+    constant in either seed (dead ReLUs) are left out: their correlation is undefined and they
+    have no preferred stimuli. A channel's drive by a stimulus is its mean over positions. The
+    caller picks the layer (say the top conv layer, where convergence is interesting).
+
+    Tidy table, one row per unit pair and image: model_a, model_b, layer, unit_type, kind
+    ("most"/"least"), rank (1 = most, respectively least, convergent), unit_a, unit_b (index of
+    the column or channel within the layer), r, image_rank, stimulus_id_a, stimulus_id_b,
+    drive_a, drive_b.
+    """
+    _check_unit(unit)
+    da_a, da_b = _as_features(features_a), _as_features(features_b)
+    for da in (da_a, da_b):
+        if layer not in set(da["layer"].values.tolist()):
+            raise InputError(f"{_source(da)}: no layer {layer!r}")
+        if layer in da.attrs.get("projected_layers", "").split(","):
+            raise InputError(f"{_source(da)}: layer {layer!r} is randomly projected, its columns are not units")
+    da_b = _aligned(da_a, da_b)
+    (Ua, positions, kind), (Ub, _, kind_b) = (_layer_units(da, layer, unit)[1] for da in (da_a, da_b))
+    if kind != kind_b:
+        raise InputError(f"{_source(da_b)}: shape_{layer} recorded in only one of the two features files")
+    if kind != unit:
+        log.warning("%s: no shape_%s attribute, examples of columns, not channels", _source(da_a), layer)
+    keep = _subsample(Ua.shape[1], max_units, seed)
+    Ua, Ub = Ua[:, keep].astype(np.float64), Ub[:, keep].astype(np.float64)
+    rows, cols, corr = _assign(_zscore(Ua).T @ _zscore(Ub) / len(Ua))
+    live = np.flatnonzero((Ua[:, rows].std(axis=0) > 0) & (Ub[:, cols].std(axis=0) > 0))
+    n = min(n_units, len(live) // 2)
+    if n == 0:
+        raise InputError(f"{_source(da_a)}: layer {layer!r} has fewer than two units that respond in both seeds")
+    by_r = live[np.argsort(-corr[live], kind="stable")]
+    # Drive per stimulus: a stimulus's positions are consecutive rows (mean over one for columns).
+    drive_a, drive_b = (U.reshape(-1, positions, U.shape[1]).mean(axis=1) for U in (Ua, Ub))
+    ids = da_a["stimulus_id"].values
+    out = []
+    for which, picks in (("most", by_r[:n]), ("least", by_r[::-1][:n])):
+        for rank, i in enumerate(picks, start=1):
+            top_a = np.argsort(-drive_a[:, rows[i]], kind="stable")[:k]
+            top_b = np.argsort(-drive_b[:, cols[i]], kind="stable")[:k]
+            for image_rank, (sa, sb) in enumerate(zip(top_a, top_b), start=1):
+                out.append({"model_a": da_a.attrs.get("model", ""), "model_b": da_b.attrs.get("model", ""),
+                            "layer": layer, "unit_type": kind, "kind": which, "rank": rank,
+                            "unit_a": int(keep[rows[i]]), "unit_b": int(keep[cols[i]]), "r": float(corr[i]),
+                            "image_rank": image_rank, "stimulus_id_a": ids[sa], "stimulus_id_b": ids[sb],
+                            "drive_a": float(drive_a[sa, rows[i]]), "drive_b": float(drive_b[sb, cols[i]])})
+    return pd.DataFrame(out)
 
 
 def _between_within(groups: list[np.ndarray]) -> tuple[float, float]:
@@ -166,16 +326,37 @@ def _between_within(groups: list[np.ndarray]) -> tuple[float, float]:
     return between, float(np.mean([g.var(ddof=1) for g in groups]))
 
 
-def seed_variance(models: pd.DataFrame, metrics=("v4_ev", "it_ev"), n_boot: int = 1000,
-                  seed: int = 0) -> pd.DataFrame:
-    """Do brain scores vary more across seeds than across architectures?
+def metric_columns(models: pd.DataFrame) -> list[str]:
+    """The brain-score columns of a models table: names ending in ``_ev`` or ``_rsa``."""
+    return [c for c in models.columns if c.endswith(("_ev", "_rsa"))]
 
-    Per task and metric: the variance of architecture means (between) and the mean variance
-    over seeds within an architecture (within), the seed share within / (within + between)
-    with a bootstrap interval (seeds resampled within each architecture), and how often two
-    seeds rank the architectures the same way (fraction of seed pairs with identical order).
+
+def seed_variance(models: pd.DataFrame, metrics=None, n_boot: int = 1000, seed: int = 0,
+                  w_threshold: float = 0.7) -> pd.DataFrame:
+    """Do brain scores, and the ranking of architectures by them, survive a change of seed?
+
+    Per task and metric (default: :func:`metric_columns`; requested metrics missing from the
+    table are skipped, logged): the variance of architecture means (between) and the mean
+    variance over seeds within an architecture (within), the seed share within / (within +
+    between) with a bootstrap interval (seeds resampled within each architecture), and two
+    views of ranking stability over seed draws (draw i = seed i of every architecture):
+
+    - ``rank_agreement``: fraction of pairs of draws that order the architectures identically;
+    - ``kendall_w``: Kendall's coefficient of concordance W of the draws' rankings (1 = every
+      draw ranks the architectures alike, 0 = no agreement), with ``kendall_w_p``, the
+      permutation p-value of W under independent random rankings (``n_boot`` shuffles; with 2
+      architectures and 3 seeds it cannot go below 0.25: few seeds cannot show robustness), and
+      ``ranking_seed_robust`` = W >= ``w_threshold`` (0.7: "strong agreement", Schmidt 1997;
+      missing where W is undefined).
     """
-    rng = np.random.default_rng(seed)
+    if metrics is None:
+        metrics = metric_columns(models)
+    missing = [m for m in metrics if m not in models.columns]
+    if missing:
+        log.warning("models table has no column(s) %s: skipped", missing)
+    metrics = [m for m in metrics if m in models.columns]
+    if not metrics:
+        raise ValueError(f"no metric columns to analyse among {list(models.columns)}")
     rows = []
     for task, df in models.groupby("task"):
         for metric in metrics:
@@ -183,24 +364,63 @@ def seed_variance(models: pd.DataFrame, metrics=("v4_ev", "it_ev"), n_boot: int 
             groups = [g[metric].to_numpy(float) for _, g in d.groupby("arch")]
             if not groups or min(len(g) for g in groups) < 2:
                 continue  # a seed variance needs two seeds of every architecture
+            # One stream per (task, metric), so a result does not depend on which others exist.
+            rng = np.random.default_rng([seed, zlib.crc32(f"{task}/{metric}".encode())])
             between, within = _between_within(groups)
             boot = []
             for _ in range(n_boot):
                 b, w = _between_within([rng.choice(g, len(g)) for g in groups])
                 boot.append(w / (w + b) if w + b > 0 else np.nan)
+            draws = d.pivot_table(index="seed", columns="arch", values=metric).dropna().to_numpy()
+            w_stat, w_p = kendalls_w(draws), _kendalls_w_p(draws, n_boot, rng)
             rows.append({"task": task, "metric": metric, "n_archs": len(groups),
                          "n_seeds": min(len(g) for g in groups), "between_arch_var": between,
                          "within_arch_var": within, "seed_share": within / (within + between),
                          "seed_share_ci_low": float(np.nanpercentile(boot, 2.5)),
                          "seed_share_ci_high": float(np.nanpercentile(boot, 97.5)),
-                         "rank_agreement": _rank_agreement(d, metric)})
+                         "rank_agreement": _rank_agreement(draws), "kendall_w": w_stat, "kendall_w_p": w_p,
+                         "ranking_seed_robust": bool(w_stat >= w_threshold) if np.isfinite(w_stat) else None})
     return pd.DataFrame(rows)
 
 
-def _rank_agreement(d: pd.DataFrame, metric: str) -> float:
-    """Fraction of pairs of seed draws (one seed per architecture, by seed index) that order
-    the architectures identically."""
-    table = d.pivot_table(index="seed", columns="arch", values=metric).dropna()
-    orders = [tuple(np.argsort(row.values)) for _, row in table.iterrows()]
-    pairs = list(combinations(orders, 2))
+def _rank_agreement(draws: np.ndarray) -> float:
+    """Fraction of pairs of draws (rows) that order the architectures (columns) identically."""
+    pairs = list(combinations([tuple(np.argsort(row)) for row in draws], 2))
     return float(np.mean([a == b for a, b in pairs])) if pairs else np.nan
+
+
+def _concordance_terms(scores: np.ndarray):
+    """Ranks within each of m rankings (rows) of n items, and the tie-corrected denominator of W."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(scores, axis=1)
+    m, n = ranks.shape
+    ties = sum(np.sum(c ** 3 - c) for c in (np.unique(r, return_counts=True)[1] for r in ranks))
+    return ranks, m ** 2 * (n ** 3 - n) - m * ties
+
+
+def _w_of_ranks(ranks: np.ndarray, denominator: float):
+    """W from ranks (..., m, n): 12 S / denominator, S the squared deviations of the rank sums."""
+    m, n = ranks.shape[-2:]
+    return 12 * np.sum((ranks.sum(axis=-2) - m * (n + 1) / 2) ** 2, axis=-1) / denominator
+
+
+def kendalls_w(scores) -> float:
+    """Kendall's W of m rankings (rows) of n items (columns), ranks from scores, with the
+    correction for ties; NaN with fewer than two rankings or items, or all tied."""
+    scores = np.asarray(scores, float)
+    if min(scores.shape) < 2:
+        return np.nan
+    ranks, denominator = _concordance_terms(scores)
+    return float(_w_of_ranks(ranks, denominator)) if denominator > 0 else np.nan
+
+
+def _kendalls_w_p(scores: np.ndarray, n_permutations: int, rng) -> float:
+    """P(W >= observed) when each ranking is shuffled independently (Monte Carlo, +1 corrected)."""
+    observed = kendalls_w(scores)
+    if not np.isfinite(observed):
+        return np.nan
+    ranks, denominator = _concordance_terms(scores)
+    # Shuffling a ranking keeps its ties, hence the denominator: only the rank sums change.
+    null = _w_of_ranks(rng.permuted(np.repeat(ranks[None], n_permutations, axis=0), axis=-1), denominator)
+    return float((1 + np.sum(null >= observed - 1e-12)) / (1 + n_permutations))
