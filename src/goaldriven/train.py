@@ -1,12 +1,30 @@
-"""Goal-driven training: categorisation (the goal) or untrained random weights (the control).
+"""Goal-driven training: categorisation (the goal), two controls (untrained random weights,
+an unsupervised autoencoder) and a category-orthogonal task (pose).
 
-Deterministic on CPU for a given machine and thread count; resumable from per-epoch
-checkpoints, which carry a fingerprint of everything that defines the run so that a
-checkpoint of a different run (other epochs, data, seed...) is never picked up.
+Tasks:
+
+- ``supervised``: the network and its linear head learn to categorise the images.
+- ``untrained``: the random initialisation is saved as it is (the same seed gives the same
+  initialisation as the supervised run, so it is that run's epoch 0).
+- ``autoencoder``: a small decoder on the network's top spatial layer learns to reconstruct
+  the (normalised) input. Only the network is saved, so features come out the same way;
+  its layers above the top spatial one and its head keep their random initialisation.
+- ``pose``: the head regresses category-orthogonal properties of the object, its position
+  and size (coords ``ty``, ``tz``, ``s`` of the synthetic set, standardised with the training
+  set's mean and sd), as in Hong et al. 2016 (Nat. Neurosci. 19:613).
+
+Determinism is promised on CPU only: there, the same command on the same machine and thread
+count gives byte-identical weights, and a run resumes exactly from its per-epoch checkpoints,
+which carry a fingerprint of everything that defines the run so that a checkpoint of a
+different run (other epochs, data, seed, device...) is never picked up. On CUDA the loop is
+built for throughput instead: bf16 autocast, channels_last, cuDNN autotuning, the uint8 data
+set moved to the GPU once when it fits, and no host synchronisation inside an epoch.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -20,12 +38,18 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .io import InputError, atomic_path, file_md5, write_json
-from .models import build_model
+from .io import InputError, atomic_path, write_json
+from .models import ARCHITECTURES, MIN_INPUT_SIZE, Decoder, build_model, top_spatial_layer
 
 log = logging.getLogger(__name__)
 
-TASKS = ("supervised", "untrained")
+TASKS = ("supervised", "untrained", "autoencoder", "pose")
+POSE_TARGETS = ("ty", "tz", "s")
+DEVICES = ("auto", "cpu", "cuda")
+
+# Keep the data set on the GPU when it takes at most this share of the free memory; the rest
+# is for the network's activations.
+_GPU_DATA_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,18 +65,30 @@ class TrainConfig:
 
 
 def load_labelled_images(path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """Images as a normalised float tensor (N, 3, H, W), integer labels and class names."""
+    """uint8 images (N, 3, H, W), integer labels and class names of a labelled stimulus set
+    (any path :func:`goaldriven.stimuli.load_stimulus_set` reads)."""
     from .stimuli import load_stimulus_set
 
     da = load_stimulus_set(path)
+    if "label" not in da.coords:
+        raise InputError(f"{path}: the images have no 'label' coordinate; training needs labelled images")
+    if "categories" not in da.attrs:
+        raise InputError(f"{path}: the stimulus set has no 'categories' attribute (the class names)")
     categories = da.attrs["categories"].split(",")
     labels = np.asarray(da["label"].values, dtype=np.int64)
     if len(labels) == 0:
         raise InputError(f"{path}: the stimulus set is empty")
     if len(np.unique(labels)) < 2:
         raise InputError(f"{path}: needs at least two categories to train a categorisation task")
+    if labels.min() < 0 or labels.max() >= len(categories):
+        raise InputError(f"{path}: labels must lie in 0..{len(categories) - 1} "
+                         f"(one per category), found {labels.min()}..{labels.max()}")
+    if min(da.sizes["y"], da.sizes["x"]) < MIN_INPUT_SIZE:
+        raise InputError(f"{path}: images are {da.sizes['y']}x{da.sizes['x']} pixels; "
+                         f"the networks need at least {MIN_INPUT_SIZE}")
+    # A (N, 3, H, W) view of the (N, H, W, 3) pixels: channels_last, no copy.
     x = torch.from_numpy(np.ascontiguousarray(da.values)).permute(0, 3, 1, 2)
-    return normalise(x), torch.from_numpy(labels), categories
+    return x, torch.from_numpy(labels), categories
 
 
 def normalise(x_uint8: torch.Tensor) -> torch.Tensor:
@@ -60,8 +96,55 @@ def normalise(x_uint8: torch.Tensor) -> torch.Tensor:
     return (x_uint8.float() / 255.0 - 0.5) / 0.25
 
 
-def _fingerprint(cfg: TrainConfig, data_md5: str) -> str:
-    return hashlib.sha256(json.dumps([asdict(cfg), data_md5], sort_keys=True).encode()).hexdigest()
+def load_pose_targets(path) -> np.ndarray:
+    """The pose targets (N, 3): position ``ty``, ``tz`` and size ``s`` of each image's object."""
+    from .stimuli import load_stimulus_set
+
+    da = load_stimulus_set(path)
+    missing = [c for c in POSE_TARGETS if c not in da.coords]
+    if missing:
+        raise InputError(f"{path}: task 'pose' needs the coordinates {list(POSE_TARGETS)}; missing {missing}")
+    return np.stack([np.asarray(da[c].values, dtype=np.float64) for c in POSE_TARGETS], axis=1)
+
+
+def _standardise_pose(train_path, test_path):
+    """Pose targets of both sets as float32 tensors, standardised with the training set's
+    mean and sd (so the three targets weigh alike in the loss), and those statistics."""
+    t = load_pose_targets(train_path)
+    mean, sd = t.mean(0), t.std(0)
+    if (sd == 0).any():
+        raise InputError(f"{train_path}: pose targets {[c for c, v in zip(POSE_TARGETS, sd) if v == 0]} "
+                         "do not vary, so they cannot be learnt")
+    scale = {"targets": list(POSE_TARGETS), "mean": mean.tolist(), "sd": sd.tolist()}
+
+    def standardised(targets):
+        return torch.from_numpy(((targets - mean) / sd).astype(np.float32))
+
+    return standardised(t), standardised(load_pose_targets(test_path)) if test_path else None, scale
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is an error."""
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r}; choose from {DEVICES}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
+    return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def _fingerprint(cfg: TrainConfig, data_digest: str, device: torch.device) -> str:
+    payload = [asdict(cfg), data_digest, device.type]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _data_digest(x: torch.Tensor, y: torch.Tensor, categories) -> str:
+    """sha256 of the pixels, labels and class names: the same data in any file format."""
+    h = hashlib.sha256()
+    for part in (x.permute(0, 2, 3, 1).contiguous().numpy(), y.contiguous().numpy()):
+        h.update(str(part.shape).encode())
+        h.update(memoryview(part).cast("B"))
+    h.update(",".join(categories).encode())
+    return h.hexdigest()
 
 
 def _lr_lambda(total_steps: int):
@@ -70,13 +153,114 @@ def _lr_lambda(total_steps: int):
     return lambda step: (step + 1) / warm if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total_steps - warm)))
 
 
+class Autoencoder(nn.Module):
+    """The unsupervised control's objective: the network up to its top spatial layer encodes,
+    a small :class:`~goaldriven.models.Decoder` reconstructs the normalised input."""
+
+    def __init__(self, network: nn.Module, image_hw: tuple[int, int]):
+        super().__init__()
+        self.network = network
+        self.layer, channels, side = top_spatial_layer(network, image_hw)
+        self.decoder = Decoder(channels, side, image_hw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.network.features(x, [self.layer])[self.layer])
+
+
+class _Images:
+    """uint8 images and their targets (labels, or pose targets), kept where batching them is
+    cheapest, served as normalised float batches on the compute device."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, device: torch.device):
+        self.device = device
+        self.x = _stage(x, device)
+        self.y = y.to(self.x.device)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def order(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """All indices, shuffled by ``generator`` (a CPU one, so the order is device-independent)."""
+        idx = torch.arange(len(self)) if generator is None else torch.randperm(len(self), generator=generator)
+        return idx.to(self.x.device)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        xb = normalise(self.x[idx].to(self.device, non_blocking=True))
+        # Pixels are stored (N, H, W, C), so batches are channels_last already: the faster
+        # convolution layout on CPU (oneDNN) and GPU (cuDNN tensor cores) alike.
+        return xb.contiguous(memory_format=torch.channels_last), self.y[idx].to(self.device, non_blocking=True)
+
+
+def _stage(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The uint8 data set on the GPU once when it fits (normalised there per batch), else
+    left on the host and copied batch by batch."""
+    if device.type != "cuda":
+        return x
+    free, _ = torch.cuda.mem_get_info(device)
+    if x.nbytes > _GPU_DATA_SHARE * free:
+        log.info("data set (%.1f GB) does not fit on the GPU; copying it batch by batch", x.nbytes / 1e9)
+        return x
+    return x.to(device)
+
+
+@contextlib.contextmanager
+def _numerics(device: torch.device):
+    """CPU: deterministic algorithms, for byte-identical runs. CUDA: cuDNN autotuning, which
+    is fast but not reproducible. The global flags are restored afterwards."""
+    saved = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
+    torch.use_deterministic_algorithms(device.type == "cpu")
+    torch.backends.cudnn.benchmark = device.type == "cuda"
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0])
+        torch.backends.cudnn.benchmark = saved[1]
+
+
+def _autocast(device: torch.device):
+    # bf16 needs no loss scaling; on CPU autocast stays off so the deterministic loop is unchanged.
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> float:
+def accuracy(model: nn.Module, images: _Images, batch_size: int = 256) -> float:
+    """Categorisation accuracy of ``model`` (counted on the device, synchronised once)."""
     model.eval()
-    correct = 0
-    for i in range(0, len(x), batch_size):
-        correct += (model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
-    return correct / len(x)
+    correct = torch.zeros((), dtype=torch.long, device=images.device)
+    order = images.order()
+    for i in range(0, len(images), batch_size):
+        xb, yb = images.batch(order[i:i + batch_size])
+        with _autocast(images.device):
+            correct += (model(xb).argmax(1) == yb).sum()
+    return correct.item() / len(images)
+
+
+@torch.no_grad()
+def reconstruction_loss(autoencoder: Autoencoder, images: _Images, batch_size: int = 256) -> float:
+    """Mean squared reconstruction error per pixel (synchronised once)."""
+    autoencoder.eval()
+    total = torch.zeros((), device=images.device)
+    order = images.order()
+    for i in range(0, len(images), batch_size):
+        xb, _ = images.batch(order[i:i + batch_size])
+        with _autocast(images.device):
+            total += nn.functional.mse_loss(autoencoder(xb).float(), xb, reduction="sum")
+    return total.item() / (len(images) * images.x[0].numel())
+
+
+@torch.no_grad()
+def pose_r2(model: nn.Module, images: _Images, batch_size: int = 256) -> float:
+    """Coefficient of determination of the pose targets, averaged over the targets
+    (1 - residual / total sum of squares; synchronised once)."""
+    model.eval()
+    residual = torch.zeros(len(POSE_TARGETS), device=images.device)
+    order = images.order()
+    for i in range(0, len(images), batch_size):
+        xb, yb = images.batch(order[i:i + batch_size])
+        with _autocast(images.device):
+            residual += ((model(xb).float() - yb) ** 2).sum(0)
+    total = ((images.y - images.y.mean(0)) ** 2).sum(0).to(residual.device)
+    return (1 - residual / total).mean().item()
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -84,93 +268,192 @@ def _save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
+def _read_checkpoint(path: Path, fingerprint: str) -> dict | None:
+    """A checkpoint of this very run, or None; unreadable or foreign ones are reported."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, bad pickle...: never load silently
+        log.warning("checkpoint %s is corrupt or truncated (%s); ignoring it", path, e)
+        return None
+    if state.get("fingerprint") != fingerprint:
+        log.warning("checkpoint %s belongs to another run configuration; ignoring it", path)
+        return None
+    return state
+
+
 def _latest_checkpoint(ckpt_dir: Path, fingerprint: str) -> dict | None:
     """The newest readable checkpoint of this very run; unreadable ones are reported and skipped."""
     for path in sorted(ckpt_dir.glob("epoch_*.pt"), reverse=True):
-        try:
-            state = torch.load(path, weights_only=True)
-        except Exception as e:  # truncated zip, bad pickle...: never load silently
-            log.warning("checkpoint %s is corrupt or truncated (%s); ignoring it", path, e)
-            continue
-        if state.get("fingerprint") != fingerprint:
-            log.warning("checkpoint %s belongs to another run configuration; ignoring it", path)
-            continue
-        return state
+        state = _read_checkpoint(path, fingerprint)
+        if state is not None:
+            return state
     return None
 
 
-def train(cfg: TrainConfig, dataset, out_dir, test_dataset=None, progress: bool = True) -> dict:
-    """Train (or, for task 'untrained', only initialise) a network; write weights and metrics.
-
-    Writes ``out_dir/weights.safetensors``, ``out_dir/metrics.json`` and one checkpoint per
-    epoch in ``out_dir/checkpoints/``. Returns the metrics.
-    """
+def _check_request(cfg: TrainConfig, keep_epochs) -> None:
+    """Fail before loading any data on a request that cannot run."""
     if cfg.task not in TASKS:
         raise ValueError(f"unknown task {cfg.task!r}; choose from {TASKS}")
+    if cfg.arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {cfg.arch!r}; choose from {sorted(ARCHITECTURES)}")
+    if cfg.epochs < 0 or cfg.batch_size < 1 or cfg.width <= 0:
+        raise ValueError(f"need epochs >= 0, batch_size >= 1 and width > 0, got {cfg}")
+    n_epochs = 0 if cfg.task == "untrained" else cfg.epochs
+    outside = [e for e in keep_epochs if not 1 <= e <= n_epochs]
+    if outside:
+        trained = f"epochs 1..{n_epochs}" if n_epochs else "no epochs"
+        raise ValueError(f"cannot keep epochs {outside}: task {cfg.task!r} trains {trained}")
+
+
+def train(cfg: TrainConfig, dataset, out_dir, test_dataset=None, progress: bool = True,
+          device: str = "auto", keep_epochs=()) -> dict:
+    """Train (or, for task 'untrained', only initialise) a network; write weights and metrics.
+
+    Writes ``out_dir/weights.safetensors``, ``out_dir/metrics.json``, one resume checkpoint
+    per epoch in ``out_dir/checkpoints/`` and, for each epoch in ``keep_epochs``, a weights
+    file ``out_dir/epochs/epoch_{E:03d}.safetensors`` with that epoch's metrics in its
+    metadata. ``device``: 'auto', 'cpu' or 'cuda' (byte-identical results on CPU only).
+    Returns the metrics.
+    """
+    keep_epochs = sorted(set(keep_epochs))
+    _check_request(cfg, keep_epochs)
+    dev = resolve_device(device)
     out_dir = Path(out_dir)
     x, y, categories = load_labelled_images(dataset)
-    x_test, y_test = (load_labelled_images(test_dataset)[:2] if test_dataset else (None, None))
-    torch.manual_seed(cfg.seed)
-    torch.use_deterministic_algorithms(True)
-    model = build_model(cfg.arch, len(categories), cfg.width)
-    epochs = cfg.epochs if cfg.task == "supervised" else 0
-    steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
+    x_test, y_test = load_labelled_images(test_dataset)[:2] if test_dataset else (None, None)
+    n_out, pose_scale = len(categories), None
+    if cfg.task == "pose":
+        y, y_test, pose_scale = _standardise_pose(dataset, test_dataset)
+        n_out = len(POSE_TARGETS)
+    images = _Images(x, y, dev)
+    test_images = _Images(x_test, y_test, dev) if test_dataset else None
+    fingerprint = _fingerprint(cfg, _data_digest(x, y, categories), dev)
+    with _numerics(dev):
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.arch, n_out, cfg.width)
+        learner = Autoencoder(model, tuple(x.shape[-2:])) if cfg.task == "autoencoder" else model
+        learner.to(dev)
+        if dev.type == "cuda":
+            learner.to(memory_format=torch.channels_last)
+        history = _fit(cfg, learner, images, test_images, out_dir / "checkpoints", fingerprint, progress)
+        metrics = {"config": asdict(cfg), "categories": categories, "history": history,
+                   "device": dev.type, **_final_scores(cfg.task, model, images, test_images),
+                   "n_train": len(images), "n_test": len(test_images) if test_images else None}
+        if pose_scale:
+            metrics["pose_targets"] = pose_scale
+        _write_kept_epochs(keep_epochs, learner, out_dir, fingerprint, cfg, categories, x.shape[-1])
+    save_weights(model, out_dir / "weights.safetensors", cfg, categories, input_size=x.shape[-1])
+    write_json(metrics, out_dir / "metrics.json")
+    return metrics
+
+
+def _final_scores(task: str, model: nn.Module, images: _Images, test_images: _Images | None) -> dict:
+    """Accuracy of the saved network as a classifier (at chance for the untrained and
+    autoencoder controls, whose head is random); for 'pose', the R^2 of its regression."""
+    if task == "pose":
+        return {"train_accuracy": None, "test_accuracy": None, "train_r2": pose_r2(model, images),
+                "test_r2": pose_r2(model, test_images) if test_images else None}
+    return {"train_accuracy": accuracy(model, images),
+            "test_accuracy": accuracy(model, test_images) if test_images else None}
+
+
+def _fit(cfg: TrainConfig, learner: nn.Module, images: _Images, test_images: _Images | None,
+         ckpt_dir: Path, fingerprint: str, progress: bool) -> list[dict]:
+    """The training epochs, resumed from the newest checkpoint of this run; returns the history."""
+    epochs = 0 if cfg.task == "untrained" else cfg.epochs
+    steps_per_epoch = math.ceil(len(images) / cfg.batch_size)
+    opt = torch.optim.SGD(learner.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
                           weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(max(1, epochs * steps_per_epoch)))
     order_rng = torch.Generator().manual_seed(cfg.seed)
-    fingerprint = _fingerprint(cfg, file_md5(dataset))
-    ckpt_dir = out_dir / "checkpoints"
     history, start = [], 0
     state = _latest_checkpoint(ckpt_dir, fingerprint) if epochs else None
     if state is not None:
-        model.load_state_dict(state["model"])
+        learner.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         order_rng.set_state(state["order_rng"])
         torch.set_rng_state(state["torch_rng"])
         history, start = state["history"], state["epoch"]
-        log.info("resuming %s from epoch %d", out_dir, start)
+        log.info("resuming %s from epoch %d", ckpt_dir.parent, start)
 
-    loss_fn = nn.CrossEntropyLoss()
     bar = _progress(total=epochs * steps_per_epoch, initial=start * steps_per_epoch,
-                    desc=f"train {cfg.arch} seed {cfg.seed}", enabled=progress)
+                    desc=f"{cfg.task} {cfg.arch} seed {cfg.seed}", enabled=progress)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
-        model.train()
-        perm = torch.randperm(len(x), generator=order_rng)
-        total_loss = torch.zeros(())
-        correct = torch.zeros((), dtype=torch.long)
-        for i in range(0, len(x), cfg.batch_size):
-            idx = perm[i:i + cfg.batch_size]
-            logits = model(x[idx])
-            loss = loss_fn(logits, y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total_loss += loss.detach() * len(idx)
-            correct += (logits.argmax(1) == y[idx]).sum()
-            bar.update(1)
-        row = {"epoch": epoch + 1, "train_loss": total_loss.item() / len(x),
-               "train_accuracy": correct.item() / len(x), "seconds": time.perf_counter() - t0}
-        if x_test is not None:
-            row["test_accuracy"] = accuracy(model, x_test, y_test)
+        row = _train_epoch(cfg.task, learner, images, opt, sched, order_rng, cfg.batch_size, bar)
+        row = {"epoch": epoch + 1, **row, "seconds": time.perf_counter() - t0}
+        if test_images is not None:
+            row.update(_test_scores(cfg.task, learner, test_images))
         history.append(row)
         log.info("epoch %d/%d %s", epoch + 1, epochs, json.dumps({k: round(v, 4) for k, v in row.items()}))
         _save_checkpoint(ckpt_dir / f"epoch_{epoch + 1:03d}.pt", {
-            "fingerprint": fingerprint, "epoch": epoch + 1, "model": model.state_dict(),
+            "fingerprint": fingerprint, "epoch": epoch + 1, "model": learner.state_dict(),
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
             "order_rng": order_rng.get_state(), "torch_rng": torch.get_rng_state(), "history": history})
     bar.close()
+    return history
 
-    metrics = {"config": asdict(cfg), "categories": categories, "history": history,
-               "train_accuracy": accuracy(model, x, y),
-               "test_accuracy": accuracy(model, x_test, y_test) if x_test is not None else None,
-               "n_train": len(x), "n_test": None if x_test is None else len(x_test)}
-    save_weights(model, out_dir / "weights.safetensors", cfg, categories, input_size=x.shape[-1])
-    write_json(metrics, out_dir / "metrics.json")
-    return metrics
+
+def _test_scores(task: str, learner: nn.Module, test_images: _Images) -> dict:
+    if task == "autoencoder":
+        return {"test_reconstruction_loss": reconstruction_loss(learner, test_images)}
+    if task == "pose":
+        return {"test_r2": pose_r2(learner, test_images)}
+    return {"test_accuracy": accuracy(learner, test_images)}
+
+
+def _train_epoch(task, learner, images: _Images, opt, sched, order_rng, batch_size, bar) -> dict:
+    """One pass over the shuffled data. Loss and accuracy add up on the device and are read
+    once at the end, so a GPU never waits for the host."""
+    learner.train()
+    dev = images.device
+    total_loss = torch.zeros((), device=dev)
+    correct = torch.zeros((), dtype=torch.long, device=dev)
+    order = images.order(order_rng)
+    for i in range(0, len(images), batch_size):
+        xb, yb = images.batch(order[i:i + batch_size])
+        with _autocast(dev):
+            out = learner(xb)
+        if task == "autoencoder":
+            loss = nn.functional.mse_loss(out.float(), xb)
+        elif task == "pose":
+            loss = nn.functional.mse_loss(out.float(), yb)
+        else:
+            loss = nn.functional.cross_entropy(out.float(), yb)
+            correct += (out.argmax(1) == yb).sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total_loss += loss.detach() * len(xb)
+        bar.update(1)
+    if task == "autoencoder":
+        return {"reconstruction_loss": total_loss.item() / len(images)}
+    if task == "pose":
+        return {"train_loss": total_loss.item() / len(images)}
+    return {"train_loss": total_loss.item() / len(images), "train_accuracy": correct.item() / len(images)}
+
+
+def _write_kept_epochs(keep_epochs, learner, out_dir: Path, fingerprint: str, cfg: TrainConfig,
+                       categories, input_size: int) -> None:
+    """Export the kept epochs from their resume checkpoints, so they are complete even when
+    the run was resumed or its earlier outputs were deleted (as ``dvc repro`` does)."""
+    if not keep_epochs:
+        return
+    snapshot = copy.deepcopy(learner)
+    for epoch in keep_epochs:
+        path = out_dir / "checkpoints" / f"epoch_{epoch:03d}.pt"
+        state = _read_checkpoint(path, fingerprint) if path.exists() else None
+        if state is None:
+            raise InputError(f"{path}: missing or unusable, so epoch {epoch} cannot be kept; "
+                             f"delete {path.parent} to train this run again from scratch")
+        snapshot.load_state_dict(state["model"])
+        network = snapshot.network if isinstance(snapshot, Autoencoder) else snapshot
+        # Wall time stays in metrics.json only, so that the file is byte-reproducible.
+        metrics = {k: v for k, v in state["history"][epoch - 1].items() if k != "seconds"}
+        save_weights(network, out_dir / "epochs" / f"epoch_{epoch:03d}.safetensors", cfg, categories,
+                     input_size, epoch=epoch, metrics=metrics)
 
 
 def _progress(total, initial, desc, enabled):
@@ -179,10 +462,16 @@ def _progress(total, initial, desc, enabled):
     return tqdm(total=total, initial=initial, desc=desc, disable=None if enabled else True, leave=False)
 
 
-def save_weights(model: nn.Module, path, cfg: TrainConfig, categories, input_size: int) -> None:
+def save_weights(model: nn.Module, path, cfg: TrainConfig, categories, input_size: int,
+                 epoch: int | None = None, metrics: dict | None = None) -> None:
+    """Write the network's weights as safetensors, with the run's description as metadata
+    (and, for a kept epoch, that epoch's number and metrics)."""
     meta = {"arch": cfg.arch, "width": repr(cfg.width), "task": cfg.task, "seed": str(cfg.seed),
-            "epochs": str(cfg.epochs), "categories": ",".join(categories), "input_size": str(input_size)}
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+            "epochs": str(cfg.epochs), "categories": ",".join(categories), "input_size": str(input_size),
+            "n_out": str(model.head.out_features)}
+    if epoch is not None:
+        meta.update(epoch=str(epoch), metrics=json.dumps(metrics, sort_keys=True))
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     # One metadata entry holding sorted JSON: safetensors writes a multi-key map in random
     # order, which would make identical weights differ byte for byte.
     with atomic_path(path) as tmp:
@@ -203,6 +492,8 @@ def load_weights(path) -> tuple[nn.Module, dict]:
     missing = {"arch", "width", "categories"} - set(meta)
     if missing:
         raise InputError(f"{path}: weights file lacks metadata {sorted(missing)}")
-    model = build_model(meta["arch"], len(meta["categories"].split(",")), float(meta["width"]))
+    # Files from before 'n_out' was recorded all have one output per category.
+    n_out = int(meta.get("n_out", len(meta["categories"].split(","))))
+    model = build_model(meta["arch"], n_out, float(meta["width"]))
     model.load_state_dict(state)
     return model.eval(), meta
