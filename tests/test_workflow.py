@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 def test_snakemake_builds_every_figure_and_valid_files(built):
     figures = sorted((built / "results/figures").glob("*.png"))
     assert [f.stem for f in figures] == sorted(
-        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching", "seed_variance"])
+        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching", "seed_variance",
+         "unit_examples"])
     for png in figures:
         img = mpimg.imread(png)
         assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0.01

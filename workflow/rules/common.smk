@@ -35,7 +35,7 @@ if benchmarks_of("simulate") and not SYNTHETIC:
 
 
 def _figures():
-    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance"]
+    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance", "unit_examples"]
     if SYNTHETIC:
         names.insert(0, "montage")
     if benchmarks_of("simulate"):

@@ -26,11 +26,12 @@ rule unit_matching:
     params:
         max_units=config["convergence"]["max_units"],
         permutations=config["convergence"]["permutations"],
+        unit=config["convergence"].get("unit", "column"),
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} matching --features {input.features} --max-units {params.max_units}"
-        " --permutations {params.permutations} --out {output} > {log} 2>&1"
+        " --permutations {params.permutations} --unit {params.unit} --out {output} > {log} 2>&1"
 
 
 rule seed_variance:
@@ -47,4 +48,24 @@ rule seed_variance:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven seed-variance --models {input.models} --bootstraps {params.bootstraps}"
+        " --out {output} > {log} 2>&1"
+
+
+rule unit_examples:
+    input:
+        code("convergence", "features"),
+        features=lambda w: features_of(convergence_benchmark(), expand(
+            "{arch}/supervised_seed{seed}", arch=config["convergence"]["examples"]["arch"],
+            seed=config["models"]["seeds"][:2])),
+    output:
+        f"{R}/convergence/unit_examples.csv",
+    log:
+        f"{L}/convergence/unit_examples.log",
+    params:
+        layer=config["convergence"]["examples"]["layer"],
+        unit=config["convergence"].get("unit", "column"),
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        "goaldriven unit-examples --features {input.features} --layer {params.layer} --unit {params.unit}"
         " --out {output} > {log} 2>&1"
