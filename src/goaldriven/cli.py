@@ -120,6 +120,17 @@ def cmd_summarise(a):
               surrogate_score=a.surrogate_score)
 
 
+def cmd_trajectory(a):
+    from .features import FeatureSpec
+    from .io import write_csv
+    from .trajectory import trajectory_table
+
+    spec = FeatureSpec(pooling=a.pooling, pool_grid=a.pool_grid, reduction=a.reduction,
+                       max_features=a.max_features, seed=a.projection_seed)
+    write_csv(trajectory_table(a.models, a.stimuli, a.recordings, trials_path=a.trials, splits=a.splits,
+                               seed=a.seed, spec=spec, benchmark=a.benchmark, device=a.device), a.out)
+
+
 def cmd_figure(a):
     from . import figures
 
@@ -276,6 +287,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--surrogate-score")
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_summarise)
+
+    s = sub.add_parser("trajectory", help="neural predictivity of every kept epoch of trained models")
+    s.add_argument("--models", nargs="+", required=True,
+                   help="folders of goaldriven train (kept epochs in DIR/epochs/, final weights last)")
+    s.add_argument("--stimuli", required=True, help="the benchmark's stimuli")
+    s.add_argument("--recordings", required=True, help="assembly of site responses")
+    s.add_argument("--trials", help="single-trial assembly for noise ceilings (default: the "
+                                    "recordings' own repetitions, if any)")
+    s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
+    s.add_argument("--splits", type=int, default=5)
+    s.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
+    s.add_argument("--pooling", choices=("none", "avg", "max"), default="none",
+                   help="spatial pooling of conv layers, to a --pool-grid square grid")
+    s.add_argument("--pool-grid", type=int, default=1)
+    s.add_argument("--reduction", choices=("none", "sparse", "gaussian", "pca"), default="sparse",
+                   help="how layers wider than --max-features are reduced to that width")
+    s.add_argument("--max-features", type=int, default=4096)
+    s.add_argument("--projection-seed", type=int, default=0, help="seed of the random projection")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    s.add_argument("--out", required=True, help="CSV: one row per model, epoch and region")
+    s.set_defaults(func=cmd_trajectory)
 
     s = sub.add_parser("figure", help="draw one figure (PNG and PDF)")
     s.add_argument("name")
