@@ -175,6 +175,40 @@ def test_performance_vs_it_with_too_few_models(tmp_path):
     check_outputs(tmp_path / "p.png")
 
 
+def _trajectory_table(seeds=(0, 1, 2)):
+    """The table of goaldriven trajectory: kept epochs 1, 2 and the final epoch 4 of trained
+    models, epoch 0 of their untrained controls; predictivity rises with accuracy, plus noise."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for arch, layers in LAYERS.items():
+        for task, epochs in (("supervised", (1, 2, 4)), ("untrained", (0,))):
+            for seed in seeds:
+                for epoch in epochs:
+                    accuracy = 0.125 + 0.15 * epoch + rng.normal(0, 0.02)
+                    for region, gain in (("V4", 0.3), ("IT", 0.6)):
+                        rows.append({"model": f"{arch}/{task}_seed{seed}", "arch": arch, "task": task, "seed": seed,
+                                     "epoch": epoch, "final": epoch == epochs[-1], "test_accuracy": accuracy,
+                                     "region": region, "best_layer": layers[-1], "ceiling_normalised": True,
+                                     "ev_median": gain * accuracy + rng.normal(0, 0.02)})
+    return pd.DataFrame(rows)
+
+
+def test_trajectory_figure_writes_png_and_pdf(tmp_path):
+    _trajectory_table().to_csv(tmp_path / "trajectory.csv", index=False)
+    make("trajectory", [tmp_path / "trajectory.csv"], tmp_path / "t.png", data_label="simulated recordings")
+    check_outputs(tmp_path / "t.png")
+    one_seed = _trajectory_table(seeds=(0,)).assign(ceiling_normalised=False)  # raw r², no spread
+    figures.plot_trajectory(one_seed, tmp_path / "one.png", "one seed")
+    check_outputs(tmp_path / "one.png")
+
+
+def test_trajectory_figure_needs_it(tmp_path):
+    _trajectory_table().query("region == 'V4'").to_csv(tmp_path / "v4.csv", index=False)
+    with pytest.raises(InputError, match=r"v4\.csv: no IT rows"):
+        figures.plot_trajectory(tmp_path / "v4.csv", tmp_path / "x.png", "x")
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_figure_registry_and_unknown_name(tmp_path):
     assert {"montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery"} <= set(FIGURES)
     with pytest.raises(ValueError, match="unknown figure 'nope'"):

@@ -19,6 +19,7 @@ import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from scipy.stats import pearsonr  # noqa: E402
 
 from .io import InputError, atomic_path, open_netcdf  # noqa: E402
@@ -463,10 +464,98 @@ def plot_unit_examples(table_csv, stimuli_nc, out_png, data_label: str) -> None:
     save_figure(fig, out_png)
 
 
+def _epoch_lines(ax, df, colors) -> None:
+    """Per architecture and task: mean over seeds against epoch (line), +-1 sd band, each seed
+    (faint dots). An untrained control is one point, at epoch 0."""
+    for (arch, task), g in df.groupby(["arch", "task"]):
+        st = g.groupby("epoch")["ev_median"].agg(["mean", "std"])
+        sd, c = st["std"].fillna(0.0), colors[arch]  # one seed: no band
+        ax.plot(st.index, st["mean"], TASK_STYLE.get(task, ":"), marker="o", ms=4, lw=1.6, color=c)
+        ax.fill_between(st.index, st["mean"] - sd, st["mean"] + sd, color=c, alpha=0.2, lw=0)
+        ax.scatter(g["epoch"], g["ev_median"], s=10, color=c, alpha=0.45, lw=0, zorder=3)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("training epoch (0 = untrained)")
+
+
+def _task_marker(task: str) -> str:
+    return {"supervised": "o", "untrained": "X"}.get(task, "s")
+
+
+def _performance_panel(ax, it, colors, name) -> None:
+    """Test accuracy against IT predictivity, every model and checkpoint; each run's
+    checkpoints joined in epoch order, its final weights edged in black; r and its CI on top."""
+    from .compare import correlation_ci
+
+    it = it.dropna(subset=["test_accuracy"]).sort_values("epoch")
+    if it.empty:
+        raise InputError(f"{name}: no IT rows with a test_accuracy, so no performance panel")
+    it = it.assign(performance=100 * it["test_accuracy"].astype(float))
+    for model, g in it.groupby("model"):
+        c = colors[g["arch"].iloc[0]]
+        ax.plot(g["performance"], g["ev_median"], "-", lw=0.8, color=c, alpha=0.5)
+        marker = _task_marker(g["task"].iloc[0])
+        ax.scatter(g["performance"], g["ev_median"], s=40, color=c, marker=marker, alpha=0.8, lw=0, zorder=3)
+        final = g[g["final"].astype(bool)]
+        ax.scatter(final["performance"], final["ev_median"], s=40, marker=marker, facecolor="none",
+                   edgecolor="black", lw=1, zorder=4)
+    try:
+        ci = correlation_ci(it["performance"], it["ev_median"], n_boot=10000, seed=0)
+        stat = (f"Pearson r = {ci['r']:.2f}, 95% CI [{ci['low']:.2f}, {ci['high']:.2f}] ({ci['method']})\n"
+                f"n = {ci['n']} checkpoints of {it['model'].nunique()} models")
+    except ValueError:  # fewer than 3 checkpoints, or no variation
+        stat = f"Pearson r not computed ({len(it)} checkpoints)"
+    ax.set_title(stat, fontsize=9)
+    # Checkpoints of one run are not independent samples, so the interval is optimistic.
+    ax.text(1.03, 0.0, "For comparison:\nYamins et al. 2014\nfound r = 0.87\nacross models.\n\n"
+                       "Checkpoints of one\nrun are not independent:\nthe interval is optimistic.",
+            transform=ax.transAxes, va="bottom", fontsize=8, style="italic", color="dimgrey")
+    ax.set_xlabel("categorisation performance (test accuracy, %)")
+    ax.set_ylabel("IT predictivity of the best layer")
+
+
+def plot_trajectory(table_csv, out_png, data_label: str) -> None:
+    """Neural predictivity along training (the table of ``goaldriven trajectory``): each
+    region's best-layer predictivity against epoch, and categorisation performance against IT
+    predictivity across every model and checkpoint."""
+    df = read_table(table_csv, ["model", "arch", "task", "seed", "epoch", "final", "test_accuracy", "region",
+                                "ev_median"], dropna=["ev_median"])
+    name = "<DataFrame>" if isinstance(table_csv, pd.DataFrame) else str(table_csv)
+    regions = [g for g in REGIONS if g in set(df["region"])] + sorted(set(df["region"]) - set(REGIONS))
+    if "IT" not in regions:
+        raise InputError(f"{name}: no IT rows; the figure sets categorisation performance against IT predictivity")
+    colors = _arch_colors(df["arch"])
+    fig = plt.figure(figsize=(3.8 * len(regions) + 6, 5), layout="constrained")
+    axes = fig.subplots(1, len(regions) + 1, width_ratios=[1] * len(regions) + [1.3])
+    for ax, region in zip(axes, regions):
+        if ax is not axes[0]:
+            ax.sharey(axes[0])
+        _epoch_lines(ax, df[df["region"] == region], colors)
+        ax.set_title(f"{region}: best layer along training", fontsize=10)
+    axes[0].set_ylabel(MEDIAN_EV_LABEL)
+    _performance_panel(axes[-1], df[df["region"] == "IT"], colors, name)
+    seeds = df.groupby(["arch", "task"])["seed"].nunique()
+    handles = [Line2D([], [], color=colors[a], ls=TASK_STYLE.get(t, ":"), marker="o", ms=4,
+                      label=f"{a} {t} (mean of {n} seed{'s' * (n != 1)})") for (a, t), n in seeds.items()]
+    handles += [Patch(color="grey", alpha=0.3, label="±1 sd over seeds"),
+                Line2D([], [], ls="", marker="o", ms=4, color="grey", alpha=0.6, label="individual seed")]
+    handles += [Line2D([], [], ls="", marker=_task_marker(t), ms=7, color="grey", label=f"{t} checkpoint (right)")
+                for t in dict.fromkeys(df["task"])]
+    handles.append(Line2D([], [], ls="", marker="o", ms=7, color="grey", markeredgecolor="black",
+                          label="final weights (right)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
+    title = "Neural predictivity along training"
+    if "ceiling_normalised" in df and not df["ceiling_normalised"].astype(bool).all():
+        raw = sorted(df.loc[~df["ceiling_normalised"].astype(bool), "region"].unique())
+        title += f"\n({', '.join(raw)}: no single trials, so raw r² instead of the ceiling-normalised value)"
+    _titles(fig, title, data_label)
+    save_figure(fig, out_png)
+
+
 FIGURES = {"montage": plot_montage, "layer_profiles": plot_layer_profiles,
            "performance_vs_it": plot_performance_vs_it, "rsa": plot_rsa, "cka": plot_cka,
            "recovery": plot_recovery, "matching": plot_matching, "seed_variance": plot_seed_variance,
-           "unit_examples": plot_unit_examples}
+           "unit_examples": plot_unit_examples, "trajectory": plot_trajectory}
 MULTI_INPUT = {"matching"}  # figures that take a list of tables
 OPTIONAL_INPUTS = {"rsa": ["references_csv"]}  # trailing inputs passed by name when given
 

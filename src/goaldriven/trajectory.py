@@ -1,0 +1,144 @@
+"""Neural predictivity along training: every kept epoch of every model, scored on one benchmark.
+
+``goaldriven train --keep-epochs 1,2,4`` leaves ``DIR/epochs/epoch_{E:03d}.safetensors`` beside
+the final ``DIR/weights.safetensors``. :func:`trajectory_table` extracts each checkpoint's
+features of the benchmark stimuli (in a temporary folder: they are large and used once), scores
+them as ``goaldriven score`` does, and keeps each region's best layer, the model's score for
+that region (as in ``models.csv``), next to that epoch's categorisation accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .features import FeatureSpec, extract_to_netcdf
+from .io import InputError, read_json
+from .score import score_model
+from .summary import _model_fields, _predictivity_rows
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["model", "arch", "task", "seed", "epoch", "final", "test_accuracy", "benchmark", "region",
+           "best_layer", "ev_median", "ceiling_normalised", "r_median", "n_sites", "weights"]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    epoch: int
+    weights: Path
+    test_accuracy: float  # NaN where the epoch has none (no test set, pose or autoencoder task)
+    final: bool
+
+
+def _accuracy(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _kept_epoch(path: Path) -> Checkpoint:
+    """A kept epoch's number and metrics, from the metadata :func:`goaldriven.train.save_weights` wrote."""
+    from .train import load_weights
+
+    meta = load_weights(path)[1]
+    if "epoch" not in meta or "metrics" not in meta:
+        raise InputError(f"{path}: not a kept epoch (its metadata has no 'epoch' and 'metrics')")
+    try:
+        metrics = json.loads(meta["metrics"])
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: its 'metrics' metadata is not valid JSON ({e})") from None
+    return Checkpoint(int(meta["epoch"]), path, _accuracy(metrics.get("test_accuracy")), final=False)
+
+
+def _read_metrics(path: Path) -> dict:
+    metrics = read_json(path)
+    config = metrics.get("config") if isinstance(metrics, dict) else None
+    missing = {"arch", "task", "seed"} - set(config if isinstance(config, dict) else ())
+    if missing:
+        raise InputError(f"{path}: not the metrics of goaldriven train (no config {sorted(missing)})")
+    return metrics
+
+
+def checkpoints(model_dir, metrics: dict) -> list[Checkpoint]:
+    """The kept epochs of a model folder, then its final weights as the last epoch, in order.
+
+    The final weights count as epoch ``len(history)`` (0 for an untrained control); a kept
+    epoch equal to it holds the same weights, so it is left out rather than scored twice.
+    """
+    model_dir = Path(model_dir)
+    final_weights = model_dir / "weights.safetensors"
+    if not final_weights.is_file():
+        raise InputError(f"{final_weights}: file not found (is {model_dir} a folder written by goaldriven train?)")
+    last = len(metrics.get("history", []))
+    kept = [_kept_epoch(p) for p in sorted((model_dir / "epochs").glob("epoch_*.safetensors"))]
+    late = [c.epoch for c in kept if c.epoch > last]
+    if late:
+        raise InputError(f"{model_dir / 'epochs'}: epochs {late} lie beyond the {last} epochs of "
+                         f"{model_dir / 'metrics.json'}; the folder mixes files of different runs")
+    final = Checkpoint(last, final_weights, _accuracy(metrics.get("test_accuracy")), final=True)
+    return [c for c in kept if c.epoch != last] + [final]
+
+
+def _best_layer_rows(rows: list[dict]) -> list[dict]:
+    """Each region's best layer (highest ev_median; the first on ties, as ``models.csv``). A
+    region whose layers all score NaN keeps a row with NaN, so every epoch has every region."""
+    def score(row):
+        return -np.inf if np.isnan(row["ev_median"]) else row["ev_median"]
+
+    best = {}
+    for row in rows:
+        if row["region"] not in best or score(row) > score(best[row["region"]]):
+            best[row["region"]] = row
+    return list(best.values())
+
+
+def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, trials_path, splits: int, seed: int,
+                      spec: FeatureSpec, benchmark: str, fields: dict, device: str) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="goaldriven-trajectory-") as tmp:
+        features = extract_to_netcdf(ckpt.weights, stimuli, Path(tmp) / "features.nc", model_id=fields["model"],
+                                     spec=spec, device=device, progress=False)
+        ds = score_model(features, recordings_path, trials_path=trials_path, splits=splits, seed=seed,
+                         benchmark=benchmark)
+    rows = []
+    for row in _best_layer_rows(_predictivity_rows(ds, {**fields, "benchmark": benchmark})):
+        rows.append({**row, "epoch": ckpt.epoch, "final": ckpt.final, "test_accuracy": ckpt.test_accuracy,
+                     "best_layer": row["layer"], "weights": str(ckpt.weights)})
+    return rows
+
+
+def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None, splits: int = 5, seed: int = 0,
+                     spec: FeatureSpec = FeatureSpec(), benchmark: str = "", device: str = "cpu") -> pd.DataFrame:
+    """One row per model folder, checkpoint (kept epochs, then the final weights) and region:
+    that epoch's ``test_accuracy`` and the best layer's ``ev_median`` (median ceiling-normalised
+    EV over sites; the median signed r**2 where there are no single trials, see
+    ``ceiling_normalised``). ``spec`` is how features are reduced; ``splits``/``seed`` as in
+    :func:`goaldriven.score.score_model`.
+    """
+    from .stimuli import load_stimulus_set
+
+    model_dirs = [Path(d) for d in model_dirs]
+    if not model_dirs:
+        raise ValueError("trajectory_table needs at least one model folder")
+    stimuli = load_stimulus_set(stimuli_path)
+    plan, seen = [], {}
+    for model_dir in model_dirs:  # check every folder before the long scoring loop starts
+        metrics = _read_metrics(model_dir / "metrics.json")
+        fields = _model_fields(metrics)
+        if fields["model"] in seen:
+            raise InputError(f"{model_dir}: model {fields['model']} is also in {seen[fields['model']]}")
+        seen[fields["model"]] = model_dir
+        plan += [(fields, ckpt) for ckpt in checkpoints(model_dir, metrics)]
+    rows = []
+    for i, (fields, ckpt) in enumerate(plan, 1):
+        new = _score_checkpoint(ckpt, stimuli, recordings_path, trials_path, splits, seed, spec, benchmark,
+                                fields, device)
+        log.info("%s epoch %d (checkpoint %d/%d): test accuracy %.3f, best layer %s", fields["model"], ckpt.epoch,
+                 i, len(plan), ckpt.test_accuracy,
+                 ", ".join(f"{r['region']} {r['best_layer']} {r['ev_median']:.3f}" for r in new))
+        rows += new
+    return pd.DataFrame(rows)[COLUMNS]
