@@ -18,7 +18,7 @@ def test_snakemake_builds_every_figure_and_valid_files(built):
     figures = sorted((built / "results/figures").glob("*.png"))
     assert [f.stem for f in figures] == sorted(
         ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching", "seed_variance",
-         "unit_examples"])
+         "unit_examples", "trajectory"])
     for png in figures:
         img = mpimg.imread(png)
         assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0.01
@@ -50,15 +50,17 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
     (built / "config/smoke_more_seeds.yaml").write_text(yaml.safe_dump(cfg))
     other = ["--configfile", "config/smoke_more_seeds.yaml"]
     jobs = planned_jobs(built, *other)
-    n_new = len(cfg["models"]["archs"]) * len(cfg["models"]["tasks"])
-    assert jobs == {"train": n_new, "features": n_new, "score": n_new, "convergence": 1, "summarise": 1,
-                    "unit_matching": n_new, "seed_variance": 1, "figure": 7, "all": 1}, jobs
-    # (the montage, stimuli, surrogate and recordings stay)
+    n_models = len(cfg["models"]["archs"])  # one more seed of each architecture and task
+    assert jobs == {"train": n_models, "initialise": n_models, "features": 2 * n_models, "score": 2 * n_models,
+                    "convergence": 1, "summarise": 1, "unit_matching": 2 * n_models, "seed_variance": 1,
+                    "trajectory": 1, "figure": 8, "all": 1}, jobs
+    n_new = 2 * n_models
+    # (the stimuli, surrogate, recordings, montage and unit examples of seeds 0 and 1 stay)
     # DVC sees the same: new stages plus the aggregates; nothing upstream.
     run(["python", "workflow/scripts/export_dvc.py", *other], built)
     stale = set(json.loads(run(["dvc", "status", "--json"], built).stdout))
     assert not any(s.startswith(("stimuli", "train_surrogate", "simulate", "figure--montage")) for s in stale)
-    assert sum(s.startswith("train--") for s in stale) == n_new
+    assert sum(s.startswith(("train--", "initialise--")) for s in stale) == n_new
     assert {"convergence", "summarise"} <= stale
     run(["python", "workflow/scripts/export_dvc.py", *SMOKE], built)  # back to the built config
 

@@ -15,6 +15,7 @@ IMPORTER_FILES = {
     "kriegeskorte92": ["rdms.nc", "stimuli.nc"],
 }
 SYNTHETIC = config["training"]["dataset"] == "synthetic"
+KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored along training
 
 
 def benchmarks_of(*importers):
@@ -28,6 +29,9 @@ def one_of(names):
 
 
 PREDICTIVITY = benchmarks_of("simulate", "cowley-v4", "kalfas-it")  # site responses
+if any(not 0 < e < config["models"]["epochs"] for e in KEEP_EPOCHS):
+    raise ValueError("config: models.keep_epochs must lie between 0 and models.epochs (the final "
+                     "weights are always scored)")
 RDM_BENCHMARKS = benchmarks_of("kriegeskorte92")  # published RDMs only
 if benchmarks_of("simulate") and not SYNTHETIC:
     raise ValueError("config: the 'simulate' benchmark needs training.dataset: synthetic "
@@ -35,7 +39,8 @@ if benchmarks_of("simulate") and not SYNTHETIC:
 
 
 def _figures():
-    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance", "unit_examples"]
+    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance", "unit_examples",
+             "trajectory"]
     if SYNTHETIC:
         names.insert(0, "montage")
     if benchmarks_of("simulate"):
@@ -75,6 +80,17 @@ def benchmark_responses(benchmark):
 def convergence_benchmark():
     """The stimuli on which seeds are compared: the configured benchmark, else the first."""
     return config["convergence"].get("benchmark", next(iter(BENCHMARKS)))
+
+
+def trajectory_benchmark():
+    """The site responses checkpoints are scored on: the configured benchmark, else the first."""
+    return config["models"].get("trajectory_benchmark", PREDICTIVITY[0])
+
+
+def trajectory_models(tasks=("supervised", "untrained")):
+    """Trained models (their checkpoints) and the untrained controls (epoch 0)."""
+    m = config["models"]
+    return [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"] if t in tasks]
 
 
 def rsa_panel_benchmark():

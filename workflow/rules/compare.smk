@@ -70,3 +70,38 @@ rule summarise:
         "goaldriven summarise --scores {input.scores} --metrics {input.metrics}"
         " --panel-features {input.panel_features} --panel-data {input.panel_data}"
         " {params.surrogate} --out-dir {params.out} > {log} 2>&1"
+
+
+rule trajectory:
+    input:
+        unpack(lambda w: benchmark_responses(trajectory_benchmark())),
+        code("trajectory", "features", "score", "summary", "compare", "neural", "train", "models"),
+        weights=expand(f"{R}/models/{{model}}/weights.safetensors", model=trajectory_models()),
+        metrics=expand(f"{R}/models/{{model}}/metrics.json", model=trajectory_models()),
+        kept=expand(f"{R}/models/{{model}}/epochs/epoch_{{e:03d}}.safetensors", e=KEEP_EPOCHS,
+                    model=trajectory_models(tasks=("supervised",))),
+        stimuli=benchmark_stimuli(trajectory_benchmark()),
+    output:
+        f"{R}/summary/trajectory.csv",
+    log:
+        f"{L}/summary/trajectory.log",
+    params:
+        dirs=lambda w, input: [os.path.dirname(p) for p in input.weights],
+        trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
+        benchmark=trajectory_benchmark(),
+        splits=config["comparison"]["splits"],
+        seed=config["comparison"]["seed"],
+        max_features=config["features"]["max_features"],
+        projection_seed=config["features"]["projection_seed"],
+        pooling=config["features"].get("pooling", "none"),
+        pool_grid=config["features"].get("pool_grid", 1),
+        reduction=config["features"].get("reduction", "sparse"),
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        "goaldriven --threads {threads} trajectory --models {params.dirs} --stimuli {input.stimuli}"
+        " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
+        " --splits {params.splits} --seed {params.seed} --pooling {params.pooling}"
+        " --pool-grid {params.pool_grid} --reduction {params.reduction}"
+        " --max-features {params.max_features} --projection-seed {params.projection_seed}"
+        " --out {output} > {log} 2>&1"

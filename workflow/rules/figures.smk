@@ -7,6 +7,7 @@ FIGURE_INPUTS = {
     "recovery": [f"{R}/summary/recovery.csv"],
     "matching": matching_tables(),
     "seed_variance": [f"{R}/summary/models.csv", f"{R}/convergence/seed_variance.csv"],
+    "trajectory": [f"{R}/summary/trajectory.csv"],
     "unit_examples": [f"{R}/convergence/unit_examples.csv", benchmark_stimuli(convergence_benchmark())],
 }
 
