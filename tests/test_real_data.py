@@ -61,7 +61,7 @@ def test_models_are_scored_against_real_v4_it_and_it_geometry(built):
     best = v4[v4["task"] == "supervised"].groupby("model")["r_median"].max()
     assert (best > 0.1).all(), best
     rsa = pd.read_csv(built / OUT / "summary/rsa.csv")
-    assert {"monkey IT", "human IT"} <= set(rsa["region"])
+    assert {"monkey_IT", "human_IT"} <= set(rsa["region"])
     assert rsa["rsa_low"].le(rsa["rsa"]).all() and rsa["rsa"].le(rsa["rsa_high"]).all()
     refs = pd.read_csv(built / OUT / "summary/references.csv")
     assert len(refs) == 4 and refs["rsa"].between(-1, 1).all()  # V1 model and HMAX vs monkey and human IT

@@ -11,16 +11,15 @@ import warnings
 import numpy as np
 import xarray as xr
 from scipy.spatial.distance import pdist, squareform
-from scipy.stats import kendalltau, pearsonr, spearmanr
+from scipy.stats import kendalltau, norm, pearsonr, rankdata, spearmanr
 from sklearn.cross_decomposition import PLSRegression
-from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
 
-# Penalties relative to the features' total variance (the trace of the centred Gram matrix
-# per sample), so that the grid means the same for narrow and wide layers and for any units.
-# Features are centred but not standardised: standardising would blow near-silent units up to
-# the size of active ones and let their noise dominate. Half-decade steps.
-ALPHA_GRID = np.logspace(-3, 2, 11)
+from .ridge import ALPHA_GRID, ridge_cv
+
+__all__ = ["ALPHA_GRID", "bootstrap_rdm_comparison", "compare_rdms", "correlation_ci", "explained_variance",
+           "kendall_tau_a", "make_splits", "neural_predictivity", "rdm", "rdm_noise_ceiling",
+           "repetition_split_rdms", "split_half_reliability"]
 
 
 def split_half_reliability(trials: np.ndarray, n_splits: int = 10, seed: int = 0) -> np.ndarray:
@@ -47,14 +46,17 @@ def split_half_reliability(trials: np.ndarray, n_splits: int = 10, seed: int = 0
 
 
 def _columnwise_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson r between matching columns, ignoring rows with a NaN in either."""
+    """Pearson r between matching columns, ignoring rows with a NaN in either; NaN for a
+    column with fewer than 3 such rows or no variance. Vectorised over columns: it runs once
+    per fold for hundreds of sites, so a loop would cost as much as a GPU ridge fit."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     ok = ~(np.isnan(a) | np.isnan(b))
-    out = np.full(a.shape[1], np.nan)
-    for j in range(a.shape[1]):
-        x, y = a[ok[:, j], j], b[ok[:, j], j]
-        if len(x) > 2 and x.std() > 0 and y.std() > 0:
-            out[j] = np.corrcoef(x, y)[0, 1]
-    return out
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        da = np.where(ok, a - np.where(ok, a, 0).sum(axis=0) / n, 0)
+        db = np.where(ok, b - np.where(ok, b, 0).sum(axis=0) / n, 0)
+        r = (da * db).sum(axis=0) / np.sqrt((da ** 2).sum(axis=0) * (db ** 2).sum(axis=0))
+    return np.where((n > 2) & np.isfinite(r), r, np.nan)
 
 
 def explained_variance(r, ceiling) -> np.ndarray:
@@ -92,44 +94,56 @@ def make_splits(splits, n: int, labels=None, seed: int = 0, method: str = "ridge
 
 
 def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method: str = "ridge",
-                        splits=10, alphas=None, seed: int = 0, stratify_coord: str = "object_name") -> xr.Dataset:
+                        splits=10, alphas=None, seed: int = 0, stratify_coord: str = "object_name", *,
+                        backend: str = "auto", device=None, dtype: str = "float32") -> xr.Dataset:
     """Cross-validated prediction of every neuroid from the features; Pearson r on held-out stimuli.
 
-    ``method="ridge"``: centred features, ridge penalty chosen per neuroid by efficient
-    leave-one-out inside each training fold, k-fold splits (stratified by ``stratify_coord``).
+    ``method="ridge"``: centred features, ridge penalty chosen per neuroid by exact efficient
+    leave-one-out inside each training fold (:mod:`goaldriven.ridge`; ``backend``, ``device``
+    and ``dtype`` go to it), k-fold splits (stratified by ``stratify_coord``).
     ``method="pls"``: Brain-Score's protocol (PLS, 25 components, ``scale=False``, shuffle splits
     with 90% training data, stratified), so numbers compare with Brain-Score's.
+    ``splits``: a number of splits or an explicit list of (train_idx, test_idx) pairs.
+
+    Returns per-neuroid ``r`` (mean over splits), ``r_split`` and ``alpha`` (NaN for PLS); the
+    attrs hold ``median_r`` (median over neuroids of ``r``) and ``split_median_r`` (mean over
+    splits of the per-split median: Brain-Score's order of aggregation).
     """
     if method not in ("ridge", "pls"):
         raise ValueError(f"unknown method {method!r}; choose 'ridge' or 'pls'")
     features, responses = _align(features, responses)
     labels = responses[stratify_coord].values if stratify_coord in responses.coords else (
         features[stratify_coord].values if stratify_coord in features.coords else None)
-    X = features.transpose("presentation", "neuroid").values.astype(np.float64)
-    Y = responses.transpose("presentation", "neuroid").values.astype(np.float64)
+    X = features.transpose("presentation", "neuroid").values
+    Y = responses.transpose("presentation", "neuroid").values
     folds = make_splits(splits, len(X), labels, seed, method)
 
-    r_split, alpha_split = [], []
-    for train, test in folds:
-        if method == "pls":
-            n_comp = min(25, len(train) - 1, X.shape[1])
-            pred = PLSRegression(n_components=n_comp, scale=False).fit(X[train], Y[train]).predict(X[test])
-            alpha_split.append(np.full(Y.shape[1], np.nan))
-        else:
-            centre = X[train].mean(axis=0)
-            grid = np.asarray(alphas) if alphas is not None else ALPHA_GRID * X[train].var(axis=0).sum()
-            model = RidgeCV(alphas=grid, alpha_per_target=True).fit(X[train] - centre, Y[train])
-            pred = model.predict(X[test] - centre)
-            alpha_split.append(np.broadcast_to(model.alpha_, (Y.shape[1],)))
-        r_split.append(_columnwise_r(pred, Y[test]))
+    if method == "pls":
+        fitted = [(_pls_predict(X[train], Y[train], X[test]), np.full(Y.shape[1], np.nan)) for train, test in folds]
+    else:
+        fitted = ridge_cv(X, Y, folds, alphas, backend=backend, device=device, dtype=dtype)
+    r_split = np.array([_columnwise_r(pred, Y[test]) for (pred, _), (_, test) in zip(fitted, folds)])
+    alpha_split = np.array([alpha for _, alpha in fitted], dtype=np.float64)
     neuroid_coords = {k: ("neuroid", v.values) for k, v in responses.coords.items() if v.dims == ("neuroid",)}
     with warnings.catch_warnings():  # a constant neuroid has no r in any split: NaN, by design
         warnings.simplefilter("ignore", RuntimeWarning)
         r_mean = np.nanmean(r_split, axis=0)
+        summary = {"median_r": float(np.nanmedian(r_mean)),
+                   "split_median_r": float(np.nanmean(np.nanmedian(r_split, axis=1)))}
+    attrs = {"method": method, "n_splits": len(folds), "seed": seed, **summary}
+    if method == "ridge":
+        attrs["dtype"] = dtype
     return xr.Dataset(
-        {"r": ("neuroid", r_mean), "r_split": (("split", "neuroid"), np.array(r_split)),
-         "alpha": (("split", "neuroid"), np.array(alpha_split))},
-        coords=neuroid_coords, attrs={"method": method, "n_splits": len(folds), "seed": seed})
+        {"r": ("neuroid", r_mean), "r_split": (("split", "neuroid"), r_split),
+         "alpha": (("split", "neuroid"), alpha_split)},
+        coords=neuroid_coords, attrs=attrs)
+
+
+def _pls_predict(X_train, Y_train, X_test) -> np.ndarray:
+    """Brain-Score's PLS regression: 25 components (fewer if the data cannot hold them), no scaling."""
+    n_comp = min(25, len(X_train) - 1, X_train.shape[1])
+    model = PLSRegression(n_components=n_comp, scale=False).fit(X_train.astype(np.float64), Y_train.astype(np.float64))
+    return model.predict(X_test.astype(np.float64))
 
 
 def rdm(X: np.ndarray, metric: str = "correlation") -> np.ndarray:
@@ -142,14 +156,148 @@ def rdm(X: np.ndarray, metric: str = "correlation") -> np.ndarray:
 def compare_rdms(a: np.ndarray, b: np.ndarray, method: str = "spearman") -> float:
     """Correlation of the upper triangles of two square RDMs."""
     iu = np.triu_indices_from(a, k=1)
-    x, y = a[iu], b[iu]
+    return _compare_vectors(a[iu], b[iu], method)
+
+
+RDM_COMPARISONS = ("spearman", "pearson", "kendall_tau_a")
+
+
+def _compare_vectors(x: np.ndarray, y: np.ndarray, method: str) -> float:
+    if method not in RDM_COMPARISONS:
+        raise ValueError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:  # a constant RDM correlates with nothing
+        return float("nan")
     if method == "spearman":
         return float(spearmanr(x, y)[0])
     if method == "pearson":
         return float(pearsonr(x, y)[0])
-    if method == "kendall_tau_a":
-        return kendall_tau_a(x, y)
-    raise ValueError(f"unknown RDM comparison {method!r}")
+    return kendall_tau_a(x, y)
+
+
+def _stacked_upper(rdms) -> np.ndarray:
+    """(k, n, n) square RDMs -> (k, n (n - 1) / 2) upper triangles, with shape checks."""
+    rdms = np.asarray(rdms, float)
+    if rdms.ndim != 3 or rdms.shape[1] != rdms.shape[2]:
+        raise ValueError(f"need a stack of square RDMs (k, n, n); got shape {rdms.shape}")
+    if len(rdms) < 2:
+        raise ValueError(f"a noise ceiling needs at least two RDMs (subjects or data splits); got {len(rdms)}")
+    iu = np.triu_indices(rdms.shape[1], k=1)
+    return rdms[:, iu[0], iu[1]]
+
+
+def rdm_noise_ceiling(rdms, method: str = "spearman") -> tuple[float, float]:
+    """Lower and upper bound of the RDM noise ceiling (Nili et al. 2014).
+
+    ``rdms`` (k, n, n): one RDM per subject or per independent split of the repetitions.
+    Upper bound: mean correlation of each RDM with the mean of all (which includes it, so
+    it over-fits its noise); lower bound: with the mean of the others (leave-one-out). For
+    the rank-based comparisons the RDMs are rank-transformed, and for Pearson z-scored,
+    before averaging, so the mean RDM is the best-fitting one under that comparison.
+    """
+    vecs = _stacked_upper(rdms)
+    if method not in RDM_COMPARISONS:
+        raise ValueError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
+    if method == "pearson":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            norm = (vecs - vecs.mean(1, keepdims=True)) / vecs.std(1, keepdims=True)
+    else:
+        norm = rankdata(vecs, axis=1)
+    total = norm.sum(0)
+    k = len(vecs)
+    upper = np.mean([_compare_vectors(v, total / k, method) for v in vecs])
+    lower = np.mean([_compare_vectors(v, (total - w) / (k - 1), method) for v, w in zip(vecs, norm)])
+    return float(lower), float(upper)
+
+
+def repetition_split_rdms(trials: np.ndarray, n_groups: int = 2, metric: str = "correlation",
+                          seed: int = 0) -> np.ndarray:
+    """RDMs (n_groups, n_stimuli, n_stimuli) from disjoint groups of repetitions, for
+    :func:`rdm_noise_ceiling` when there is one subject but repeated presentations.
+
+    ``trials``: (n_reps, n_stimuli, n_sites), NaN-padded where a stimulus has fewer
+    repetitions (as for :func:`split_half_reliability`). Each stimulus's own valid
+    repetitions are shuffled and dealt out to the groups in turn, so every group gets
+    some of every stimulus's trials even when the repetition counts differ.
+    """
+    trials = np.asarray(trials, float)
+    if trials.ndim != 3:
+        raise ValueError(f"need trials (n_reps, n_stimuli, n_sites); got shape {trials.shape}")
+    valid = ~np.isnan(trials).all(axis=2)                 # (n_reps, n_stimuli)
+    counts = valid.sum(0)
+    if counts.min() < n_groups:
+        s = int(np.argmin(counts))
+        raise ValueError(f"stimulus {s} has {counts[s]} repetitions; {n_groups} groups need at least one each")
+    rng = np.random.default_rng(seed)
+    means = np.empty((n_groups,) + trials.shape[1:])
+    for s in range(trials.shape[1]):
+        reps = rng.permutation(np.flatnonzero(valid[:, s]))
+        for g in range(n_groups):
+            with warnings.catch_warnings():  # a site missing in a trial that others have: mean of the rest
+                warnings.simplefilter("ignore", RuntimeWarning)
+                means[g, s] = np.nanmean(trials[reps[g::n_groups], s], axis=0)
+    return np.stack([rdm(m, metric) for m in means])
+
+
+def bootstrap_rdm_comparison(a: np.ndarray, b: np.ndarray, method: str = "spearman", n_boot: int = 1000,
+                             seed: int = 0) -> np.ndarray:
+    """RDM comparisons over ``n_boot`` bootstrap resamples of the stimuli (for error bars).
+
+    Stimuli are drawn with replacement and both RDMs restricted to them; the pairs of a drawn
+    stimulus with another copy of itself have a dissimilarity of 0 by construction, not by
+    measurement, so they are dropped (as rsatoolbox does). NaN where a resample leaves a
+    constant RDM.
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape != b.shape:
+        raise ValueError(f"need two square RDMs of the same size; got {a.shape} and {b.shape}")
+    n = len(a)
+    rng = np.random.default_rng(seed)
+    iu, ju = np.triu_indices(n, k=1)
+    samples = np.empty(n_boot)
+    for i in range(n_boot):
+        pick = rng.integers(0, n, n)
+        rows, cols = pick[iu], pick[ju]
+        keep = rows != cols
+        samples[i] = _compare_vectors(a[rows[keep], cols[keep]], b[rows[keep], cols[keep]], method)
+    return samples
+
+
+def correlation_ci(x, y, n_boot: int = 10000, seed: int = 0, level: float = 0.95) -> dict:
+    """Pearson r across models (e.g. categorisation performance vs IT predictivity) with a
+    confidence interval: percentile bootstrap over models, or, with fewer than 4 models (too
+    few distinct resamples for a bootstrap), the Fisher-z interval, which is all of (-1, 1)
+    at n = 3. Returns ``dict(r, low, high, n, method)``; pairs with a NaN are dropped.
+    """
+    x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y, n = x[ok], y[ok], int(ok.sum())
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        raise ValueError(f"a correlation needs at least 3 finite pairs with varying x and y; got n = {n}")
+    r = float(np.corrcoef(x, y)[0, 1])
+    tail = (1 - level) / 2
+    if n < 4:
+        low, high = _fisher_interval(r, n, level)
+        return {"r": r, "low": low, "high": high, "n": n, "method": "fisher-z"}
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, n, (n_boot, n))
+    xs, ys = x[pick], y[pick]
+    xs, ys = xs - xs.mean(1, keepdims=True), ys - ys.mean(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):  # resamples of one repeated model: NaN
+        boot = (xs * ys).sum(1) / np.sqrt((xs ** 2).sum(1) * (ys ** 2).sum(1))
+    low, high = np.nanquantile(boot, [tail, 1 - tail])
+    return {"r": r, "low": float(low), "high": float(high), "n": n, "method": "bootstrap"}
+
+
+def _fisher_interval(r: float, n: int, level: float) -> tuple[float, float]:
+    """Fisher-z confidence interval of a Pearson r from n pairs; (-1, 1) for n <= 3, where
+    the standard error of z, 1 / sqrt(n - 3), is unbounded."""
+    if n <= 3:
+        return -1.0, 1.0
+    half = norm.ppf((1 + level) / 2) / np.sqrt(n - 3)
+    z = np.arctanh(np.clip(r, -1 + 1e-12, 1 - 1e-12))
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
 
 
 def kendall_tau_a(x, y) -> float:

@@ -284,10 +284,12 @@ def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str, references_csv=None) ->
     styles = dict(zip(sorted(refs["reference"].unique()), ["--", ":", "-."] * 4))
     for ax in axes.flat:
         region = ax.get_title().rsplit(" vs ", 1)[-1].removesuffix(" RDM")
-        for _, ref in refs[refs["region"] == region].iterrows():
+        rows = refs[refs["region"] == region].sort_values("rsa")
+        for k, (_, ref) in enumerate(rows.iterrows()):
             ax.axhline(ref["rsa"], color="dimgrey", ls=styles[ref["reference"]], lw=1.2)
+            # Labels alternate below/above their line so that close references stay readable.
             ax.annotate(ref["reference"], (1.0, ref["rsa"]), xycoords=("axes fraction", "data"), ha="right",
-                        va="bottom", fontsize=7, color="dimgrey")
+                        va="top" if k % 2 == 0 else "bottom", fontsize=7, color="dimgrey")
     _titles(fig, "Representational similarity analysis", data_label)
     save_figure(fig, out_png)
 

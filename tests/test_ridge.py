@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+from sklearn.linear_model import RidgeCV
+
+from goaldriven.ridge import ALPHA_GRID, fit_ridge_loo, ridge_cv
+
+
+def _data(n, p, t=8, seed=0):
+    """Features with uneven scales and a non-zero mean; targets from a sparse linear map with
+    noise levels from low to high, so that different targets want different penalties."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * rng.gamma(1.0, 1.0, p) + 3.0
+    W = rng.normal(size=(p, t)) * (rng.random((p, t)) < 0.3)
+    Y = X @ W + rng.normal(size=(n, t)) * np.geomspace(0.1, 30, t)
+    X_test = rng.normal(size=(25, p)) * X.std(0) + X.mean(0)
+    return X, Y, X_test, W
+
+
+def _numpy(a):
+    return a if isinstance(a, np.ndarray) else a.cpu().numpy()
+
+
+@pytest.mark.parametrize("n,p", [(150, 40), (60, 250)], ids=["primal", "dual"])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_matches_sklearn_ridgecv_alpha_per_target(n, p, backend):
+    X, Y, X_test, _ = _data(n, p)
+    grid = ALPHA_GRID * X.var(axis=0).sum()
+    ref = RidgeCV(alphas=grid, alpha_per_target=True).fit(X, Y)
+    assert len(np.unique(ref.alpha_)) > 2  # the data do make targets choose differently
+    fit = fit_ridge_loo(X, Y, backend=backend, dtype="float64")  # default, variance-scaled grid
+    np.testing.assert_allclose(_numpy(fit.alpha), ref.alpha_, rtol=1e-9)
+    np.testing.assert_allclose(_numpy(fit.predict(X_test)), ref.predict(X_test), rtol=1e-7, atol=1e-9)
+    fit32 = fit_ridge_loo(X, Y, backend=backend)  # float32 by default
+    assert _numpy(fit32.predict(X_test)).dtype == np.float32
+    scale = np.abs(ref.predict(X_test)).max()
+    np.testing.assert_allclose(_numpy(fit32.predict(X_test)), ref.predict(X_test), atol=1e-3 * scale)
+
+
+def test_loo_error_equals_brute_force_refits():
+    X, Y, _, _ = _data(30, 12, t=3, seed=1)
+    alphas = [0.5, 20.0, 900.0]
+    fit = fit_ridge_loo(X, Y, alphas=alphas, dtype="float64")
+    for a_i, alpha in enumerate(alphas):
+        errors = []
+        for i in range(len(X)):
+            keep = np.arange(len(X)) != i
+            Xk, Yk = X[keep], Y[keep]
+            xm, ym = Xk.mean(0), Yk.mean(0)
+            W = np.linalg.solve((Xk - xm).T @ (Xk - xm) + alpha * np.eye(X.shape[1]), (Xk - xm).T @ (Yk - ym))
+            errors.append(Y[i] - ((X[i] - xm) @ W + ym))
+        np.testing.assert_allclose(fit.loo_mse[a_i], np.mean(np.square(errors), axis=0), rtol=1e-9)
+
+
+def test_recovers_a_known_linear_map_and_penalises_noise_more():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, 20))
+    W = rng.normal(size=(20, 4))
+    Y = X @ W + 0.01 * rng.normal(size=(400, 4))
+    Y = np.column_stack([Y, rng.normal(size=400)])  # a pure-noise target
+    fit = fit_ridge_loo(X, Y)
+    np.testing.assert_allclose(_numpy(fit.weights)[:, :4], W, atol=0.02)
+    grid, alpha = _numpy(fit.alphas), _numpy(fit.alpha)
+    assert (alpha[:4] == grid[0]).all() and alpha[4] == grid[-1]
+
+
+def test_torch_and_numpy_cross_validation_agree():
+    X, Y, _, _ = _data(120, 300, t=5, seed=3)
+    folds = [(np.arange(30, 120), np.arange(0, 30)), (np.arange(0, 90), np.arange(90, 120))]
+    a = ridge_cv(X, Y, folds, backend="numpy", dtype="float64")
+    b = ridge_cv(X, Y, folds, backend="torch", device="cpu", dtype="float64")
+    for (pa, aa), (pb, ab) in zip(a, b):
+        assert pa.shape == (30, 5)
+        np.testing.assert_allclose(pa, pb, rtol=1e-8, atol=1e-10)
+        np.testing.assert_array_equal(aa, ab)
+
+
+def test_bad_input_is_refused():
+    X, Y, _, _ = _data(40, 5, t=2)
+    with pytest.raises(ValueError, match="positive"):
+        fit_ridge_loo(X, Y, alphas=[1.0, -1.0])
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="features contain NaN"):
+        ridge_cv(bad, Y, [(np.arange(30), np.arange(30, 40))])
+    with pytest.raises(ValueError, match="same n"):
+        fit_ridge_loo(X, Y[:-1])
+    with pytest.raises(ValueError, match="unknown dtype"):
+        fit_ridge_loo(X, Y, dtype="float16")
+    with pytest.raises(ValueError, match="CPU only"):
+        fit_ridge_loo(X, Y, backend="numpy", device="cuda")
