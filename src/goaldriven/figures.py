@@ -284,6 +284,10 @@ def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str, references_csv=None) ->
     styles = dict(zip(sorted(refs["reference"].unique()), ["--", ":", "-."] * 4))
     for ax in axes.flat:
         region = ax.get_title().rsplit(" vs ", 1)[-1].removesuffix(" RDM")
+        ceiling = df.loc[df["region"] == region, ["rsa_ceiling_low", "rsa_ceiling_high"]].dropna() \
+            if "rsa_ceiling_low" in df else pd.DataFrame()
+        if len(ceiling):  # the noise ceiling: what a perfect model could reach given the data's noise
+            ax.axhspan(ceiling.iloc[0, 0], ceiling.iloc[0, 1], color="grey", alpha=0.25, lw=0)
         rows = refs[refs["region"] == region].sort_values("rsa")
         for k, (_, ref) in enumerate(rows.iterrows()):
             ax.axhline(ref["rsa"], color="dimgrey", ls=styles[ref["reference"]], lw=1.2)

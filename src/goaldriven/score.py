@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from .compare import (bootstrap_rdm_comparison, compare_rdms, explained_variance, neural_predictivity, rdm,
-                      split_half_reliability)
+                      rdm_noise_ceiling, repetition_split_rdms, split_half_reliability)
 from .features import layer_matrix, layer_order
 from .io import InputError, open_netcdf
 from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, trials_array
@@ -48,6 +48,21 @@ def _ceilings(responses: xr.DataArray, trials: xr.DataArray | None, seed: int) -
         if n in where:
             ceiling[where[n]] = c
     return ceiling
+
+
+def _rsa_ceilings(trials: xr.DataArray | None, regions: list[str], seed: int) -> np.ndarray:
+    """(lower, upper) RDM noise ceiling per region from two disjoint halves of the repetitions
+    (Nili et al. 2014); NaN without single trials. Half-data RDMs are noisier than the full
+    mean's, so these bounds are conservative."""
+    out = np.full((len(regions), 2), np.nan)
+    if trials is None:
+        return out
+    reps, _ = trials_array(trials)
+    for k, g in enumerate(regions):
+        sites = trials["region"].values == g
+        if sites.any():
+            out[k] = rdm_noise_ceiling(repetition_split_rdms(reps[:, :, sites], n_groups=2, seed=seed))
+    return out
 
 
 def score_model(features_path, recordings_path, trials_path=None, splits: int = 10, seed: int = 0,
@@ -89,10 +104,12 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
         log.info("%s %s (%d/%d): median r %s", feats.attrs.get("model"), layer, i + 1, len(layers),
                  {g: round(float(np.nanmedian(r[i, region == g])), 3) for g in regions})
     ev = explained_variance(r, ceiling)
+    rsa_ceiling = _rsa_ceilings(trials, regions, seed)
     neuroid_coords = {c: ("neuroid", responses[c].values) for c in ("neuroid_id", "region")}
     ds = xr.Dataset(
         {"r": (("layer", "neuroid"), r), "ev": (("layer", "neuroid"), ev),
-         "ceiling": ("neuroid", ceiling), "rsa": (("layer", "area"), rsa)},
+         "ceiling": ("neuroid", ceiling), "rsa": (("layer", "area"), rsa),
+         "rsa_ceiling_low": ("area", rsa_ceiling[:, 0]), "rsa_ceiling_high": ("area", rsa_ceiling[:, 1])},
         coords={"layer": layers, "layer_index": ("layer", np.arange(len(layers))), "area": regions,
                 **neuroid_coords})
     ds.attrs.update({"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "predictivity",
@@ -101,7 +118,8 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
                      "mapping": "ridge (alpha per site by efficient leave-one-out; folds stratified by "
                                 "object_name where present), per recording session",
                      "ceiling": "split-half over repetitions, Spearman-Brown corrected; NaN without single trials",
-                     "rsa": "Spearman of 1 - Pearson RDMs over the benchmark's images (mean over sessions)",
+                     "rsa": "Spearman of 1 - Pearson RDMs over the benchmark's images (mean over sessions); "
+                            "RDM noise ceiling from two halves of the repetitions (Nili et al. 2014)",
                      "simulated": int(recordings.attrs.get("simulated", 0)),
                      **{k: v for k, v in recordings.attrs.items() if k.startswith("ground_truth_")}})
     return ds

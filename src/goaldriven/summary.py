@@ -52,9 +52,10 @@ def _rsa_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
         for area in ds["area"].values:
             row = {**fields, "layer": str(layer), "layer_index": int(idx), "region": str(area),
                    "rsa": float(ds["rsa"].sel(layer=layer, area=area))}
-            for extra in ("rsa_low", "rsa_high", "rsa_kendall_tau_a"):
-                if extra in ds:
-                    row[extra] = float(ds[extra].sel(layer=layer, area=area))
+            for extra in ("rsa_low", "rsa_high", "rsa_kendall_tau_a", "rsa_ceiling_low", "rsa_ceiling_high"):
+                if extra in ds:  # per layer and area, or (a ceiling) per area
+                    value = ds[extra].sel(area=area)
+                    row[extra] = float(value.sel(layer=layer) if "layer" in value.dims else value)
             rows.append(row)
     return rows
 
