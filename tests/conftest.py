@@ -1,8 +1,22 @@
-"""Shared fixtures: tiny real stimulus sets rendered by the project's own generator."""
+"""Shared fixtures: tiny real stimulus sets rendered by the project's own generator, and the
+smoke experiment built once by Snakemake for every end-to-end test."""
 
 import pytest
 
 from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set
+from workflow_helpers import copy_repo, run
+
+SMOKE = ["--configfile", "config/smoke.yaml"]
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """A throw-away copy of the repository with the smoke experiment built by Snakemake
+    (results recorded in dvc.lock). Tests that change it must put it back as they found it."""
+    repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    run(["python", "workflow/scripts/export_dvc.py", *SMOKE], repo)
+    run(["snakemake", "--cores", "2", *SMOKE], repo)
+    return repo
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,18 @@
-"""Where did a result come from? The chain of stages back to the raw inputs and their hashes.
+"""Where did a result come from? The chain of jobs back to the raw inputs and their hashes.
 
-Reads ``dvc.yaml`` (generated from the Snakefile: every job, its command, params and
-wildcards) and ``dvc.lock`` (the md5 of every dependency when the stage last ran, as DVC
-records it), plus ``*.dvc`` files of tracked raw data. A raw input whose bytes on disk no
-longer match the recorded md5 makes the audit fail.
+Reads the ``dvc.yaml`` that produces a result (generated from the Snakefile: every job, its
+command, params and wildcards; one per experiment) and the ``dvc.lock`` beside it (the md5 of
+every dependency and output when the job last ran, as DVC records it), plus the ``*.dvc``
+files of raw data tracked under ``data/``. A raw input whose bytes on disk no longer match the
+recorded md5 makes the audit fail: the result was built from something else than what is on
+disk now.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -17,27 +21,78 @@ import yaml
 
 from .io import InputError, file_md5
 
-SOFTWARE = ("goaldriven", "torch", "numpy", "scikit-learn", "xarray", "snakemake", "dvc")
+SOFTWARE = ("goaldriven", "torch", "numpy", "scipy", "pandas", "xarray", "scikit-learn",
+            "matplotlib", "snakemake", "dvc")
 
 
 class LineageError(InputError):
-    pass
+    """The lineage cannot be traced, or a raw input no longer matches its recorded hash."""
 
 
 def _load_yaml(path: Path) -> dict:
+    if not path.exists():
+        return {}
     try:
         return yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        return {}
+    except yaml.YAMLError as e:
+        raise LineageError(f"{path}: not valid YAML ({e})") from e
 
 
-def _recorded_hashes(repo: Path, lock: dict) -> dict[str, str]:
-    """md5 of each path as DVC last recorded it (dvc.lock deps and outs, then .dvc files)."""
+def dvc_files(repo: Path) -> list[Path]:
+    """Every dvc.yaml of the repository (one per experiment), outside hidden folders."""
+    found = []
+    for root, dirs, files in os.walk(repo):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if "dvc.yaml" in files:
+            found.append(Path(root) / "dvc.yaml")
+    return found
+
+
+def _repo_path(path: str, base: Path, repo: Path) -> str:
+    """A stage path (relative to the stage's wdir ``base``) as a repository-relative path."""
+    return Path(os.path.relpath(os.path.normpath(base / path), repo)).as_posix()
+
+
+def load_stages(dvc_yaml: Path, repo: Path) -> dict:
+    """The stages of one dvc.yaml (one per Snakemake job) by name, paths relative to ``repo``."""
+    stages = _load_yaml(dvc_yaml).get("stages")
+    if not stages:
+        raise LineageError(f"{dvc_yaml}: no stages found (run workflow/scripts/export_dvc.py)")
+    for st in stages.values():
+        base = dvc_yaml.parent / st.get("wdir", ".")
+        for key in ("deps", "outs"):
+            st[key] = [_repo_path(p, base, repo) for p in st.get(key, [])]
+    return stages
+
+
+def stages_producing(target: str, repo: Path) -> tuple[Path, dict]:
+    """The dvc.yaml whose stages write ``target`` (repository-relative), with those stages."""
+    files = dvc_files(repo)
+    if not files:
+        raise LineageError(f"{repo}: no dvc.yaml found (run workflow/scripts/export_dvc.py)")
+    for dvc_yaml in files:
+        stages = load_stages(dvc_yaml, repo)
+        if target in producers(stages):
+            return dvc_yaml, stages
+    raise LineageError(f"{target}: no stage in {', '.join(str(f) for f in files)} produces this file "
+                       "(is it a workflow result? paths are relative to the repository root)")
+
+
+def load_lock(dvc_yaml: Path, stages: dict, repo: Path) -> dict:
+    """Each stage's record in the dvc.lock beside ``dvc_yaml``:
+    ``{stage: {"cmd", "deps": {path: md5}, "outs": {path: md5}}}``, paths relative to ``repo``."""
+    records = {}
+    for name, st in _load_yaml(dvc_yaml.with_name("dvc.lock")).get("stages", {}).items():
+        base = dvc_yaml.parent / stages.get(name, {}).get("wdir", ".")
+        records[name] = {"cmd": st.get("cmd"), **{
+            key: {_repo_path(e["path"], base, repo): e.get("md5") for e in st.get(key, [])}
+            for key in ("deps", "outs")}}
+    return records
+
+
+def _tracked_data_hashes(repo: Path) -> dict[str, str]:
+    """md5 of raw data files tracked with ``dvc add`` (``data/**/*.dvc``)."""
     found = {}
-    for stage in lock.get("stages", {}).values():
-        for entry in stage.get("deps", []) + stage.get("outs", []):
-            if "md5" in entry:
-                found[entry["path"]] = entry["md5"]
     for dvcfile in repo.glob("data/**/*.dvc"):
         for out in _load_yaml(dvcfile).get("outs", []):
             if "md5" in out:
@@ -45,22 +100,27 @@ def _recorded_hashes(repo: Path, lock: dict) -> dict[str, str]:
     return found
 
 
-def lineage(target, repo=".") -> dict:
-    repo = Path(repo).resolve()
-    dvc_yaml = repo / "dvc.yaml"
-    stages = _load_yaml(dvc_yaml).get("stages")
-    if not stages:
-        raise LineageError(f"{dvc_yaml}: no stages found (run workflow/scripts/export_dvc.py)")
-    target = str(Path(target).resolve().relative_to(repo)) if Path(target).is_absolute() else str(Path(target))
-    producer = {out: name for name, st in stages.items() for out in st.get("outs", [])}
-    if target not in producer:
-        raise LineageError(f"{target}: not an output of any stage in {dvc_yaml}")
-    lock = _load_yaml(repo / "dvc.lock")
-    recorded = _recorded_hashes(repo, lock)
+def _relative_target(target, repo: Path) -> str:
+    path = Path(target)
+    if path.is_absolute():
+        try:
+            path = path.resolve().relative_to(repo)
+        except ValueError:
+            raise LineageError(f"{target}: not inside the repository {repo}") from None
+    return path.as_posix()
 
+
+def producers(stages: dict) -> dict[str, str]:
+    """Output path -> name of the stage that writes it."""
+    return {out: name for name, st in stages.items() for out in st.get("outs", [])}
+
+
+def upstream_stages(names, stages: dict) -> list[str]:
+    """``names`` and every stage they depend on, each after all of its parents."""
+    producer = producers(stages)
     order, seen = [], set()
 
-    def visit(name):  # depth-first, parents before children: the chain reads raw -> result
+    def visit(name):  # depth-first post-order: the chain reads raw inputs -> result
         if name in seen:
             return
         seen.add(name)
@@ -69,50 +129,94 @@ def lineage(target, repo=".") -> dict:
                 visit(producer[dep])
         order.append(name)
 
-    visit(producer[target])
-    chain, raw = [], {}
-    for name in order:
-        st = stages[name]
-        meta = st.get("meta", {})
-        chain.append({"stage": name, "rule": meta.get("rule", name), "wildcards": meta.get("wildcards", {}),
-                      "params": meta.get("params", {}), "cmd": st["cmd"], "outs": st.get("outs", []),
-                      "ran_in_lock": name in lock.get("stages", {})})
-        for dep in st.get("deps", []):
-            if dep not in producer:
-                raw.setdefault(dep, _raw_entry(repo, dep, recorded.get(dep)))
-    result = {"target": target, "repository": str(repo), "git_commit": _git_commit(repo),
-              "software": _versions(), "stages": chain, "raw_inputs": sorted(raw.values(), key=lambda r: r["path"])}
-    bad = [r for r in result["raw_inputs"] if r["status"] in ("modified", "missing")]
-    if bad:
-        detail = "; ".join(f"{r['path']} ({r['status']}: recorded {r['recorded_md5']}, on disk {r['md5']})" for r in bad)
-        err = LineageError(f"{target}: raw inputs no longer match their recorded hashes: {detail}. "
-                           "The result is stale: rerun `snakemake --cores all` or `dvc repro`.")
-        err.result = result
-        raise err
+    for name in names:
+        visit(name)
+    return order
+
+
+def lineage(target, repo=".") -> dict:
+    """Every job from the raw inputs to ``target``, with what dvc.lock recorded for it.
+
+    Raises LineageError when no stage writes ``target`` or when a raw input on disk no longer
+    matches its recorded md5 (the partial result is attached to the error as ``.result``).
+    """
+    repo = Path(repo).resolve()
+    target = _relative_target(target, repo)
+    dvc_yaml, stages = stages_producing(target, repo)
+    result = trace([producers(stages)[target]], stages, dvc_yaml, repo)
+    result["target"] = target
+    check_raw_inputs(result)
     return result
 
 
-def _raw_entry(repo: Path, dep: str, recorded: str | None) -> dict:
+def trace(names, stages: dict, dvc_yaml: Path, repo: Path) -> dict:
+    """The chain of ``names`` and their upstream stages, with hashes from dvc.lock and the disk."""
+    lock = load_lock(dvc_yaml, stages, repo)
+    producer = producers(stages)
+    chain, raw_recorded = [], {}
+    for name in upstream_stages(names, stages):
+        st, rec = stages[name], lock.get(name, {"deps": {}, "outs": {}})
+        meta = st.get("meta", {})
+        deps = [{"path": d, "md5": rec["deps"].get(d)} for d in st.get("deps", [])]
+        chain.append({"stage": name, "rule": meta.get("rule", name), "wildcards": meta.get("wildcards", {}),
+                      "params": meta.get("params", {}), "cmd": st["cmd"], "deps": deps,
+                      "outs": [{"path": o, "md5": rec["outs"].get(o)} for o in st.get("outs", [])],
+                      "ran_in_lock": name in lock})
+        for dep in deps:
+            if dep["path"] not in producer:
+                raw_recorded.setdefault(dep["path"], set()).add(dep["md5"])
+    tracked = _tracked_data_hashes(repo)
+    raw = [_raw_entry(repo, path, recorded - {None} or {tracked.get(path)})
+           for path, recorded in sorted(raw_recorded.items())]
+    return {"repository": str(repo), "dvc_file": dvc_yaml.relative_to(repo).as_posix(),
+            "git_commit": _git_commit(repo), "software": software_versions(), "stages": chain, "raw_inputs": raw}
+
+
+def check_raw_inputs(result: dict) -> None:
+    """Raise LineageError naming every raw input that is missing or changed since it was recorded."""
+    bad = [r for r in result["raw_inputs"] if r["status"] in ("modified", "missing")]
+    if bad:
+        detail = "; ".join(f"{r['path']} ({r['status']}: recorded {r['recorded_md5']}, on disk {r['md5']})"
+                           for r in bad)
+        err = LineageError(f"{result.get('target', 'workflow')}: raw inputs no longer match their "
+                           f"recorded hashes: {detail}. The result is stale: rerun "
+                           "`snakemake --cores all` or `dvc repro`.")
+        err.result = result
+        raise err
+
+
+def dir_md5(path: Path) -> str:
+    """DVC 3's hash of a folder: the md5 of its listing (every file's md5 and relative path,
+    sorted, as JSON with sorted keys, the format of dvc-data's Tree), with the suffix ``.dir``."""
+    entries = [{"md5": file_md5(f), "relpath": f.relative_to(path).as_posix()}
+               for f in sorted(path.rglob("*")) if f.is_file()]
+    entries.sort(key=lambda e: e["relpath"])
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+
+
+def _raw_entry(repo: Path, dep: str, recorded: set) -> dict:
+    """A raw input with its md5 on disk and as recorded (stages that disagree count as modified)."""
     path = repo / dep
-    md5 = file_md5(path) if path.is_file() else None
+    md5 = file_md5(path) if path.is_file() else dir_md5(path) if path.is_dir() else None
+    recorded_md5 = next(iter(recorded)) if len(recorded) == 1 else None
     if md5 is None:
         status = "missing"
-    elif recorded is None:
+    elif recorded == {None}:
         status = "not recorded"
     else:
-        status = "ok" if md5 == recorded else "modified"
-    return {"path": dep, "md5": md5, "recorded_md5": recorded, "status": status}
+        status = "ok" if recorded == {md5} else "modified"
+    return {"path": dep, "md5": md5, "recorded_md5": recorded_md5, "status": status}
 
 
 def _git_commit(repo: Path) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
-    except FileNotFoundError:
+    except FileNotFoundError:  # no git on this machine
         return None
     return out.stdout.strip() or None
 
 
-def _versions() -> dict:
+def software_versions() -> dict:
     versions = {}
     for name in SOFTWARE:
         try:
@@ -135,7 +239,8 @@ def render(result: dict, fmt: str = "text") -> str:
                      + ("" if st["ran_in_lock"] else "  (not recorded in dvc.lock)"))
         for k, v in st["params"].items():
             lines.append(f"       param {k} = {json.dumps(v, sort_keys=True)}")
-        lines.append(f"       -> {', '.join(st['outs'])}")
+        for out in st["outs"]:
+            lines.append(f"       -> {out['path']}  md5 {out['md5'] or '-'}")
     lines += ["", f"raw inputs ({len(result['raw_inputs'])}), md5 as recorded by DVC:"]
     for r in result["raw_inputs"]:
         lines.append(f"  {r['recorded_md5'] or r['md5'] or '-':32s}  {r['status']:12s}  {r['path']}")

@@ -6,8 +6,8 @@ Snakemake metadata to tell otherwise (Snakemake 9 checks times whatever --rerun-
 says). DVC restores files in no particular order, so after a pull downstream results can
 look older than what they were made from. This script:
 
-1. checks that dvc.yaml is the DAG of this configuration (export_dvc.py --check) and that
-   `dvc status` finds every stage current: each output's md5 is the one dvc.lock records for
+1. checks that the configuration's dvc.yaml is its DAG (export_dvc.py --check) and that
+   `dvc status` finds every stage of it current: each output's md5 is the one dvc.lock records for
    the dependencies and command on disk. Anything else is a real change and is never hidden:
    the script stops and names the stale stages (rebuild them with `dvc repro` or snakemake);
 2. runs `snakemake --touch --forceall`, which sets the outputs' times in DAG order and records
@@ -22,6 +22,8 @@ import argparse
 import json
 import subprocess
 import sys
+
+from export_dvc import dvc_file  # this script's folder is on sys.path
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -38,7 +40,9 @@ def main(argv=None) -> int:
     if check.returncode != 0:
         print(check.stderr.strip(), file=sys.stderr)
         return 1
-    status = _run(["dvc", "status", "--json"])
+    # This experiment's pipeline only: the raw-data imports (data/*.dvc) need the `shared`
+    # remote configured, and `dvc update` checks them.
+    status = _run(["dvc", "status", "--json", dvc_file(a.configfile)])
     if status.returncode != 0:
         print(f"dvc status failed: {status.stderr.strip()}", file=sys.stderr)
         return 1
