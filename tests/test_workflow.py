@@ -40,7 +40,7 @@ def test_recovery_check_finds_the_surrogate_top_layer_for_it(built):
 
 
 def test_dvc_finds_snakemake_results_up_to_date(built):
-    status = run(["dvc", "status", "--json"], built).stdout
+    status = run(["dvc", "status", "--json", "dvc.yaml"], built).stdout
     assert json.loads(status) == {}, status
 
 
@@ -58,7 +58,7 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
     # (the stimuli, surrogate, recordings, montage and unit examples of seeds 0 and 1 stay)
     # DVC sees the same: new stages plus the aggregates; nothing upstream.
     run(["python", "workflow/scripts/export_dvc.py", *other], built)
-    stale = set(json.loads(run(["dvc", "status", "--json"], built).stdout))
+    stale = set(json.loads(run(["dvc", "status", "--json", "dvc.yaml"], built).stdout))
     assert not any(s.startswith(("stimuli", "train_surrogate", "simulate", "figure--montage")) for s in stale)
     assert sum(s.startswith(("train--", "initialise--")) for s in stale) == n_new
     assert {"convergence", "summarise"} <= stale
@@ -75,7 +75,7 @@ def test_dvc_repro_then_snakemake_finds_nothing_to_do(tmp_path):
     run(["dvc", "repro", "--quiet"], repo)
     assert (repo / "results/figures/cka.png").exists()
     assert planned_jobs(repo, *SMOKE) == {}
-    assert json.loads(run(["dvc", "status", "--json"], repo).stdout) == {}
+    assert json.loads(run(["dvc", "status", "--json", "dvc.yaml"], repo).stdout) == {}
 
 
 @pytest.mark.parametrize("config", ["config/config.yaml", "config/real.yaml", "config/real_small.yaml"])
