@@ -51,12 +51,29 @@ def cmd_simulate(a):
     save_assembly(da, a.out)
 
 
+def _add_feature_options(s, seed_flag: str) -> None:
+    """How layers are reduced: part of a features file's identity (recorded in its attrs)."""
+    s.add_argument("--pooling", choices=("none", "avg", "max"), default="none",
+                   help="spatial pooling of conv layers, to a --pool-grid square grid")
+    s.add_argument("--pool-grid", type=int, default=1)
+    s.add_argument("--reduction", choices=("none", "sparse", "gaussian", "pca"), default="sparse",
+                   help="how layers wider than --max-features are reduced to that width")
+    s.add_argument("--max-features", type=int, default=4096)
+    s.add_argument(seed_flag, dest="projection_seed", type=int, default=0, help="seed of the random projection")
+
+
+def _feature_spec(a):
+    from .features import FeatureSpec
+
+    return FeatureSpec(pooling=a.pooling, pool_grid=a.pool_grid, reduction=a.reduction,
+                       max_features=a.max_features, seed=a.projection_seed)
+
+
 def cmd_features(a):
-    from .features import FeatureSpec, extract_to_netcdf
+    from .features import extract_to_netcdf
     from .stimuli import load_stimulus_set
 
-    spec = FeatureSpec(pooling=a.pooling, pool_grid=a.pool_grid, reduction=a.reduction,
-                       max_features=a.max_features, seed=a.seed)
+    spec = _feature_spec(a)
     layers = a.layers.split(",") if a.layers else None
     extract_to_netcdf(a.weights, load_stimulus_set(a.stimuli), a.out, model_id=a.model_id, spec=spec,
                       layers=layers, batch_size=a.batch_size, image_size=a.image_size, device=a.device)
@@ -121,14 +138,11 @@ def cmd_summarise(a):
 
 
 def cmd_trajectory(a):
-    from .features import FeatureSpec
     from .io import write_csv
     from .trajectory import trajectory_table
 
-    spec = FeatureSpec(pooling=a.pooling, pool_grid=a.pool_grid, reduction=a.reduction,
-                       max_features=a.max_features, seed=a.projection_seed)
     write_csv(trajectory_table(a.models, a.stimuli, a.recordings, trials_path=a.trials, splits=a.splits,
-                               seed=a.seed, spec=spec, benchmark=a.benchmark, device=a.device), a.out)
+                               seed=a.seed, spec=_feature_spec(a), benchmark=a.benchmark, device=a.device), a.out)
 
 
 def cmd_figure(a):
@@ -212,13 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stimuli", required=True)
     s.add_argument("--model-id", required=True)
     s.add_argument("--layers", help="comma-separated layer names (default: every layer)")
-    s.add_argument("--pooling", choices=("none", "avg", "max"), default="none",
-                   help="spatial pooling of conv layers, to a --pool-grid square grid")
-    s.add_argument("--pool-grid", type=int, default=1)
-    s.add_argument("--reduction", choices=("none", "sparse", "gaussian", "pca"), default="sparse",
-                   help="how layers wider than --max-features are reduced to that width")
-    s.add_argument("--max-features", type=int, default=4096)
-    s.add_argument("--seed", type=int, default=0, help="seed of the random projection")
+    _add_feature_options(s, seed_flag="--seed")
     s.add_argument("--batch-size", type=int, default=128)
     s.add_argument("--image-size", type=int, default=None,
                    help="resize stimuli to this size (default: the network's input size)")
@@ -298,13 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
     s.add_argument("--splits", type=int, default=5)
     s.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
-    s.add_argument("--pooling", choices=("none", "avg", "max"), default="none",
-                   help="spatial pooling of conv layers, to a --pool-grid square grid")
-    s.add_argument("--pool-grid", type=int, default=1)
-    s.add_argument("--reduction", choices=("none", "sparse", "gaussian", "pca"), default="sparse",
-                   help="how layers wider than --max-features are reduced to that width")
-    s.add_argument("--max-features", type=int, default=4096)
-    s.add_argument("--projection-seed", type=int, default=0, help="seed of the random projection")
+    _add_feature_options(s, seed_flag="--projection-seed")  # --seed is the folds' seed here
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     s.add_argument("--out", required=True, help="CSV: one row per model, epoch and region")
     s.set_defaults(func=cmd_trajectory)
