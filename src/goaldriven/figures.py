@@ -288,6 +288,8 @@ def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str, references_csv=None) ->
             if "rsa_ceiling_low" in df else pd.DataFrame()
         if len(ceiling):  # the noise ceiling: what a perfect model could reach given the data's noise
             ax.axhspan(ceiling.iloc[0, 0], ceiling.iloc[0, 1], color="grey", alpha=0.25, lw=0)
+            ax.annotate("noise ceiling", (0.01, ceiling.iloc[0, 0]), xycoords=("axes fraction", "data"),
+                        va="top", fontsize=7, color="dimgrey")
         rows = refs[refs["region"] == region].sort_values("rsa")
         for k, (_, ref) in enumerate(rows.iterrows()):
             ax.axhline(ref["rsa"], color="dimgrey", ls=styles[ref["reference"]], lw=1.2)
