@@ -241,6 +241,23 @@ def trials_array(assembly: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return out, uniq[order]
 
 
+RDM_DIMS = ("source", "stimulus_a", "stimulus_b")
+
+
+def is_rdm_assembly(da: xr.DataArray) -> bool:
+    return da.dims == RDM_DIMS
+
+
+def rdm_parts(da: xr.DataArray, path="<rdms>") -> tuple[np.ndarray, np.ndarray]:
+    """(stimulus ids, mask of the neural sources) of an RDM assembly (source x stimulus_a x
+    stimulus_b); sources whose ``kind`` is not "neural" are reference models."""
+    if not is_rdm_assembly(da):
+        raise InputError(f"{path}: expected an RDM assembly {RDM_DIMS}, got {da.dims}")
+    ids = da["stimulus_id_a"].values if "stimulus_id_a" in da.coords else da["stimulus_a"].values
+    kind = da["kind"].values if "kind" in da.coords else np.full(da.sizes["source"], "neural")
+    return ids, kind == "neural"
+
+
 # --- simulated recordings -------------------------------------------------------------
 
 def simulate_recordings(weights, stimuli_path, n_v4: int = 128, n_it: int = 168,

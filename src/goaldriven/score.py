@@ -20,7 +20,7 @@ from .compare import (bootstrap_rdm_comparison, compare_rdms, explained_variance
                       rdm_noise_ceiling, repetition_split_rdms, split_half_reliability)
 from .features import layer_matrix, layer_order
 from .io import InputError, open_netcdf
-from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, trials_array
+from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +36,11 @@ def _blocks(responses: xr.DataArray):
         yield np.flatnonzero(p_sess == s), np.flatnonzero(n_sess == s)
 
 
-def _ceilings(responses: xr.DataArray, trials: xr.DataArray | None, seed: int) -> np.ndarray:
+def _ceilings(responses: xr.DataArray, trials: xr.DataArray | None, reps, seed: int) -> np.ndarray:
     """Split-half ceiling per neuroid of ``responses``; NaN where no single trials exist."""
     ceiling = np.full(responses.sizes["neuroid"], np.nan)
     if trials is None:
         return ceiling
-    reps, _ = trials_array(trials)
     values = split_half_reliability(reps, seed=seed)
     where = {n: i for i, n in enumerate(responses["neuroid_id"].values)}
     for n, c in zip(trials["neuroid_id"].values, values):
@@ -50,14 +49,13 @@ def _ceilings(responses: xr.DataArray, trials: xr.DataArray | None, seed: int) -
     return ceiling
 
 
-def _rsa_ceilings(trials: xr.DataArray | None, regions: list[str], seed: int) -> np.ndarray:
+def _rsa_ceilings(trials: xr.DataArray | None, reps, regions: list[str], seed: int) -> np.ndarray:
     """(lower, upper) RDM noise ceiling per region from two disjoint halves of the repetitions
     (Nili et al. 2014); NaN without single trials. Half-data RDMs are noisier than the full
     mean's, so these bounds are conservative."""
     out = np.full((len(regions), 2), np.nan)
     if trials is None:
         return out
-    reps, _ = trials_array(trials)
     for k, g in enumerate(regions):
         sites = trials["region"].values == g
         if sites.any():
@@ -76,7 +74,8 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
         trials = recordings
     else:
         trials = None
-    ceiling = _ceilings(responses, trials, seed)
+    reps = trials_array(trials)[0] if trials is not None else None  # (n_reps, n_stimuli, n_sites)
+    ceiling = _ceilings(responses, trials, reps, seed)
     position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
     missing = [s for s in responses["stimulus_id"].values if s not in position]
     if missing:
@@ -104,7 +103,7 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
         log.info("%s %s (%d/%d): median r %s", feats.attrs.get("model"), layer, i + 1, len(layers),
                  {g: round(float(np.nanmedian(r[i, region == g])), 3) for g in regions})
     ev = explained_variance(r, ceiling)
-    rsa_ceiling = _rsa_ceilings(trials, regions, seed)
+    rsa_ceiling = _rsa_ceilings(trials, reps, regions, seed)
     neuroid_coords = {c: ("neuroid", responses[c].values) for c in ("neuroid_id", "region")}
     ds = xr.Dataset(
         {"r": (("layer", "neuroid"), r), "ev": (("layer", "neuroid"), ev),
@@ -129,16 +128,13 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
     """Each layer's RDM against each published RDM; reference (model) RDMs against the neural ones."""
     feats = open_netcdf(features_path)
     rdms = open_netcdf(rdms_path)
-    if rdms.dims != ("source", "stimulus_a", "stimulus_b"):
-        raise InputError(f"{rdms_path}: expected an RDM assembly (source, stimulus_a, stimulus_b), got {rdms.dims}")
-    ids = rdms["stimulus_id_a"].values if "stimulus_id_a" in rdms.coords else rdms["stimulus_a"].values
+    ids, is_neural = rdm_parts(rdms, rdms_path)
     position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
     missing = [s for s in ids if s not in position]
     if missing:
         raise InputError(f"{features_path}: lacks {len(missing)} stimuli of {rdms_path} (e.g. {missing[0]})")
     rows = np.array([position[s] for s in ids])
-    kind = rdms["kind"].values if "kind" in rdms.coords else np.array(["neural"] * rdms.sizes["source"])
-    neural = [i for i, k in enumerate(kind) if k == "neural"]
+    neural = np.flatnonzero(is_neural)
     sources = [str(rdms["source"].values[i]) for i in neural]
     layers = layer_order(feats)
     shape = (len(layers), len(neural))
@@ -154,7 +150,7 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
                 low[i, j], high[i, j] = np.nanpercentile(boot, [2.5, 97.5])
         log.info("%s %s (%d/%d): Spearman %s", feats.attrs.get("model"), layer, i + 1, len(layers),
                  dict(zip(sources, np.round(rho[i], 3))))
-    references = [i for i, k in enumerate(kind) if k != "neural"]
+    references = np.flatnonzero(~is_neural)
     ref = np.array([[compare_rdms(rdms.values[a], rdms.values[b], method="spearman") for b in neural]
                     for a in references]).reshape(len(references), len(neural))
     return xr.Dataset(

@@ -10,9 +10,9 @@ import pandas as pd
 import xarray as xr
 
 from .compare import rdm
-from .features import layer_matrix
+from .features import layer_matrix, open_features
 from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
-from .neural import average_repetitions, load_assembly
+from .neural import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
 
 
 def _model_fields(metrics: dict) -> dict:
@@ -126,16 +126,16 @@ def _area_rdms(data_path) -> tuple[list[str], list[np.ndarray], np.ndarray, np.n
     """(names, RDMs, stimulus ids, categories) of a benchmark: published neural RDMs, or the
     RDM of each region's sites (one block of sites per region: the first session)."""
     da = open_netcdf(data_path)
-    if da.dims == ("source", "stimulus_a", "stimulus_b"):
-        kind = da["kind"].values if "kind" in da.coords else ["neural"] * da.sizes["source"]
-        keep = [i for i, k in enumerate(kind) if k == "neural"]
-        ids = da["stimulus_id_a"].values if "stimulus_id_a" in da.coords else da["stimulus_a"].values
+    if is_rdm_assembly(da):
+        ids, is_neural = rdm_parts(da, data_path)
+        keep = np.flatnonzero(is_neural)
         cats = da["category_name_a"].values if "category_name_a" in da.coords else None
         return [str(da["source"].values[i]) for i in keep], [da.values[i] for i in keep], ids, cats
     responses = average_repetitions(load_assembly(data_path))
-    if "session" in responses.coords:  # merged sessions: one session's images and sites
-        first = responses["session"].values[0]
-        responses = responses.isel(presentation=responses["session"].values == first)
+    session = SESSION_COORDS["presentation"]
+    if session in responses.coords:  # merged sessions: one session's images and sites
+        first = responses[session].values[0]
+        responses = responses.isel(presentation=responses[session].values == first)
         responses = responses.isel(neuroid=np.isfinite(responses.values).all(axis=0))
     regions = list(dict.fromkeys(responses["region"].values.tolist()))
     mats = [rdm(responses.values[:, responses["region"].values == g]) for g in regions]
@@ -143,20 +143,26 @@ def _area_rdms(data_path) -> tuple[list[str], list[np.ndarray], np.ndarray, np.n
     return regions, mats, responses["stimulus_id"].values, cats
 
 
-def rdm_panel(data_path, features_path, layer: str, label: str) -> xr.DataArray:
-    """The areas' RDMs next to one model layer's RDM, stimuli sorted by category if known."""
-    names, mats, ids, cats = _area_rdms(data_path)
-    feats = open_netcdf(features_path)
-    position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
-    rows = np.array([position[s] for s in ids])
-    mats = mats + [rdm(layer_matrix(feats, layer).values[rows])]
+def rdm_panel(areas, features_path, layer: str, label: str) -> xr.DataArray:
+    """The areas' RDMs (from :func:`_area_rdms`) next to one model layer's RDM, stimuli sorted
+    by category if known."""
+    names, mats, ids, cats = areas
+    with open_features(features_path, lazy=True) as feats:  # reads only this layer from disk
+        position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
+        rows = np.array([position[s] for s in ids])
+        mats = mats + [rdm(layer_matrix(feats, layer).values[rows])]
     order = np.argsort(cats, kind="stable") if cats is not None else np.arange(len(ids))
     stack = np.stack([m[np.ix_(order, order)] for m in mats]).astype(np.float32)
-    da = xr.DataArray(stack, dims=("source", "stimulus_a", "stimulus_b"),
+    da = xr.DataArray(stack, dims=RDM_DIMS,
                       coords={"source": names + [f"{label} · {layer}"]}, name="rdm")
     if cats is not None:
         da = da.assign_coords(category_name=("stimulus_a", np.asarray(cats)[order]))
     return da
+
+
+def _model_of(features_path) -> str:
+    with open_features(features_path, lazy=True) as da:  # only the attrs: leave activations on disk
+        return da.attrs["model"]
 
 
 def summarise(score_paths, metrics_paths, out_dir, panel_features=(), panel_data=None,
@@ -168,14 +174,14 @@ def summarise(score_paths, metrics_paths, out_dir, panel_features=(), panel_data
     # RDM panel: the supervised model with the best RSA on the panel's benchmark, at its best layer.
     if panel_data is None:
         raise InputError("summarise: the RDM panel needs --panel-data and the features of its benchmark")
-    features_by_model = {open_netcdf(p).attrs["model"]: p for p in panel_features}
-    areas = _area_rdms(panel_data)[0]
-    rsa = t["rsa"][t["rsa"]["model"].isin(features_by_model) & t["rsa"]["region"].isin(areas)]
+    features_by_model = {_model_of(p): p for p in panel_features}
+    areas = _area_rdms(panel_data)
+    rsa = t["rsa"][t["rsa"]["model"].isin(features_by_model) & t["rsa"]["region"].isin(areas[0])]
     if rsa.empty:
         raise InputError("summarise: the RDM panel needs --panel-data and the features of its benchmark")
     pool = rsa[rsa["task"] == "supervised"]
     best = (pool if len(pool) else rsa).sort_values("rsa", ascending=False).iloc[0]
-    write_netcdf(rdm_panel(panel_data, features_by_model[best["model"]], best["layer"], best["model"]),
+    write_netcdf(rdm_panel(areas, features_by_model[best["model"]], best["layer"], best["model"]),
                  out_dir / "rdms.nc")
     if surrogate_score:
         write_csv(recovery_table(surrogate_score), out_dir / "recovery.csv")
