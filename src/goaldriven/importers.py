@@ -18,25 +18,20 @@ behind and never clobbers a good earlier import.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
-import shutil
-import tempfile
-import uuid
 import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .io import InputError, write_netcdf
+from .io import InputError, atomic_folder, write_netcdf
 from .neural import save_assembly
 from .stimuli import import_image_folder, save_stimulus_set
 
@@ -52,37 +47,6 @@ SOURCES = {
                  "neural networks, monkey inferotemporal neurons and human judgments. "
                  "kalfasyan/Regular_Irregular_ShapeSelctivity@849f62af69d7270ddc4ca272291f956344c7d31b",
 }
-
-
-@contextlib.contextmanager
-def atomic_folder(out: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out``; it replaces ``out`` only on success.
-
-    On any exception the temporary folder is removed and ``out`` is left as it was.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; the result is an ordinary output folder
-    try:
-        yield tmp
-        if out.exists():
-            # A folder cannot be renamed onto a non-empty one: move the old one aside first.
-            old = out.with_name(f".{out.name}.{uuid.uuid4().hex}.old")
-            os.rename(out, old)
-            try:
-                os.rename(tmp, out)
-            except OSError:
-                os.rename(old, out)  # put the previous import back
-                raise
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def _progress(iterable, desc: str):
