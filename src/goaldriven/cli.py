@@ -142,7 +142,7 @@ def cmd_trajectory(a):
     from .trajectory import trajectory_table
 
     write_csv(trajectory_table(a.models, a.stimuli, a.recordings, trials_path=a.trials, splits=a.splits,
-                               seed=a.seed, spec=_feature_spec(a), benchmark=a.benchmark, device=a.device), a.out)
+                               seed=a.seed, spec=_feature_spec(a), final_scores=a.final_scores, benchmark=a.benchmark, device=a.device), a.out)
 
 
 def cmd_figure(a):
@@ -304,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trials", help="single-trial assembly for noise ceilings (default: the "
                                     "recordings' own repetitions, if any)")
     s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
+    s.add_argument("--final-scores", nargs="*", default=(),
+                   help="scores files (goaldriven score) of the final weights, reused instead of rescoring")
     s.add_argument("--splits", type=int, default=5)
     s.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
     _add_feature_options(s, seed_flag="--projection-seed")  # --seed is the folds' seed here

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .features import FeatureSpec, extract_to_netcdf
-from .io import InputError, read_json
+from .io import InputError, open_netcdf, read_json
 from .score import score_model
 from .summary import _model_fields, _predictivity_rows
 
@@ -98,12 +98,16 @@ def _best_layer_rows(rows: list[dict]) -> list[dict]:
 
 
 def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, trials_path, splits: int, seed: int,
-                      spec: FeatureSpec, benchmark: str, fields: dict, device: str) -> list[dict]:
-    with tempfile.TemporaryDirectory(prefix="goaldriven-trajectory-") as tmp:
-        features = extract_to_netcdf(ckpt.weights, stimuli, Path(tmp) / "features.nc", model_id=fields["model"],
-                                     spec=spec, device=device, progress=False)
-        ds = score_model(features, recordings_path, trials_path=trials_path, splits=splits, seed=seed,
-                         benchmark=benchmark)
+                      spec: FeatureSpec, benchmark: str, fields: dict, device: str, scored=None) -> list[dict]:
+    """``scored``: the scores file of these very weights, if the workflow already made one."""
+    if scored is not None:
+        ds = open_netcdf(scored, kind="dataset")
+    else:
+        with tempfile.TemporaryDirectory(prefix="goaldriven-trajectory-") as tmp:
+            features = extract_to_netcdf(ckpt.weights, stimuli, Path(tmp) / "features.nc",
+                                         model_id=fields["model"], spec=spec, device=device, progress=False)
+            ds = score_model(features, recordings_path, trials_path=trials_path, splits=splits, seed=seed,
+                             benchmark=benchmark)
     rows = []
     for row in _best_layer_rows(_predictivity_rows(ds, {**fields, "benchmark": benchmark})):
         rows.append({**row, "epoch": ckpt.epoch, "final": ckpt.final, "test_accuracy": ckpt.test_accuracy,
@@ -111,13 +115,23 @@ def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, trials_path, s
     return rows
 
 
+def _scored_model(path) -> str:
+    ds = open_netcdf(path, kind="dataset")
+    if ds.attrs.get("kind", "predictivity") != "predictivity" or "model" not in ds.attrs:
+        raise InputError(f"{path}: not the predictivity scores of one model (goaldriven score)")
+    return ds.attrs["model"]
+
+
 def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None, splits: int = 5, seed: int = 0,
-                     spec: FeatureSpec = FeatureSpec(), benchmark: str = "", device: str = "cpu") -> pd.DataFrame:
+                     spec: FeatureSpec = FeatureSpec(), benchmark: str = "", device: str = "cpu",
+                     final_scores=()) -> pd.DataFrame:
     """One row per model folder, checkpoint (kept epochs, then the final weights) and region:
     that epoch's ``test_accuracy`` and the best layer's ``ev_median`` (median ceiling-normalised
     EV over sites; the median signed r**2 where there are no single trials, see
     ``ceiling_normalised``). ``spec`` is how features are reduced; ``splits``/``seed`` as in
-    :func:`goaldriven.score.score_model`.
+    :func:`goaldriven.score.score_model`. ``final_scores``: scores files of the final weights
+    (``goaldriven score`` with the same benchmark, features and splits), reused instead of
+    extracting and scoring those weights again.
     """
     from .stimuli import load_stimulus_set
 
@@ -133,10 +147,11 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
             raise InputError(f"{model_dir}: model {fields['model']} is also in {seen[fields['model']]}")
         seen[fields["model"]] = model_dir
         plan += [(fields, ckpt) for ckpt in checkpoints(model_dir, metrics)]
+    scored = {_scored_model(path): path for path in final_scores}
     rows = []
     for i, (fields, ckpt) in enumerate(plan, 1):
         new = _score_checkpoint(ckpt, stimuli, recordings_path, trials_path, splits, seed, spec, benchmark,
-                                fields, device)
+                                fields, device, scored.get(fields["model"]) if ckpt.final else None)
         log.info("%s epoch %d (checkpoint %d/%d): test accuracy %.3f, best layer %s", fields["model"], ckpt.epoch,
                  i, len(plan), ckpt.test_accuracy,
                  ", ".join(f"{r['region']} {r['best_layer']} {r['ev_median']:.3f}" for r in new))

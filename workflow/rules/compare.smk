@@ -81,6 +81,7 @@ rule trajectory:
         kept=expand(f"{R}/models/{{model}}/epochs/epoch_{{e:03d}}.safetensors", e=KEEP_EPOCHS,
                     model=trajectory_models(tasks=("supervised",))),
         stimuli=benchmark_stimuli(trajectory_benchmark()),
+        scores=[f"{R}/scores/{trajectory_benchmark()}/{m}.nc" for m in trajectory_models()],
     output:
         f"{R}/summary/trajectory.csv",
     log:
@@ -101,6 +102,7 @@ rule trajectory:
     shell:
         "goaldriven --threads {threads} trajectory --models {params.dirs} --stimuli {input.stimuli}"
         " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
+        " --final-scores {input.scores}"
         " --splits {params.splits} --seed {params.seed} --pooling {params.pooling}"
         " --pool-grid {params.pool_grid} --reduction {params.reduction}"
         " --max-features {params.max_features} --projection-seed {params.projection_seed}"
