@@ -83,7 +83,10 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     rows = np.array([position[s] for s in responses["stimulus_id"].values])
     region = responses["region"].values
     regions = list(dict.fromkeys(region.tolist()))
-    blocks = list(_blocks(responses))
+    blocks = [(p_idx, n_idx, responses.isel(presentation=p_idx, neuroid=n_idx)) for p_idx, n_idx in _blocks(responses)]
+    # Each block's area RDMs, computed once rather than once per layer.
+    area_rdms = [{g: rdm(block.values[:, region[n_idx] == g]) for g in dict.fromkeys(region[n_idx].tolist())}
+                 for _, n_idx, block in blocks]
 
     layers = layer_order(feats)
     r = np.full((len(layers), responses.sizes["neuroid"]), np.nan)
@@ -91,14 +94,12 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     for i, layer in enumerate(layers):
         x = layer_matrix(feats, layer)
         per_region = {g: [] for g in regions}
-        for p_idx, n_idx in blocks:
-            block = responses.isel(presentation=p_idx, neuroid=n_idx)
+        for (p_idx, n_idx, block), targets in zip(blocks, area_rdms):
             xb = x.isel(presentation=rows[p_idx])
             r[i, n_idx] = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed)["r"].values
             layer_rdm = rdm(xb.values)
-            for g in dict.fromkeys(region[n_idx].tolist()):
-                sites = block.values[:, region[n_idx] == g]
-                per_region[g].append(compare_rdms(layer_rdm, rdm(sites), method="spearman"))
+            for g, target in targets.items():
+                per_region[g].append(compare_rdms(layer_rdm, target, method="spearman"))
         rsa[i] = [np.mean(per_region[g]) for g in regions]  # mean over sessions
         log.info("%s %s (%d/%d): median r %s", feats.attrs.get("model"), layer, i + 1, len(layers),
                  {g: round(float(np.nanmedian(r[i, region == g])), 3) for g in regions})
