@@ -260,3 +260,16 @@ def test_unit_examples_figure_refuses_unknown_stimuli_and_mixed_tables(tmp_path,
     with pytest.raises(InputError, match="one layer and one pair of seeds"):
         figures.plot_unit_examples(mixed, tiny_sets["test"], tmp_path / "x.png", "x")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_performance_vs_it_reports_r_with_its_bootstrap_interval():
+    rng = np.random.default_rng(3)
+    perf = rng.uniform(40, 90, 12)
+    it = 0.005 * perf + rng.normal(0, 0.05, 12)
+    label = figures.correlation_label(perf, it, "12 models")
+    r = np.corrcoef(perf, it)[0, 1]
+    low, high = map(float, label.split("[")[1].split("]")[0].split(", "))
+    assert label.startswith(f"Pearson r = {r:.2f}, 95% CI") and "(bootstrap)" in label
+    assert low < r < high and -1 <= low and high <= 1
+    assert label == figures.correlation_label(perf, it, "12 models")  # seeded: same figure every run
+    assert "not computed" in figures.correlation_label(perf[:2], it[:2], "2 models")

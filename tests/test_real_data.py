@@ -9,6 +9,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 import xarray as xr
+import yaml
 
 from workflow_helpers import REPO, copy_repo, planned_jobs, run
 
@@ -85,5 +86,8 @@ def test_dvc_finds_the_real_data_run_up_to_date(built):
 def test_lineage_of_a_real_figure_reaches_the_raw_data(built):
     out = run(["goaldriven", "lineage", str(OUT / "figures/layer_profiles.png"), "--format", "json"], built).stdout
     raw = {r["path"]: r for r in json.loads(out)["raw_inputs"]}
-    for path in ("data/cowley2023_v4", "data/kalfas2017_it", "data/cifar10/cifar10-images.tar.gz"):
+    for path in ("data/cowley2023_v4", "data/kalfas2017_it", "data/cifar10"):
         assert raw[path]["status"] == "ok" and raw[path]["md5"] == raw[path]["recorded_md5"], raw.get(path)
+        # ... and that hash is the one the data's .dvc file records for its source
+        tracked = yaml.safe_load((built / f"{path}.dvc").read_text())["outs"][0]["md5"]
+        assert raw[path]["recorded_md5"] == tracked

@@ -20,7 +20,6 @@ import xarray as xr  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from scipy.stats import pearsonr  # noqa: E402
 
 from .io import InputError, atomic_path, open_netcdf  # noqa: E402
 
@@ -216,21 +215,30 @@ def plot_layer_profiles(predictivity_csv, out_png, data_label: str) -> None:
     save_figure(fig, out_png)
 
 
+def correlation_label(x, y, what: str) -> str:
+    """Pearson r with its 95% interval (seeded bootstrap over the points, so a figure is the
+    same on every run), or why it was not computed; ``what`` names the points."""
+    from .compare import correlation_ci
+
+    try:
+        ci = correlation_ci(x, y, n_boot=10000, seed=0)
+    except ValueError:  # fewer than 3 points, or no variation
+        return f"Pearson r not computed (n = {what}, too few or no variation)"
+    return (f"Pearson r = {ci['r']:.2f}, 95% CI [{ci['low']:.2f}, {ci['high']:.2f}] ({ci['method']})\n"
+            f"n = {what}")
+
+
 def plot_performance_vs_it(models_csv, out_png, data_label: str) -> None:
     """Categorisation performance against IT predictivity of the best layer, one point per model."""
     df = read_table(models_csv, ["arch", "task", "seed", "test_accuracy", "it_ev"])
     df = df.assign(performance=100 * df["test_accuracy"].astype(float))
     fig, ax = plt.subplots(figsize=(7, 4.8), layout="constrained")
-    n = len(df)
-    constant = df["performance"].nunique() < 2 or df["it_ev"].nunique() < 2
-    if n >= 3 and not constant:
-        r, p = pearsonr(df["performance"], df["it_ev"])
-        # No bootstrap band: it is random (figures would differ run to run) and r, p are given.
+    stat = correlation_label(df["performance"], df["it_ev"], f"{len(df)} models")
+    if stat.startswith("Pearson r ="):
+        # No seaborn band (its bootstrap is unseeded); the seeded interval is in the title.
         sns.regplot(df, x="performance", y="it_ev", scatter=False, ci=None, color="grey", ax=ax,
                     line_kws={"lw": 1.2, "ls": "-"})
-        stat = f"Pearson r = {r:.2f}, p = {p:.2g}, n = {n} models (grey: least-squares line)"
-    else:
-        stat = f"Pearson r not computed (n = {n} models{', no variation' if n >= 3 else ''})"
+        stat += " (grey: least-squares line)"
     sns.scatterplot(df, x="performance", y="it_ev", hue="arch", style="task", s=80, ax=ax,
                     palette=_arch_colors(df["arch"]), style_order=list(_task_colors(df["task"])))
     ax.set_title(stat, fontsize=10)
@@ -493,8 +501,6 @@ def _task_marker(task: str) -> str:
 def _performance_panel(ax, it, colors, name) -> None:
     """Test accuracy against IT predictivity, every model and checkpoint; each run's
     checkpoints joined in epoch order, its final weights edged in black; r and its CI on top."""
-    from .compare import correlation_ci
-
     it = it.dropna(subset=["test_accuracy"]).sort_values("epoch")
     if it.empty:
         raise InputError(f"{name}: no IT rows with a test_accuracy, so no performance panel")
@@ -507,13 +513,8 @@ def _performance_panel(ax, it, colors, name) -> None:
         final = g[g["final"].astype(bool)]
         ax.scatter(final["performance"], final["ev_median"], s=40, marker=marker, facecolor="none",
                    edgecolor="black", lw=1, zorder=4)
-    try:
-        ci = correlation_ci(it["performance"], it["ev_median"], n_boot=10000, seed=0)
-        stat = (f"Pearson r = {ci['r']:.2f}, 95% CI [{ci['low']:.2f}, {ci['high']:.2f}] ({ci['method']})\n"
-                f"n = {ci['n']} checkpoints of {it['model'].nunique()} models")
-    except ValueError:  # fewer than 3 checkpoints, or no variation
-        stat = f"Pearson r not computed ({len(it)} checkpoints)"
-    ax.set_title(stat, fontsize=9)
+    ax.set_title(correlation_label(it["performance"], it["ev_median"],
+                                   f"{len(it)} checkpoints of {it['model'].nunique()} models"), fontsize=9)
     # Checkpoints of one run are not independent samples, so the interval is optimistic.
     ax.text(1.03, 0.0, "For comparison:\nYamins et al. 2014\nfound r = 0.87\nacross models.\n\n"
                        "Checkpoints of one\nrun are not independent:\nthe interval is optimistic.",

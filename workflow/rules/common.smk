@@ -1,7 +1,9 @@
 # Helpers shared by the rules: where files live, which models and benchmarks a config asks for,
 # code dependencies. Every path is under the experiment's results folder R (config "results").
 import subprocess
+from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 R = config.get("results", "results")
@@ -16,6 +18,24 @@ IMPORTER_FILES = {
 }
 SYNTHETIC = config["training"]["dataset"] == "synthetic"
 KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored along training
+
+
+def raw_data(path):
+    """The raw input to depend on -- the folder a data/*.dvc file tracks as one unit when
+    ``path`` lies inside it, else ``path``. Depending on the tracked unit keeps the DAG (and the
+    generated dvc.yaml) the same before and after ``dvc update`` fetches the data. If it is not
+    here yet, the error says how to fetch it rather than Snakemake's bare "missing input"."""
+    if not path:
+        return path
+    wanted = Path(path)
+    tracked = next((q for q in [wanted, *wanted.parents]
+                    if q.name and q.with_suffix(f"{q.suffix}.dvc").is_file()), None)
+    unit = tracked or wanted
+    if not unit.exists():
+        how = (f"fetch it with: dvc update {unit}.dvc (see data/README.md)" if tracked
+               else "check the path in the config")
+        raise WorkflowError(f"raw input {unit} is missing; {how}")
+    return str(unit)
 
 
 def benchmarks_of(*importers):

@@ -59,7 +59,7 @@ for _importer, _files in IMPORTER_FILES.items():
                 f"import_{_importer.replace('-', '_')}"
             input:
                 code("importers", "neural", "stimuli"),
-                source=lambda w: BENCHMARKS[w.benchmark]["source"],
+                source=lambda w: raw_data(BENCHMARKS[w.benchmark]["source"]),
             output:
                 [f"{R}/neural/{{benchmark}}/{f}" for f in _files],
             log:
@@ -68,8 +68,9 @@ for _importer, _files in IMPORTER_FILES.items():
                 benchmark=one_of(benchmarks_of(_importer)),
             params:
                 importer=_importer,
+                source=lambda w: BENCHMARKS[w.benchmark]["source"],
                 out=lambda w: f"{R}/neural/{w.benchmark}",
             conda:
                 "../../envs/goaldriven.yaml"
             shell:
-                "goaldriven import {params.importer} {input.source} {params.out} > {log} 2>&1"
+                "goaldriven import {params.importer} {params.source} {params.out} > {log} 2>&1"

@@ -26,12 +26,13 @@ else:
     rule import_training_set:
         input:
             code("stimuli", "importers"),
-            source=config["training"].get("source", ""),
+            source=lambda w: raw_data(config["training"].get("source", "")),
         output:
             f"{R}/stimuli/{{split}}.nc",
         log:
             f"{L}/stimuli/{{split}}.log",
         params:
+            source=config["training"].get("source", ""),
             # 0 = every image: the option is left out
             per_class=lambda w: f"--per-class {n}" if (n := config["training"]["per_class"][w.split]) else "",
             size=config["training"]["size"],
@@ -39,5 +40,5 @@ else:
         conda:
             "../../envs/goaldriven.yaml"
         shell:
-            "goaldriven import image-folder {input.source} {output} --subdir {wildcards.split}"
+            "goaldriven import image-folder {params.source} {output} --subdir {wildcards.split}"
             " {params.per_class} --size {params.size} --seed {params.seed} > {log} 2>&1"

@@ -16,6 +16,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -30,7 +32,7 @@ def snakemake_jobs(configfiles: list[str]):
     from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings,
                                           ResourceSettings, StorageSettings)
 
-    with SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+    with raw_data_present(), SnakemakeApi(OutputSettings(quiet={"all"})) as api:
         wf = api.workflow(resource_settings=ResourceSettings(cores=1),
                           config_settings=ConfigSettings(configfiles=[Path(f) for f in configfiles]),
                           storage_settings=StorageSettings(), snakefile=Path("Snakefile"),
@@ -40,6 +42,47 @@ def snakemake_jobs(configfiles: list[str]):
         workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
         workflow._build_dag()
         return _toposorted([_plain_job(j) for j in workflow.dag.jobs if j.shellcmd])
+
+
+@contextmanager
+def raw_data_present(root: Path = Path(".")):
+    """Work in a view of the repository where every DVC-tracked raw input exists.
+
+    Snakemake refuses to build a DAG whose raw inputs are absent, but the DAG (and so the
+    generated dvc.yaml) must not depend on whether ``dvc update`` has fetched the data yet:
+    on a fresh clone it has not. Unfetched outputs of ``data/*.dvc`` become empty placeholders
+    in a scratch folder whose other entries link back to the repository; nothing is written
+    into the repository itself.
+    """
+    missing = [out for tracked in sorted(root.glob("data/*.dvc")) for out in _dvc_outs(tracked)
+               if not out[0].exists()]
+    if not missing:
+        yield
+        return
+    back = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="export_dvc-") as tmp:
+        view = Path(tmp)
+        for entry in root.resolve().iterdir():
+            if entry.name not in {"data", ".snakemake"}:
+                (view / entry.name).symlink_to(entry)
+        (view / "data").mkdir()
+        for entry in (root / "data").resolve().iterdir():
+            (view / "data" / entry.name).symlink_to(entry)
+        for path, is_dir in missing:
+            placeholder = view / path
+            placeholder.parent.mkdir(parents=True, exist_ok=True)
+            placeholder.mkdir() if is_dir else placeholder.touch()
+        os.chdir(view)
+        try:
+            yield
+        finally:
+            os.chdir(back)
+
+
+def _dvc_outs(tracked: Path) -> list[tuple[Path, bool]]:
+    """(path, is a folder) of each output a .dvc file tracks."""
+    outs = (yaml.safe_load(tracked.read_text()) or {}).get("outs", [])
+    return [(tracked.parent / o["path"], str(o.get("md5", "")).endswith(".dir")) for o in outs]
 
 
 def _toposorted(jobs: list[dict]) -> list[dict]:
