@@ -5,8 +5,8 @@ Two cases, each printing wall time and median held-out r:
 * ``cowley``: real V4 responses (Cowley et al. 2023, session 190923: 33 sites x 1,200 images,
   repeat-averaged) predicted from a 2,048-wide layer of an untrained, seeded HMO network
   (``layer3`` on the 112x112 images, average-pooled to 128 channels x 4 x 4). Ridge and PLS-25
-  run on the same 10 stratification-free 90/10 shuffle splits (Brain-Score's). Goal: ridge at
-  least 10x faster with a median r at least as high.
+  run on the same 10 stratification-free 90/10 shuffle splits (Brain-Score's); each method's
+  fastest of 3 runs counts. Goal: ridge at least 10x faster with a median r at least as high.
 * ``gpu``: the size of a full HvM comparison, 5,760 images x 4,096 features x 296 sites,
   10 folds, ridge only, torch backend (CUDA when available; goal < 1 s there). The features
   are a seeded random-ReLU map of a 64-dimensional latent and the sites noisy linear read-outs
@@ -43,6 +43,7 @@ from goaldriven.train import normalise
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
 SESSION = "190923"
+REPEATS = 3
 
 
 def cowley_session(session: str = SESSION):
@@ -87,9 +88,12 @@ def cowley_case(n_splits: int) -> None:
     times, medians = {}, {}
     for method, backend in (("ridge", "auto"), ("ridge", "numpy"), ("pls", None)):
         label = method if backend in (None, "auto") else f"{method} ({backend} backend)"
-        t0 = time.perf_counter()
-        result = neural_predictivity(feats, resp, method=method, splits=folds, backend=backend or "auto")
-        times[label], medians[label] = time.perf_counter() - t0, result.attrs["median_r"]
+        best = float("inf")
+        for _ in range(REPEATS):  # the fastest run: the least disturbed, and past library warm-up
+            t0 = time.perf_counter()
+            result = neural_predictivity(feats, resp, method=method, splits=folds, backend=backend or "auto")
+            best = min(best, time.perf_counter() - t0)
+        times[label], medians[label] = best, result.attrs["median_r"]
         print(f"  {label:22s}: {times[label]:7.2f} s   median r = {medians[label]:.3f}")
     print(f"  speed-up of ridge over PLS-25: {times['pls'] / times['ridge']:.1f}x; "
           f"median r ridge - PLS: {medians['ridge'] - medians['pls']:+.3f}")

@@ -239,6 +239,11 @@ def plot_performance_vs_it(models_csv, out_png, data_label: str) -> None:
         sns.regplot(df, x="performance", y="it_ev", scatter=False, ci=None, color="grey", ax=ax,
                     line_kws={"lw": 1.2, "ls": "-"})
         stat += " (grey: least-squares line)"
+        trained = df[df["task"] == "supervised"]
+        if 3 <= len(trained) < len(df):
+            # Trained vs untrained alone makes r large; within trained models is the harder test.
+            within = correlation_label(trained["performance"], trained["it_ev"], f"{len(trained)} models")
+            stat += "\nsupervised models only: " + within.replace("\n", ", ")
     sns.scatterplot(df, x="performance", y="it_ev", hue="arch", style="task", s=80, ax=ax,
                     palette=_arch_colors(df["arch"]), style_order=list(_task_colors(df["task"])))
     ax.set_title(stat, fontsize=10)
