@@ -26,17 +26,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
-import io
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 import xarray as xr
-from PIL import Image
 
 from goaldriven.compare import make_splits, neural_predictivity
+from goaldriven.importers import _read_session, cowley_sessions
 from goaldriven.models import build_model
 from goaldriven.train import normalise
 
@@ -48,15 +46,10 @@ REPEATS = 3
 
 def cowley_session(session: str = SESSION):
     """Repeat-averaged responses (images, sites) and the images (N, 112, 112, 3) uint8 of one
-    session; image k of the sorted JPEG names is response column k."""
-    root = SHARED / "cowley2023_v4"
-    responses = np.load(root / "responses_repeat_averaged" / f"responses_{session}.npy").T
-    with zipfile.ZipFile(root / "images" / f"images_{session}.zip") as z:
-        names = sorted(n for n in z.namelist() if n.lower().endswith(".jpg"))
-        images = np.stack([np.asarray(Image.open(io.BytesIO(z.read(n))).convert("RGB")) for n in names])
-    if len(images) != len(responses):
-        raise SystemExit(f"session {session}: {len(images)} images but {len(responses)} response columns")
-    return responses, images
+    session, read by the importer's own reader (its image order and checks)."""
+    found = {s.name: s for s in cowley_sessions(SHARED / "cowley2023_v4")}
+    images, averaged, _ = _read_session(found[session])
+    return averaged.T, images
 
 
 @torch.no_grad()

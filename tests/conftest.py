@@ -4,9 +4,8 @@ smoke experiment built once by Snakemake for every end-to-end test."""
 import pytest
 
 from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set
-from workflow_helpers import copy_repo, run
+from workflow_helpers import SMOKE, copy_repo, run
 
-SMOKE = ["--configfile", "config/smoke.yaml"]
 
 
 @pytest.fixture(scope="session")

@@ -18,12 +18,11 @@ import pytest
 import xarray as xr
 import yaml
 
-from workflow_helpers import REPO, copy_repo, env_for, run
+from workflow_helpers import REPO, SMOKE, copy_repo, env_for, run
 
 pytestmark = pytest.mark.slow
 
 HARNESS = REPO / "tests" / "slurm"
-SMOKE = ["--configfile", "config/smoke.yaml"]
 # Site settings of the test cluster, given the way a user gives theirs (README, "On a cluster"):
 # partitions through the environment; on the command line, squeue for job status (the test
 # cluster has no slurmdbd, so no sacct) and a first status check after 2 s instead of 40 s.

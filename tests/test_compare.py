@@ -1,5 +1,3 @@
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +8,8 @@ from goaldriven.compare import (_columnwise_r, _fisher_interval, bootstrap_rdm_c
                                 explained_variance, kendall_tau_a, make_splits, neural_predictivity, rdm,
                                 rdm_noise_ceiling, repetition_split_rdms, split_half_reliability)
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+from workflow_helpers import SHARED
+
 COWLEY_TRIALS = SHARED / "cowley2023_v4" / "responses_raw" / "responses_210325.npy"
 
 

@@ -1,7 +1,5 @@
 """Streamed feature extraction: same numbers as in memory, reductions, resizing, atomic output."""
 
-import os
-from pathlib import Path
 
 import netCDF4
 import numpy as np
@@ -20,8 +18,8 @@ from goaldriven.models import Network, build_model
 from goaldriven.stimuli import load_stimulus_set
 from goaldriven.train import TrainConfig, load_weights, normalise, save_weights
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+from workflow_helpers import SHARED
+
 MODEL_ID = "alexnet/untrained_seed0"
 
 

@@ -8,10 +8,9 @@ import yaml
 
 from goaldriven.io import file_md5
 from goaldriven.lineage import dir_md5, lineage
-from workflow_helpers import planned_jobs, run
+from workflow_helpers import SMOKE, planned_jobs, run
 
 pytestmark = pytest.mark.slow
-SMOKE = ["--configfile", "config/smoke.yaml"]
 FIGURE = "results/figures/layer_profiles.png"
 
 

@@ -2,7 +2,6 @@
 "shared" DVC remote), and the reduced real-data experiment runs under Snakemake and DVC."""
 
 import json
-import os
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -11,9 +10,8 @@ import pytest
 import xarray as xr
 import yaml
 
-from workflow_helpers import REPO, copy_repo, planned_jobs, run
+from workflow_helpers import SHARED, copy_repo, planned_jobs, run
 
-SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
 REAL = ["--configfile", "config/real_small.yaml"]
 OUT = Path("results/real_small")
 RAW = ["cifar10", "cowley2023_v4", "kalfas2017_it", "kriegeskorte2008_92images"]

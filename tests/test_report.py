@@ -9,10 +9,9 @@ import jinja2
 import pytest
 import yaml
 
-from workflow_helpers import REPO, run
+from workflow_helpers import REPO, SMOKE, run
 
 pytestmark = pytest.mark.slow
-SMOKE = ["--configfile", "config/smoke.yaml"]
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 # Appended to a copy of the report: the report is a React app that shows one result's caption

@@ -1,6 +1,5 @@
 """Stimulus sets from files: image folders, .tar.gz of them, BrainIO CSVs, and the real CIFAR-10."""
 
-import os
 import tarfile
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from goaldriven.io import InputError
 from goaldriven.stimuli import (generate_stimulus_set, import_image_folder, load_stimulus_set, read_image_folder,
                                 save_stimulus_set, save_stimulus_set_csv)
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+from workflow_helpers import SHARED
+
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 

@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,8 @@ from goaldriven.io import InputError
 from goaldriven.stimuli import generate_stimulus_set, load_stimulus_set, read_image_folder, save_stimulus_set
 from goaldriven.train import TrainConfig, load_weights, resolve_device, train
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+from workflow_helpers import SHARED
+
 
 
 def _cfg(**kw):

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The real public data (../shared/data beside the repository, or where the variable says).
+SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+SMOKE = ["--configfile", "config/smoke.yaml"]  # the toy-size experiment the workflow tests run
 
 
 def copy_repo(dest: Path) -> Path:

@@ -118,7 +118,8 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
     Y = responses.transpose("presentation", "neuroid").values
     folds = make_splits(splits, len(X), labels, seed, method)
 
-    if method == "pls":
+    if method == "pls":  # float64 as in Brain-Score, converted once for all folds
+        X, Y = X.astype(np.float64), Y.astype(np.float64)
         fitted = [(_pls_predict(X[train], Y[train], X[test]), np.full(Y.shape[1], np.nan)) for train, test in folds]
     else:
         fitted = ridge_cv(X, Y, folds, alphas, backend=backend, device=device, dtype=dtype)
@@ -142,8 +143,8 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
 def _pls_predict(X_train, Y_train, X_test) -> np.ndarray:
     """Brain-Score's PLS regression: 25 components (fewer if the data cannot hold them), no scaling."""
     n_comp = min(25, len(X_train) - 1, X_train.shape[1])
-    model = PLSRegression(n_components=n_comp, scale=False).fit(X_train.astype(np.float64), Y_train.astype(np.float64))
-    return model.predict(X_test.astype(np.float64))
+    model = PLSRegression(n_components=n_comp, scale=False).fit(X_train, Y_train)
+    return model.predict(X_test)
 
 
 def rdm(X: np.ndarray, metric: str = "correlation") -> np.ndarray:
@@ -199,13 +200,13 @@ def rdm_noise_ceiling(rdms, method: str = "spearman") -> tuple[float, float]:
         raise ValueError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
     if method == "pearson":
         with np.errstate(invalid="ignore", divide="ignore"):
-            norm = (vecs - vecs.mean(1, keepdims=True)) / vecs.std(1, keepdims=True)
+            scaled = (vecs - vecs.mean(1, keepdims=True)) / vecs.std(1, keepdims=True)
     else:
-        norm = rankdata(vecs, axis=1)
-    total = norm.sum(0)
+        scaled = rankdata(vecs, axis=1)
+    total = scaled.sum(0)
     k = len(vecs)
     upper = np.mean([_compare_vectors(v, total / k, method) for v in vecs])
-    lower = np.mean([_compare_vectors(v, (total - w) / (k - 1), method) for v, w in zip(vecs, norm)])
+    lower = np.mean([_compare_vectors(v, (total - w) / (k - 1), method) for v, w in zip(vecs, scaled)])
     return float(lower), float(upper)
 
 

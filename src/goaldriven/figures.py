@@ -22,6 +22,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .io import InputError, atomic_path, open_netcdf  # noqa: E402
+from .neural import is_rdm_assembly  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
 DPI = 200
@@ -215,17 +216,27 @@ def plot_layer_profiles(predictivity_csv, out_png, data_label: str) -> None:
     save_figure(fig, out_png)
 
 
-def correlation_label(x, y, what: str) -> str:
-    """Pearson r with its 95% interval (seeded bootstrap over the points, so a figure is the
-    same on every run), or why it was not computed; ``what`` names the points."""
+def _pearson_ci(x, y) -> dict | None:
+    """``compare.correlation_ci`` (seeded, so a figure is the same on every run), or None where
+    r cannot be computed (fewer than 3 points, or no variation)."""
     from .compare import correlation_ci
 
     try:
-        ci = correlation_ci(x, y, n_boot=10000, seed=0)
-    except ValueError:  # fewer than 3 points, or no variation
+        return correlation_ci(x, y, n_boot=10000, seed=0)
+    except ValueError:
+        return None
+
+
+def _format_r(ci: dict | None, what: str, sep: str = "\n") -> str:
+    if ci is None:
         return f"Pearson r not computed (n = {what}, too few or no variation)"
-    return (f"Pearson r = {ci['r']:.2f}, 95% CI [{ci['low']:.2f}, {ci['high']:.2f}] ({ci['method']})\n"
-            f"n = {what}")
+    return f"Pearson r = {ci['r']:.2f}, 95% CI [{ci['low']:.2f}, {ci['high']:.2f}] ({ci['method']}){sep}n = {what}"
+
+
+def correlation_label(x, y, what: str) -> str:
+    """Pearson r with its 95% interval (a bootstrap over the points, Fisher-z below 4 points;
+    the method is named), or why it was not computed; ``what`` names the points."""
+    return _format_r(_pearson_ci(x, y), what)
 
 
 def plot_performance_vs_it(models_csv, out_png, data_label: str) -> None:
@@ -233,8 +244,9 @@ def plot_performance_vs_it(models_csv, out_png, data_label: str) -> None:
     df = read_table(models_csv, ["arch", "task", "seed", "test_accuracy", "it_ev"])
     df = df.assign(performance=100 * df["test_accuracy"].astype(float))
     fig, ax = plt.subplots(figsize=(7, 4.8), layout="constrained")
-    stat = correlation_label(df["performance"], df["it_ev"], f"{len(df)} models")
-    if stat.startswith("Pearson r ="):
+    ci = _pearson_ci(df["performance"], df["it_ev"])
+    stat = _format_r(ci, f"{len(df)} models")
+    if ci is not None:
         # No seaborn band (its bootstrap is unseeded); the seeded interval is in the title.
         sns.regplot(df, x="performance", y="it_ev", scatter=False, ci=None, color="grey", ax=ax,
                     line_kws={"lw": 1.2, "ls": "-"})
@@ -242,8 +254,8 @@ def plot_performance_vs_it(models_csv, out_png, data_label: str) -> None:
         trained = df[df["task"] == "supervised"]
         if 3 <= len(trained) < len(df):
             # Trained vs untrained alone makes r large; within trained models is the harder test.
-            within = correlation_label(trained["performance"], trained["it_ev"], f"{len(trained)} models")
-            stat += "\nsupervised models only: " + within.replace("\n", ", ")
+            within = _pearson_ci(trained["performance"], trained["it_ev"])
+            stat += "\nsupervised models only: " + _format_r(within, f"{len(trained)} models", sep=", ")
     sns.scatterplot(df, x="performance", y="it_ev", hue="arch", style="task", s=80, ax=ax,
                     palette=_arch_colors(df["arch"]), style_order=list(_task_colors(df["task"])))
     ax.set_title(stat, fontsize=10)
@@ -259,7 +271,7 @@ def plot_performance_vs_it(models_csv, out_png, data_label: str) -> None:
 
 def _load_rdms(rdms) -> xr.DataArray:
     da = rdms if isinstance(rdms, xr.DataArray) else open_netcdf(rdms)
-    if da.dims != ("source", "stimulus_a", "stimulus_b"):
+    if not is_rdm_assembly(da):
         name = "<DataArray>" if isinstance(rdms, xr.DataArray) else str(rdms)
         raise InputError(f"{name}: expected dims ('source', 'stimulus_a', 'stimulus_b'), got {da.dims}")
     return da

@@ -32,7 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from .io import InputError, atomic_folder, write_netcdf
-from .neural import save_assembly
+from .neural import RDM_DIMS, save_assembly
 from .stimuli import import_image_folder, save_stimulus_set
 
 # Where each dataset came from: the citation and the repository@commit of the data README.
@@ -372,7 +372,7 @@ def _kriegeskorte_rdms(source: Path, path: Path, mat: dict, stimulus_ids: np.nda
         "stimulus_a": ("stimulus_a", stimulus_ids),
         "stimulus_b": ("stimulus_b", stimulus_ids),
     }
-    da = xr.DataArray(values, dims=("source", "stimulus_a", "stimulus_b"), coords=coords, name="rdm")
+    da = xr.DataArray(values, dims=RDM_DIMS, coords=coords, name="rdm")
     da.attrs.update({
         "identifier": "kriegeskorte2008.92images.rdms",
         "stimulus_set_identifier": "kriegeskorte2008.92images",

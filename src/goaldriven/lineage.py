@@ -80,18 +80,18 @@ def stages_producing(target: str, repo: Path) -> tuple[Path, dict]:
 
 def load_lock(dvc_yaml: Path, stages: dict, repo: Path) -> dict:
     """Each stage's record in the dvc.lock beside ``dvc_yaml``:
-    ``{stage: {"cmd", "deps": {path: md5}, "outs": {path: md5}}}``, paths relative to ``repo``."""
+    ``{stage: {"deps": {path: md5}, "outs": {path: md5}}}``, paths relative to ``repo``."""
     records = {}
     for name, st in _load_yaml(dvc_yaml.with_name("dvc.lock")).get("stages", {}).items():
         base = dvc_yaml.parent / stages.get(name, {}).get("wdir", ".")
-        records[name] = {"cmd": st.get("cmd"), **{
-            key: {_repo_path(e["path"], base, repo): e.get("md5") for e in st.get(key, [])}
-            for key in ("deps", "outs")}}
+        records[name] = {key: {_repo_path(e["path"], base, repo): e.get("md5") for e in st.get(key, [])}
+                         for key in ("deps", "outs")}
     return records
 
 
-def _tracked_data_hashes(repo: Path) -> dict[str, str]:
-    """md5 of raw data files tracked with ``dvc add`` (``data/**/*.dvc``)."""
+def tracked_data(repo: Path) -> dict[str, str]:
+    """Raw data tracked by ``data/**/*.dvc`` files (``dvc add`` or ``dvc import-url``): each
+    output's repository-relative path and its md5 (ending in ``.dir`` for a folder)."""
     found = {}
     for dvcfile in repo.glob("data/**/*.dvc"):
         for out in _load_yaml(dvcfile).get("outs", []):
@@ -165,7 +165,7 @@ def trace(names, stages: dict, dvc_yaml: Path, repo: Path) -> dict:
         for dep in deps:
             if dep["path"] not in producer:
                 raw_recorded.setdefault(dep["path"], set()).add(dep["md5"])
-    tracked = _tracked_data_hashes(repo)
+    tracked = tracked_data(repo)
     raw = [_raw_entry(repo, path, recorded - {None} or {tracked.get(path)})
            for path, recorded in sorted(raw_recorded.items())]
     return {"repository": str(repo), "dvc_file": dvc_yaml.relative_to(repo).as_posix(),
@@ -189,7 +189,7 @@ def dir_md5(path: Path) -> str:
     """DVC 3's hash of a folder: the md5 of its listing (every file's md5 and relative path,
     sorted, as JSON with sorted keys, the format of dvc-data's Tree), with the suffix ``.dir``."""
     entries = [{"md5": file_md5(f), "relpath": f.relative_to(path).as_posix()}
-               for f in sorted(path.rglob("*")) if f.is_file()]
+               for f in path.rglob("*") if f.is_file()]
     entries.sort(key=lambda e: e["relpath"])
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
 

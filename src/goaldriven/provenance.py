@@ -4,8 +4,9 @@ The crate (``ro-crate-metadata.json`` plus copies of the files it describes) fol
 Workflow Run Crate profile (https://w3id.org/ro/wfrun/workflow/0.5): the Snakefile is the
 main ComputationalWorkflow; one CreateAction stands for the whole run (raw inputs -> results)
 and one CreateAction per job lists that job's input files,
-parameters (PropertyValue) and outputs. Every file carries the md5 that DVC recorded for it
-in ``dvc.lock``; the git commit and the software versions are on the workflow and on the
+parameters (PropertyValue) and outputs. Each job's files carry the md5 that DVC recorded for
+them in ``dvc.lock`` (raw data: the md5 of its ``data/*.dvc`` file; none where stages recorded
+different ones); the workflow's own files carry none. The git commit and the software versions are on the workflow and on the
 ``goaldriven`` SoftwareApplication. The crate holds copies of the workflow files, the code
 among the raw inputs and the requested results; raw data under ``data/`` and intermediate files
 (models, features, scores) are described by local ``#`` identifiers rather than copied, since
@@ -15,13 +16,12 @@ they can be large and ``dvc pull`` restores them.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
+from .io import atomic_folder
 from .lineage import LineageError, check_raw_inputs, dvc_files, load_stages, producers, trace
 
 PROFILES = {  # Workflow Run Crate builds on Process Run Crate and Workflow RO-Crate
@@ -149,16 +149,8 @@ def _job_action(crate: ROCrate, st: dict, files: dict, tool) -> None:
 
 
 def _write_atomically(crate: ROCrate, out_dir: Path) -> Path:
-    """Write the crate into a fresh folder beside ``out_dir`` and swap it in, so a failed
-    export never leaves a half-written crate behind."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    """Write the crate into a fresh folder swapped in on success (``io.atomic_folder``), so a
+    failed export never leaves a half-written crate behind."""
+    with atomic_folder(out_dir) as tmp:
         crate.write(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out_dir / "ro-crate-metadata.json"

@@ -8,9 +8,11 @@ fraction of its cost. Features and targets are centred, i.e. an unpenalised inte
 
 The SVD comes from an eigendecomposition of the smaller Gram matrix: the ``n x n`` kernel
 ``X X^T`` when features outnumber samples (dual form), ``X^T X`` otherwise (primal form).
-Squaring the matrix loses the smallest singular values to rounding, but the penalty grid
-starts at 1e-3 of the total variance, so those directions are shrunk to nothing either way;
-that is also why float32 is accurate enough and is the default.
+Squaring the matrix loses the smallest singular values to rounding: directions below
+``max(n, p) * eps * d_max`` are dropped. The penalty grid starts at 1e-3 of the total
+variance, usually above that cut-off; for the steep spectra of conv layers it can fall below
+it in float32, and then the smallest penalties are fitted without those directions (on real V4
+this changed the penalties picked; the shared-kernel path below keeps every direction).
 
 Cross-validation over wide features (p > n, the usual case for a layer against a few hundred
 or thousand images) decomposes the kernel of all samples once and gets each training fold's
@@ -19,7 +21,7 @@ decomposition per fold, and it keeps every direction of the spectrum (no float32
 
 Two backends share the code: ``numpy`` and ``torch`` (CPU or CUDA via ``device``). Only
 operators and methods that numpy arrays and torch tensors spell alike are used in the maths;
-:class:`_Backend` holds the few that differ.
+:class:`_Backend` (and ``_concat``) hold the few that differ.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ import numpy as np
 
 # Penalties relative to the features' total variance (the trace of their covariance, i.e. of
 # the centred Gram matrix per sample), so that the grid means the same for narrow and wide
-# layers and for any units, and its floor (1e-3) keeps every fit well above float32 rounding of
-# the eigenvalues. Features are centred but not standardised: standardising would blow
+# layers and for any units, and its floor (1e-3) keeps the penalised systems well conditioned
+# in float32. Features are centred but not standardised: standardising would blow
 # near-silent units up to the size of active ones and let their noise dominate. Half-decade steps.
 ALPHA_GRID = np.logspace(-3, 2, 11)
 
@@ -186,7 +188,7 @@ def fit_ridge_loo(X, Y, alphas=None, *, backend: str = "auto", device=None,
     _check_data(X, Y)
     if len(X) < 3:
         raise ValueError(f"leave-one-out needs at least 3 samples; got {len(X)}")
-    return _fit(bk.asarray(X), bk.asarray(Y), alphas, bk)
+    return _fit(bk.asarray(X), bk.asarray(Y), _checked_alphas(alphas), bk)
 
 
 def _check_data(X: np.ndarray, Y: np.ndarray) -> None:
@@ -198,16 +200,29 @@ def _check_data(X: np.ndarray, Y: np.ndarray) -> None:
             raise ValueError(f"{name} contain NaN or infinite values; ridge needs finite data")
 
 
+def _checked_alphas(alphas):
+    """Explicit penalties as a float array (checked once, before any fold), or None."""
+    if alphas is None:
+        return None
+    alphas = np.atleast_1d(np.asarray(alphas, float))
+    if not (alphas > 0).all():
+        raise ValueError(f"ridge penalties must be positive; got {alphas}")
+    return alphas
+
+
+def _grid(alphas, total_variance, bk: _Backend):
+    """The penalties tried: explicit ``alphas``, else ALPHA_GRID times the training features'
+    total variance (``total_variance()``, computed only then)."""
+    if alphas is None:
+        return bk.asarray(ALPHA_GRID) * total_variance()
+    return bk.asarray(alphas)
+
+
 def _fit(X, Y, alphas, bk: _Backend) -> RidgeFit:
     x_mean, y_mean = X.mean(0), Y.mean(0)
     Xc, Yc = X - x_mean, Y - y_mean
     U, d = _left_svd(Xc, bk)
-    if alphas is None:
-        grid = bk.asarray(ALPHA_GRID) * (d.sum() / X.shape[0])   # sum(d)/n = total variance
-    else:
-        grid = bk.asarray(np.atleast_1d(np.asarray(alphas, float)))
-        if not (bk.to_numpy(grid) > 0).all():
-            raise ValueError(f"ridge penalties must be positive; got {np.asarray(alphas)}")
+    grid = _grid(alphas, lambda: d.sum() / X.shape[0], bk)   # sum(d)/n = total variance
     UtY = U.T @ Yc
     mse = _loo_mse(U, d, UtY, Yc, grid)
     alpha = grid[mse.argmin(0)]
@@ -228,6 +243,7 @@ def ridge_cv(X, Y, folds, alphas=None, *, backend: str = "auto", device=None, dt
     for train, _ in folds:
         if len(train) < 3:
             raise ValueError(f"a training fold has {len(train)} samples; leave-one-out needs at least 3")
+    alphas = _checked_alphas(alphas)
     X, Y = bk.asarray(X), bk.asarray(Y)
     if len(folds) > 1 and X.shape[1] > X.shape[0]:
         return _shared_kernel_cv(X, Y, folds, alphas, bk)
@@ -264,13 +280,14 @@ def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend):
     for train, test in folds:
         rest = np.setdiff1d(np.arange(n), np.asarray(train))
         tr, te, rs = bk.index(train), bk.index(test), bk.index(rest)
-        Ktt, Qt, Qr = K[tr][:, tr], Q[tr], Q[rs]
-        nt = len(train)
-        if alphas is None:  # as in _fit: the grid scaled by the fold's total feature variance
-            total_var = (Ktt.diagonal().sum() - Ktt.sum() / nt) / nt
-            grid = bk.asarray(ALPHA_GRID) * total_var
-        else:
-            grid = bk.asarray(np.atleast_1d(np.asarray(alphas, float)))
+        Qt, Qr = Q[tr], Q[rs]
+        nt, nr = len(train), len(rest)
+
+        def total_variance():  # as in _fit: of the fold's features, from its centred kernel
+            Ktt = K[tr][:, tr]
+            return (Ktt.diagonal().sum() - Ktt.sum() / nt) / nt
+
+        grid = _grid(alphas, total_variance, bk)
         R = _concat([Y[tr], bk.asarray(np.ones((nt, 1)))])     # targets and the constant
         QrT, QtR = Qr.T, Qt.T @ R
         diag_btt = (Qt * Qt) @ (1.0 / (lam[:, None] + grid[None, :]))   # (nt, A)
@@ -279,7 +296,6 @@ def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend):
             dinv = (1.0 / (lam + grid[k]))[:, None]
             rhs = _concat([dinv * QrT, dinv * QtR])             # Q^T-side of B_.r and B_.t R
             top, bottom = Qt @ rhs, Qr @ rhs
-            nr = QrT.shape[1]
             low = bk.cholesky(bottom[:, :nr])                   # B_rr = low low^T
             W = bk.solve_lower(low, _concat([top[:, :nr].T, bottom[:, nr:]]))
             Wt, WR = W[:, :nt], W[:, nt:]
@@ -289,15 +305,14 @@ def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend):
             b = Ainv_R[:, :-1].sum(0) / u.sum()                  # the intercept
             a = Ainv_R[:, :-1] - u[:, None] * b[None, :]         # dual coefficients, M^-1 y
             loo = a / (Ainv_diag - u * u / u.sum())[:, None]
-            mse.append(bk.to_numpy((loo ** 2).mean(0)))
+            mse.append((loo ** 2).mean(0)[:, None])
             coefs.append(a)
             intercepts.append(b)
-        best = np.stack(mse).argmin(0)  # ties: the smaller penalty, as in _fit
-        cols = np.arange(Y.shape[1])
+        best = bk.to_numpy(_concat(mse)).argmin(1)  # (targets,); ties: the smaller penalty, as in _fit
         a = _stack_pick(coefs, best, bk)
         b = _stack_pick([c[None, :] for c in intercepts], best, bk)[0]
         pred = K[te][:, tr] @ a + b
-        out.append((bk.to_numpy(pred), bk.to_numpy(grid)[best][cols]))
+        out.append((bk.to_numpy(pred), bk.to_numpy(grid)[best]))
     return out
 
 

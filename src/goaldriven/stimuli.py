@@ -9,10 +9,7 @@ Lambertian shading, at the three variation levels of Majaj, Hong et al. (2015).
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .io import InputError, atomic_path, open_netcdf, write_csv
+from .io import InputError, atomic_folder, atomic_path, open_netcdf, write_csv
 
 CATEGORIES = ("animals", "boats", "cars", "chairs", "faces", "fruits", "planes", "tables")
 
@@ -255,17 +252,9 @@ def save_stimulus_set_csv(da: xr.DataArray, csv_path) -> None:
     folder = csv_path.with_suffix("")
     names = [f"{folder.name}/{i:06d}.png" for i in range(da.sizes["presentation"])]
     # Write the images to a temporary folder and swap it in, so no half-written set remains.
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=csv_path.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         for name, pixels in zip(names, da.values):
             Image.fromarray(pixels).save(tmp / Path(name).name)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     table = {"stimulus_id": da["stimulus_id"].values, "filename": names}
     for name, coord in da.coords.items():
         if coord.dims == ("presentation",) and name not in table:

@@ -25,8 +25,6 @@ def raw_data(path):
     ``path`` lies inside it, else ``path``. Depending on the tracked unit keeps the DAG (and the
     generated dvc.yaml) the same before and after ``dvc update`` fetches the data. If it is not
     here yet, the error says how to fetch it rather than Snakemake's bare "missing input"."""
-    if not path:
-        return path
     wanted = Path(path)
     tracked = next((q for q in [wanted, *wanted.parents]
                     if q.name and q.with_suffix(f"{q.suffix}.dvc").is_file()), None)

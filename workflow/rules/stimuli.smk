@@ -26,13 +26,13 @@ else:
     rule import_training_set:
         input:
             code("stimuli", "importers"),
-            source=lambda w: raw_data(config["training"].get("source", "")),
+            source=lambda w: raw_data(config["training"]["source"]),
         output:
             f"{R}/stimuli/{{split}}.nc",
         log:
             f"{L}/stimuli/{{split}}.log",
         params:
-            source=config["training"].get("source", ""),
+            source=config["training"]["source"],
             # 0 = every image: the option is left out
             per_class=lambda w: f"--per-class {n}" if (n := config["training"]["per_class"][w.split]) else "",
             size=config["training"]["size"],

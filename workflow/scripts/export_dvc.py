@@ -50,28 +50,33 @@ def raw_data_present(root: Path = Path(".")):
 
     Snakemake refuses to build a DAG whose raw inputs are absent, but the DAG (and so the
     generated dvc.yaml) must not depend on whether ``dvc update`` has fetched the data yet:
-    on a fresh clone it has not. Unfetched outputs of ``data/*.dvc`` become empty placeholders
-    in a scratch folder whose other entries link back to the repository; nothing is written
-    into the repository itself.
+    on a fresh clone it has not. The view is a scratch folder of links to the repository's
+    entries, with each unfetched output of a ``data/**/*.dvc`` file as an empty placeholder;
+    nothing is written into the repository itself.
     """
-    missing = [out for tracked in sorted(root.glob("data/*.dvc")) for out in _dvc_outs(tracked)
-               if not out[0].exists()]
+    from goaldriven.lineage import tracked_data
+
+    root = root.resolve()
+    missing = [(Path(path), md5.endswith(".dir")) for path, md5 in sorted(tracked_data(root).items())
+               if not (root / path).exists()]
     if not missing:
         yield
         return
     back = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="export_dvc-") as tmp:
         view = Path(tmp)
-        for entry in root.resolve().iterdir():
-            if entry.name not in {"data", ".snakemake"}:
-                (view / entry.name).symlink_to(entry)
-        (view / "data").mkdir()
-        for entry in (root / "data").resolve().iterdir():
-            (view / "data" / entry.name).symlink_to(entry)
+        _link_entries(root, view)
         for path, is_dir in missing:
+            node = view
+            for part in path.parts[:-1]:  # a linked folder on the way becomes a real one
+                node = node / part
+                if node.is_symlink():
+                    target = node.resolve()
+                    node.unlink()
+                    node.mkdir()
+                    _link_entries(target, node)
             placeholder = view / path
-            placeholder.parent.mkdir(parents=True, exist_ok=True)
-            placeholder.mkdir() if is_dir else placeholder.touch()
+            placeholder.mkdir(parents=True) if is_dir else placeholder.touch()
         os.chdir(view)
         try:
             yield
@@ -79,10 +84,10 @@ def raw_data_present(root: Path = Path(".")):
             os.chdir(back)
 
 
-def _dvc_outs(tracked: Path) -> list[tuple[Path, bool]]:
-    """(path, is a folder) of each output a .dvc file tracks."""
-    outs = (yaml.safe_load(tracked.read_text()) or {}).get("outs", [])
-    return [(tracked.parent / o["path"], str(o.get("md5", "")).endswith(".dir")) for o in outs]
+def _link_entries(source: Path, dest: Path) -> None:
+    for entry in source.iterdir():
+        if entry.name != ".snakemake":
+            (dest / entry.name).symlink_to(entry)
 
 
 def _toposorted(jobs: list[dict]) -> list[dict]:
