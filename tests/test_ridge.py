@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import RidgeCV
 
+from goaldriven import ridge
 from goaldriven.ridge import ALPHA_GRID, fit_ridge_loo, ridge_cv
 
 
@@ -51,6 +52,23 @@ def test_loo_error_equals_brute_force_refits():
         np.testing.assert_allclose(fit.loo_mse[a_i], np.mean(np.square(errors), axis=0), rtol=1e-9)
 
 
+def test_gcv_score_equals_its_definition_from_the_hat_matrix():
+    # GCV (Golub, Heath & Wahba 1979) with an unpenalised intercept: n |(I - H) y|^2 / trace(I - H)^2,
+    # H the hat matrix of centred ridge plus the mean; primal (n > p) and dual (p > n) alike
+    for n, p in ((30, 12), (25, 40)):
+        X, Y, _, _ = _data(n, p, t=3, seed=5)
+        alphas = [0.5, 20.0, 900.0]
+        fit = fit_ridge_loo(X, Y, alphas=alphas, dtype="float64", criterion="gcv")
+        Xc = X - X.mean(0)
+        for a_i, alpha in enumerate(alphas):
+            H = np.full((n, n), 1.0 / n) + Xc @ np.linalg.solve(Xc.T @ Xc + alpha * np.eye(p), Xc.T)
+            resid = Y - H @ Y
+            expected = n * (resid ** 2).sum(0) / np.trace(np.eye(n) - H) ** 2
+            np.testing.assert_allclose(fit.loo_mse[a_i], expected, rtol=1e-9)
+    with pytest.raises(ValueError, match="unknown penalty criterion"):
+        fit_ridge_loo(X, Y, criterion="kfold")
+
+
 def test_recovers_a_known_linear_map_and_penalises_noise_more():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(400, 20))
@@ -90,21 +108,29 @@ def test_bad_input_is_refused():
         fit_ridge_loo(X, Y, backend="numpy", device="cuda")
 
 
+@pytest.mark.parametrize("criterion", ["loo", "gcv"])
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("alphas", [None, [0.3, 30.0, 3000.0]], ids=["grid", "explicit"])
-def test_wide_features_share_one_eigendecomposition_and_match_fold_by_fold_fits(backend, alphas):
+def test_wide_features_share_one_eigendecomposition_and_match_fold_by_fold_fits(backend, alphas, criterion, monkeypatch):
     # p > n: ridge_cv decomposes the kernel of all samples once (block inverse per fold). It
     # must give what a separate leave-one-out fit on each training fold gives, also when some
     # rows are in neither the training nor the test part of a fold.
     X, Y, _, _ = _data(90, 200, t=6, seed=4)
     folds = [(np.arange(20, 90), np.arange(0, 20)), (np.arange(0, 60), np.arange(60, 75)),
              (np.r_[0:30, 45:90], np.arange(30, 45))]
-    shared = ridge_cv(X, Y, folds, alphas, backend=backend, dtype="float64")
-    for (pred, alpha), (train, test) in zip(shared, folds):
-        fit = fit_ridge_loo(X[train], Y[train], alphas, backend=backend, dtype="float64")
+    shared = ridge_cv(X, Y, folds, alphas, backend=backend, dtype="float64", criterion=criterion)
+    # one penalty per batch, so that the best-so-far merge across batches is exercised
+    monkeypatch.setattr(ridge, "_ALPHA_BLOCK_ELEMENTS", 1)
+    batched = ridge_cv(X, Y, folds, alphas, backend=backend, dtype="float64", criterion=criterion)
+    for (pred, alpha), (pred_b, alpha_b), (train, test) in zip(shared, batched, folds):
+        fit = fit_ridge_loo(X[train], Y[train], alphas, backend=backend, dtype="float64", criterion=criterion)
+        assert len(np.unique(alpha)) > 1
+        np.testing.assert_array_equal(alpha_b, alpha)
+        np.testing.assert_allclose(pred_b, pred, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(alpha, _numpy(fit.alpha), rtol=1e-9)
         np.testing.assert_allclose(pred, _numpy(fit.predict(X[test])), rtol=1e-8, atol=1e-8)
     # float32 (the default) picks the same penalties on these non-centred features
-    for (pred32, alpha32), (pred, alpha) in zip(ridge_cv(X, Y, folds, alphas, backend=backend), shared):
+    for (pred32, alpha32), (pred, alpha) in zip(ridge_cv(X, Y, folds, alphas, backend=backend, criterion=criterion),
+                                                shared):
         np.testing.assert_allclose(alpha32, alpha, rtol=1e-5)
         np.testing.assert_allclose(pred32, pred, atol=1e-4 * np.abs(pred).max())

@@ -51,6 +51,11 @@ def cmd_simulate(a):
     save_assembly(da, a.out)
 
 
+def _add_criterion_option(s) -> None:
+    s.add_argument("--criterion", choices=("loo", "gcv"), default="loo",
+                   help="how ridge picks each site's penalty: exact leave-one-out or generalised cross-validation")
+
+
 def _add_feature_options(s, seed_flag: str) -> None:
     """How layers are reduced: part of a features file's identity (recorded in its attrs)."""
     s.add_argument("--pooling", choices=("none", "avg", "max"), default="none",
@@ -84,7 +89,7 @@ def cmd_score(a):
     from .score import score_model
 
     write_netcdf(score_model(a.features, a.recordings, trials_path=a.trials, splits=a.splits, seed=a.seed,
-                             benchmark=a.benchmark), a.out)
+                             benchmark=a.benchmark, criterion=a.criterion), a.out)
 
 
 def cmd_score_rdms(a):
@@ -142,7 +147,7 @@ def cmd_trajectory(a):
     from .trajectory import trajectory_table
 
     write_csv(trajectory_table(a.models, a.stimuli, a.recordings, trials_path=a.trials, splits=a.splits,
-                               seed=a.seed, spec=_feature_spec(a), final_scores=a.final_scores, benchmark=a.benchmark, device=a.device), a.out)
+                               seed=a.seed, criterion=a.criterion, spec=_feature_spec(a), final_scores=a.final_scores, benchmark=a.benchmark, device=a.device), a.out)
 
 
 def cmd_figure(a):
@@ -242,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
     s.add_argument("--splits", type=int, default=10)
     s.add_argument("--seed", type=int, default=0)
+    _add_criterion_option(s)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score)
 
@@ -308,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scores files (goaldriven score) of the final weights, reused instead of rescoring")
     s.add_argument("--splits", type=int, default=5)
     s.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
+    _add_criterion_option(s)
     _add_feature_options(s, seed_flag="--projection-seed")  # --seed is the folds' seed here
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     s.add_argument("--out", required=True, help="CSV: one row per model, epoch and region")

@@ -95,12 +95,14 @@ def make_splits(splits, n: int, labels=None, seed: int = 0, method: str = "ridge
 
 def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method: str = "ridge",
                         splits=10, alphas=None, seed: int = 0, stratify_coord: str = "object_name", *,
-                        backend: str = "auto", device=None, dtype: str = "float32") -> xr.Dataset:
+                        backend: str = "auto", device=None, dtype: str = "float32",
+                        criterion: str = "loo") -> xr.Dataset:
     """Cross-validated prediction of every neuroid from the features; Pearson r on held-out stimuli.
 
-    ``method="ridge"``: centred features, ridge penalty chosen per neuroid by exact efficient
-    leave-one-out inside each training fold (:mod:`goaldriven.ridge`; ``backend``, ``device``
-    and ``dtype`` go to it), k-fold splits (stratified by ``stratify_coord``).
+    ``method="ridge"``: centred features, ridge penalty chosen per neuroid inside each training
+    fold by exact efficient leave-one-out (``criterion="loo"``) or generalised cross-validation
+    (``"gcv"``) (:mod:`goaldriven.ridge`; ``backend``, ``device``, ``dtype`` and ``criterion``
+    go to it), k-fold splits (stratified by ``stratify_coord``).
     ``method="pls"``: Brain-Score's protocol (PLS, 25 components, ``scale=False``, shuffle splits
     with 90% training data, stratified), so numbers compare with Brain-Score's.
     ``splits``: a number of splits or an explicit list of (train_idx, test_idx) pairs.
@@ -122,7 +124,7 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
         X, Y = X.astype(np.float64), Y.astype(np.float64)
         fitted = [(_pls_predict(X[train], Y[train], X[test]), np.full(Y.shape[1], np.nan)) for train, test in folds]
     else:
-        fitted = ridge_cv(X, Y, folds, alphas, backend=backend, device=device, dtype=dtype)
+        fitted = ridge_cv(X, Y, folds, alphas, backend=backend, device=device, dtype=dtype, criterion=criterion)
     r_split = np.array([_columnwise_r(pred, Y[test]) for (pred, _), (_, test) in zip(fitted, folds)])
     alpha_split = np.array([alpha for _, alpha in fitted], dtype=np.float64)
     neuroid_coords = {k: ("neuroid", v.values) for k, v in responses.coords.items() if v.dims == ("neuroid",)}
@@ -133,7 +135,7 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
                    "split_median_r": float(np.nanmean(np.nanmedian(r_split, axis=1)))}
     attrs = {"method": method, "n_splits": len(folds), "seed": seed, **summary}
     if method == "ridge":
-        attrs["dtype"] = dtype
+        attrs.update(dtype=dtype, criterion=criterion)
     return xr.Dataset(
         {"r": ("neuroid", r_mean), "r_split": (("split", "neuroid"), r_split),
          "alpha": (("split", "neuroid"), alpha_split)},

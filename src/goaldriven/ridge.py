@@ -1,4 +1,5 @@
-"""Ridge regression with the penalty chosen per target by exact, efficient leave-one-out.
+"""Ridge regression with the penalty chosen per target by exact, efficient leave-one-out
+(the default) or by generalised cross-validation (GCV).
 
 One thin SVD of the centred training features per fold gives, for every penalty of a grid
 and every target at once, the exact leave-one-out residuals (the hat-matrix identity
@@ -16,8 +17,11 @@ this changed the penalties picked; the shared-kernel path below keeps every dire
 
 Cross-validation over wide features (p > n, the usual case for a layer against a few hundred
 or thousand images) decomposes the kernel of all samples once and gets each training fold's
-solution from it by a block inverse (``_shared_kernel_cv``): about half the cost of one
-decomposition per fold, and it keeps every direction of the spectrum (no float32 cut-off).
+solution from it by a block inverse (``_shared_kernel_cv``), every penalty of the grid in one
+batch: it keeps every direction of the spectrum (no float32 cut-off), and per fold it costs
+products with the held-out rows rather than a decomposition. Exact LOO needs the diagonal of
+each training fold's hat matrix, the largest of those products; GCV needs only its trace and
+runs about twice as fast (``benchmarks/mapping.py`` prints both).
 
 Two backends share the code: ``numpy`` and ``torch`` (CPU or CUDA via ``device``). Only
 operators and methods that numpy arrays and torch tensors spell alike are used in the maths;
@@ -39,6 +43,10 @@ ALPHA_GRID = np.logspace(-3, 2, 11)
 
 # Cap on the (alphas x samples x targets) block of LOO residuals held at once, in elements.
 _BLOCK_ELEMENTS = 1 << 24
+# Cap on the (alphas x held-out rows x samples) blocks of the shared-kernel path, in elements.
+_ALPHA_BLOCK_ELEMENTS = 1 << 26
+
+CRITERIA = ("loo", "gcv")
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,8 @@ class RidgeFit:
     """A fitted ridge map: ``predict(X) = (X - x_mean) @ weights + y_mean``.
 
     ``alpha`` (n_targets,) is the penalty chosen per target, ``alphas`` the grid tried and
-    ``loo_mse`` (n_alphas, n_targets) the mean squared leave-one-out error of each; arrays live
-    on the backend (numpy arrays or torch tensors).
+    ``loo_mse`` (n_alphas, n_targets) the mean squared leave-one-out error of each (the GCV score
+    under ``criterion="gcv"``); arrays live on the backend (numpy arrays or torch tensors).
     """
 
     backend: _Backend
@@ -151,13 +159,17 @@ def _left_svd(Xc, bk: _Backend):
     return (vecs, d) if p > n else ((Xc @ vecs) / d ** 0.5, d)
 
 
-def _loo_mse(U, d, UtY, Yc, alphas):
-    """Mean squared exact leave-one-out error (n_alphas, n_targets) of ridge with an
-    unpenalised intercept, for every penalty and target."""
+def _cv_mse(U, d, UtY, Yc, alphas, criterion: str = "loo"):
+    """Mean squared exact leave-one-out error, or the GCV score, (n_alphas, n_targets) of
+    ridge with an unpenalised intercept, for every penalty and target. Both divide the
+    training residuals by one minus the leverage: per sample for LOO, its mean for GCV."""
     n = Yc.shape[0]
     shrink = d / (d + alphas[:, None])                   # (A, r): hat-matrix eigenvalues
-    leverage = 1.0 / n + (U * U) @ shrink.T               # (n, A); 1/n from the intercept
-    scale = (1.0 - leverage).T[:, :, None]                # (A, n, 1)
+    if criterion == "loo":
+        leverage = 1.0 / n + (U * U) @ shrink.T           # (n, A); 1/n from the intercept
+        scale = (1.0 - leverage).T[:, :, None]            # (A, n, 1)
+    else:
+        scale = (1.0 - (1.0 + shrink.sum(1)) / n)[:, None, None]   # trace(H) / n, intercept included
     block = max(1, _BLOCK_ELEMENTS // (len(alphas) * n))
     parts = []
     for j in range(0, Yc.shape[1], block):
@@ -175,9 +187,10 @@ def _concat(parts):
 
 
 def fit_ridge_loo(X, Y, alphas=None, *, backend: str = "auto", device=None,
-                  dtype: str = "float32") -> RidgeFit:
+                  dtype: str = "float32", criterion: str = "loo") -> RidgeFit:
     """Fit ridge regressions of every column of ``Y`` (n, t) on ``X`` (n, p), each with the
-    penalty from ``alphas`` that minimises the exact leave-one-out squared error.
+    penalty from ``alphas`` that minimises the exact leave-one-out squared error
+    (``criterion="gcv"``: generalised cross-validation, see :func:`ridge_cv`).
 
     ``alphas=None`` uses ``ALPHA_GRID`` times the features' total variance (see ALPHA_GRID);
     explicit ``alphas`` are absolute. Ties go to the first (smallest, for a sorted grid)
@@ -188,7 +201,7 @@ def fit_ridge_loo(X, Y, alphas=None, *, backend: str = "auto", device=None,
     _check_data(X, Y)
     if len(X) < 3:
         raise ValueError(f"leave-one-out needs at least 3 samples; got {len(X)}")
-    return _fit(bk.asarray(X), bk.asarray(Y), _checked_alphas(alphas), bk)
+    return _fit(bk.asarray(X), bk.asarray(Y), _checked_alphas(alphas), bk, _checked_criterion(criterion))
 
 
 def _check_data(X: np.ndarray, Y: np.ndarray) -> None:
@@ -210,6 +223,12 @@ def _checked_alphas(alphas):
     return alphas
 
 
+def _checked_criterion(criterion: str) -> str:
+    if criterion not in CRITERIA:
+        raise ValueError(f"unknown penalty criterion {criterion!r}; choose from {CRITERIA}")
+    return criterion
+
+
 def _grid(alphas, total_variance, bk: _Backend):
     """The penalties tried: explicit ``alphas``, else ALPHA_GRID times the training features'
     total variance (``total_variance()``, computed only then)."""
@@ -218,13 +237,13 @@ def _grid(alphas, total_variance, bk: _Backend):
     return bk.asarray(alphas)
 
 
-def _fit(X, Y, alphas, bk: _Backend) -> RidgeFit:
+def _fit(X, Y, alphas, bk: _Backend, criterion: str = "loo") -> RidgeFit:
     x_mean, y_mean = X.mean(0), Y.mean(0)
     Xc, Yc = X - x_mean, Y - y_mean
     U, d = _left_svd(Xc, bk)
     grid = _grid(alphas, lambda: d.sum() / X.shape[0], bk)   # sum(d)/n = total variance
     UtY = U.T @ Yc
-    mse = _loo_mse(U, d, UtY, Yc, grid)
+    mse = _cv_mse(U, d, UtY, Yc, grid, criterion)
     alpha = grid[mse.argmin(0)]
     # Ridge weights V diag(sqrt(d) / (d + alpha)) U^T Yc, written as Xc^T U diag(1 / (d + alpha))
     # U^T Yc (since Xc^T U = V diag(sqrt(d))): two thin products instead of forming V.
@@ -232,40 +251,49 @@ def _fit(X, Y, alphas, bk: _Backend) -> RidgeFit:
     return RidgeFit(bk, x_mean, y_mean, weights, alpha, grid, mse)
 
 
-def ridge_cv(X, Y, folds, alphas=None, *, backend: str = "auto", device=None, dtype: str = "float32"):
+def ridge_cv(X, Y, folds, alphas=None, *, backend: str = "auto", device=None, dtype: str = "float32",
+             criterion: str = "loo"):
     """Cross-validated ridge: for each (train, test) pair of ``folds``, fit on the training rows
-    (penalty per target by LOO within them) and predict the test rows. Returns a list of
+    (penalty per target chosen within them) and predict the test rows. Returns a list of
     ``(prediction (n_test, t), alpha (t,))`` numpy pairs. ``X`` and ``Y`` go to the backend's
-    device once, so folds run there without copies back and forth."""
+    device once, so folds run there without copies back and forth.
+
+    ``criterion``: "loo", the exact leave-one-out error (the default), or "gcv", generalised
+    cross-validation (Golub, Heath & Wahba 1979: the mean squared training residual over the
+    squared mean of one minus the leverage). GCV needs only the trace of the hat matrix, not
+    its diagonal, which makes wide-feature cross-validation about twice as fast; it usually
+    picks the same or a neighbouring penalty."""
     bk = get_backend(backend, device, dtype)
     X, Y = np.asarray(X), np.asarray(Y)
     _check_data(X, Y)
     for train, _ in folds:
         if len(train) < 3:
             raise ValueError(f"a training fold has {len(train)} samples; leave-one-out needs at least 3")
-    alphas = _checked_alphas(alphas)
+    alphas, criterion = _checked_alphas(alphas), _checked_criterion(criterion)
     X, Y = bk.asarray(X), bk.asarray(Y)
     if len(folds) > 1 and X.shape[1] > X.shape[0]:
-        return _shared_kernel_cv(X, Y, folds, alphas, bk)
+        return _shared_kernel_cv(X, Y, folds, alphas, bk, criterion)
     out = []
     for train, test in folds:
         train, test = bk.index(train), bk.index(test)
-        fit = _fit(X[train], Y[train], alphas, bk)
+        fit = _fit(X[train], Y[train], alphas, bk, criterion)
         out.append((bk.to_numpy(fit.predict(X[test])), bk.to_numpy(fit.alpha)))
     return out
 
 
-def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend):
+def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend, criterion: str):
     """``ridge_cv`` for wide features (p > n) from ONE eigendecomposition for all folds.
 
     Per fold, the eigendecomposition of the training kernel dominates the cost of ``_fit``.
-    Here ``K = Q diag(lam) Q^T`` of all n samples is decomposed once; for a fold with training
-    rows t and the other rows r, ``B = (K + alpha I)^-1 = Q diag(1 / (lam + alpha)) Q^T`` and the
-    block-inverse (Schur complement) identity gives the training system's inverse exactly:
-    ``(K_tt + alpha I)^-1 = B_tt - B_tr B_rr^-1 B_rt``, at the cost of matrix products with
-    the few held-out rows. The unpenalised intercept is the limit c -> inf of the kernel
-    ``K + c 11^T``, a rank-one correction; the leave-one-out residual of kernel ridge is
-    ``(M^-1 y)_i / (M^-1)_ii``. The result equals ``_fit`` fold by fold (a test checks it).
+    Here ``K = Q diag(lam) Q^T`` of all n samples is decomposed once. For a fold with training
+    rows t and the other rows r, ``B = (K + alpha I)^-1 = Q D Q^T`` with ``D = diag(1 / (lam +
+    alpha))``, and the block-inverse (Schur complement) identity gives the training system's
+    inverse exactly, ``(K_tt + alpha I)^-1 = B_tt - B_tr B_rr^-1 B_rt``. Written in the
+    eigenbasis, ``B_tr B_rr^-1 B_rt = Q_t G^T G Q_t^T`` with ``G = L^-1 Q_r D`` (``L L^T =
+    B_rr``), so each penalty costs products with the few held-out rows, all penalties at once.
+    The unpenalised intercept is the limit c -> inf of the kernel ``K + c 11^T``, a rank-one
+    correction; the leave-one-out residual of kernel ridge is ``(M^-1 y)_i / (M^-1)_ii`` and
+    GCV needs only the trace of ``M^-1``. The result equals ``_fit`` fold by fold (a test checks it).
     """
     n = X.shape[0]
     Xg = X - X.mean(0)  # a shift the intercept absorbs; it keeps float32 kernels accurate
@@ -276,50 +304,70 @@ def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend):
     K = Xg @ Xg.T
     K = K + K.diagonal().mean() / n
     lam, Q = bk.eigh(K)
+    Q2t = (Q * Q).T if criterion == "loo" else None   # diag(B) = D @ Q2t
+    R = _concat([Y, bk.asarray(np.ones((n, 1)))])      # targets and the constant
     out = []
     for train, test in folds:
-        rest = np.setdiff1d(np.arange(n), np.asarray(train))
-        tr, te, rs = bk.index(train), bk.index(test), bk.index(rest)
-        Qt, Qr = Q[tr], Q[rs]
-        nt, nr = len(train), len(rest)
+        mask = np.zeros(n, bool)
+        mask[np.asarray(train)] = True
+        tr, te, Qr = bk.index(train), bk.index(test), Q[bk.index(np.flatnonzero(~mask))]
+        ind, nt = bk.asarray(mask), len(train)
+        # No gathers of the big Q or K by training rows (slower than the products): products
+        # with the zero-padded training part instead, and rows picked from the small results.
+        QtR = Q.T @ (R * ind[:, None])                  # Q_t^T R, (n, t + 1)
 
         def total_variance():  # as in _fit: of the fold's features, from its centred kernel
-            Ktt = K[tr][:, tr]
-            return (Ktt.diagonal().sum() - Ktt.sum() / nt) / nt
+            return (K.diagonal() @ ind - ind @ (K @ ind) / nt) / nt
 
         grid = _grid(alphas, total_variance, bk)
-        R = _concat([Y[tr], bk.asarray(np.ones((nt, 1)))])     # targets and the constant
-        QrT, QtR = Qr.T, Qt.T @ R
-        diag_btt = (Qt * Qt) @ (1.0 / (lam[:, None] + grid[None, :]))   # (nt, A)
-        mse, coefs, intercepts = [], [], []
-        for k in range(len(grid)):
-            dinv = (1.0 / (lam + grid[k]))[:, None]
-            rhs = _concat([dinv * QrT, dinv * QtR])             # Q^T-side of B_.r and B_.t R
-            top, bottom = Qt @ rhs, Qr @ rhs
-            low = bk.cholesky(bottom[:, :nr])                   # B_rr = low low^T
-            W = bk.solve_lower(low, _concat([top[:, :nr].T, bottom[:, nr:]]))
-            Wt, WR = W[:, :nt], W[:, nt:]
-            Ainv_R = top[:, nr:] - Wt.T @ WR                    # (K_tt + alpha I)^-1 R
-            Ainv_diag = diag_btt[:, k] - (Wt * Wt).sum(0)
-            u = Ainv_R[:, -1]                                    # (K_tt + alpha I)^-1 1
-            b = Ainv_R[:, :-1].sum(0) / u.sum()                  # the intercept
-            a = Ainv_R[:, :-1] - u[:, None] * b[None, :]         # dual coefficients, M^-1 y
-            loo = a / (Ainv_diag - u * u / u.sum())[:, None]
-            mse.append((loo ** 2).mean(0)[:, None])
-            coefs.append(a)
-            intercepts.append(b)
-        best = bk.to_numpy(_concat(mse)).argmin(1)  # (targets,); ties: the smaller penalty, as in _fit
-        a = _stack_pick(coefs, best, bk)
-        b = _stack_pick([c[None, :] for c in intercepts], best, bk)[0]
-        pred = K[te][:, tr] @ a + b
-        out.append((bk.to_numpy(pred), bk.to_numpy(grid)[best]))
+        eye = bk.asarray(np.eye(Qr.shape[0]))
+        step = max(1, _ALPHA_BLOCK_ELEMENTS // (Qr.shape[0] * n))  # penalties per batch
+        best = None
+        for a0 in range(0, len(grid), step):
+            D = 1.0 / (lam[None, :] + grid[a0:a0 + step, None])            # (A, n)
+            QrD = Qr[None] * D[:, None, :]                                  # B_r. = QrD Q^T
+            low = bk.cholesky(QrD @ Qr.T)                                   # B_rr = low low^T
+            G = bk.solve_lower(low, eye) @ QrD                              # (A, nr, n)
+            # (K_tt + alpha I)^-1 R = Q_t z: eigenbasis coordinates, for every penalty at once
+            z = D[:, :, None] * QtR[None] - G.swapaxes(1, 2) @ (G @ QtR)    # (A, n, t + 1)
+            zy, z1 = z[:, :, :-1], z[:, :, -1:]
+            su = (QtR[None, :, -1:] * z1).sum(1)                            # 1^T (K_tt + alpha I)^-1 1
+            b = (QtR[None, :, -1:] * zy).sum(1) / su                        # the intercepts (A, t)
+            w = zy - z1 * b[:, None, :]                                     # dual coefficients = Q_t w
+            if criterion == "loo":  # per-sample leverage from diag of (K_tt + alpha I)^-1
+                Qz = (Q @ z)[:, tr]                                         # (A, nt, t + 1)
+                u = Qz[:, :, -1]
+                W = G @ Q.T                                                 # (A, nr, n)
+                diag = (D @ Q2t - (W * W).sum(1))[:, tr]
+                coef = Qz[:, :, :-1] - u[:, :, None] * b[:, None, :]
+                mse = ((coef / (diag - u * u / su)[:, :, None]) ** 2).mean(1)
+            else:  # GCV: traces only. trace (K_tt + alpha I)^-1 = trace(B) - |G|^2, and
+                # |Q_t v|^2 = |v|^2 - |Q_r v|^2 since Q is orthogonal
+                def sq_norms(v):
+                    return (v * v).sum(1) - ((Qr @ v) ** 2).sum(1)
+                trace = D.sum(1)[:, None] - (G * G).sum((1, 2))[:, None]
+                mean_scale = (trace - sq_norms(z1) / su) / nt              # mean of (1 - h) / alpha
+                mse = sq_norms(w) / nt / mean_scale ** 2
+            best = _keep_best(best, mse, w, b, a0, bk)
+        _, idx, w, b = best
+        coef = (Q @ w) * ind[:, None]                                       # zero off the training rows
+        pred = K[te] @ coef + b
+        out.append((bk.to_numpy(pred), bk.to_numpy(grid)[idx]))
     return out
 
 
-def _stack_pick(per_alpha, best: np.ndarray, bk: _Backend):
-    """Column j of the result is column j of ``per_alpha[best[j]]``."""
-    out = per_alpha[0] * 0
-    for k in np.unique(best):
-        cols = bk.index(np.flatnonzero(best == k))
-        out[:, cols] = per_alpha[k][:, cols]
-    return out
+def _keep_best(best, mse, coef, b, offset: int, bk: _Backend):
+    """Merge a batch of penalties (``mse`` (A, t), ``coef`` (A, m, t), ``b`` (A, t)) into the
+    best ``(mse, penalty index, coef, b)`` per target so far; ties keep the earlier penalty."""
+    m = bk.to_numpy(mse)
+    k = m.argmin(0)
+    cols = np.arange(m.shape[1])
+    new = (m[k, cols], k + offset, coef[bk.index(k), :, bk.index(cols)].T, b[bk.index(k), bk.index(cols)])
+    if best is None:
+        return new
+    better = np.flatnonzero(new[0] < best[0])
+    if len(better):
+        best[0][better], best[1][better] = new[0][better], new[1][better]
+        best[2][:, bk.index(better)] = new[2][:, bk.index(better)]
+        best[3][bk.index(better)] = new[3][bk.index(better)]
+    return best

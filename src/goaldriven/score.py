@@ -24,6 +24,8 @@ from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_co
 
 log = logging.getLogger(__name__)
 
+CRITERION_NAMES = {"loo": "efficient leave-one-out", "gcv": "generalised cross-validation"}
+
 
 def _blocks(responses: xr.DataArray):
     """(presentation indices, neuroid indices) of each recording session; one block if unsplit."""
@@ -49,22 +51,33 @@ def _ceilings(responses: xr.DataArray, trials: xr.DataArray | None, reps, seed: 
     return ceiling
 
 
-def _rsa_ceilings(trials: xr.DataArray | None, reps, regions: list[str], seed: int) -> np.ndarray:
+def _rsa_ceilings(trials: xr.DataArray | None, reps, trial_ids, blocks, regions: list[str],
+                  seed: int) -> np.ndarray:
     """(lower, upper) RDM noise ceiling per region from two disjoint halves of the repetitions
-    (Nili et al. 2014); NaN without single trials. Half-data RDMs are noisier than the full
-    mean's, so these bounds are conservative."""
+    (Nili et al. 2014), session by session like the RSA it bounds (each session's sites on that
+    session's images), then averaged over the sessions that have single trials; NaN without
+    any. Half-data RDMs are noisier than the full mean's, so these bounds are conservative."""
     out = np.full((len(regions), 2), np.nan)
     if trials is None:
         return out
+    trial_sites, trial_region = trials["neuroid_id"].values, trials["region"].values
+    per_region = {g: [] for g in regions}
+    for _, _, block in blocks:
+        stimuli = np.isin(trial_ids, block["stimulus_id"].values)
+        in_block = np.isin(trial_sites, block["neuroid_id"].values)
+        for g in regions:
+            sites = in_block & (trial_region == g)
+            if sites.any() and stimuli.sum() > 2:
+                per_region[g].append(rdm_noise_ceiling(
+                    repetition_split_rdms(reps[:, stimuli][:, :, sites], n_groups=2, seed=seed)))
     for k, g in enumerate(regions):
-        sites = trials["region"].values == g
-        if sites.any():
-            out[k] = rdm_noise_ceiling(repetition_split_rdms(reps[:, :, sites], n_groups=2, seed=seed))
+        if per_region[g]:
+            out[k] = np.mean(per_region[g], axis=0)
     return out
 
 
 def score_model(features_path, recordings_path, trials_path=None, splits: int = 10, seed: int = 0,
-                benchmark: str = "") -> xr.Dataset:
+                benchmark: str = "", criterion: str = "loo") -> xr.Dataset:
     feats = open_netcdf(features_path)
     recordings = plain_coords(load_assembly(recordings_path))
     responses = average_repetitions(recordings)
@@ -74,7 +87,7 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
         trials = recordings
     else:
         trials = None
-    reps = trials_array(trials)[0] if trials is not None else None  # (n_reps, n_stimuli, n_sites)
+    reps, trial_ids = trials_array(trials) if trials is not None else (None, None)  # (n_reps, n_stimuli, n_sites)
     ceiling = _ceilings(responses, trials, reps, seed)
     position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
     missing = [s for s in responses["stimulus_id"].values if s not in position]
@@ -96,7 +109,8 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
         per_region = {g: [] for g in regions}
         for (p_idx, n_idx, block), targets in zip(blocks, area_rdms):
             xb = x.isel(presentation=rows[p_idx])
-            r[i, n_idx] = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed)["r"].values
+            r[i, n_idx] = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed,
+                                                 criterion=criterion)["r"].values
             layer_rdm = rdm(xb.values)
             for g, target in targets.items():
                 per_region[g].append(compare_rdms(layer_rdm, target, method="spearman"))
@@ -104,7 +118,7 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
         log.info("%s %s (%d/%d): median r %s", feats.attrs.get("model"), layer, i + 1, len(layers),
                  {g: round(float(np.nanmedian(r[i, region == g])), 3) for g in regions})
     ev = explained_variance(r, ceiling)
-    rsa_ceiling = _rsa_ceilings(trials, reps, regions, seed)
+    rsa_ceiling = _rsa_ceilings(trials, reps, trial_ids, blocks, regions, seed)
     neuroid_coords = {c: ("neuroid", responses[c].values) for c in ("neuroid_id", "region")}
     ds = xr.Dataset(
         {"r": (("layer", "neuroid"), r), "ev": (("layer", "neuroid"), ev),
@@ -115,11 +129,13 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     ds.attrs.update({"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "predictivity",
                      "features": str(features_path), "recordings": str(recordings_path),
                      "trials": str(trials_path or ""), "splits": splits, "seed": seed, "n_sessions": len(blocks),
-                     "mapping": "ridge (alpha per site by efficient leave-one-out; folds stratified by "
+                     "mapping": f"ridge (alpha per site by {CRITERION_NAMES[criterion]}; folds stratified by "
                                 "object_name where present), per recording session",
+                     "criterion": criterion,
                      "ceiling": "split-half over repetitions, Spearman-Brown corrected; NaN without single trials",
                      "rsa": "Spearman of 1 - Pearson RDMs over the benchmark's images (mean over sessions); "
-                            "RDM noise ceiling from two halves of the repetitions (Nili et al. 2014)",
+                            "RDM noise ceiling from two halves of the repetitions (Nili et al. 2014), per session, "
+                            "mean over the sessions with single trials",
                      "simulated": int(recordings.attrs.get("simulated", 0)),
                      **{k: v for k, v in recordings.attrs.items() if k.startswith("ground_truth_")}})
     return ds

@@ -97,17 +97,22 @@ def _best_layer_rows(rows: list[dict]) -> list[dict]:
     return list(best.values())
 
 
-def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, trials_path, splits: int, seed: int,
-                      spec: FeatureSpec, benchmark: str, fields: dict, device: str, scored=None) -> list[dict]:
-    """``scored``: the scores file of these very weights, if the workflow already made one."""
+def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, options: dict, spec: FeatureSpec,
+                      fields: dict, device: str, scored=None) -> list[dict]:
+    """``options``: keyword arguments of ``score_model``; ``scored``: the scores file of these
+    very weights, if the workflow already made one (with the same options)."""
+    benchmark = options["benchmark"]
     if scored is not None:
         ds = open_netcdf(scored, kind="dataset")
+        for key in ("splits", "criterion"):
+            made = ds.attrs.get(key, "loo" if key == "criterion" else None)
+            if str(made) != str(options[key]):
+                raise InputError(f"{scored}: scored with {key} {made}, not {options[key]} as asked")
     else:
         with tempfile.TemporaryDirectory(prefix="goaldriven-trajectory-") as tmp:
             features = extract_to_netcdf(ckpt.weights, stimuli, Path(tmp) / "features.nc",
                                          model_id=fields["model"], spec=spec, device=device, progress=False)
-            ds = score_model(features, recordings_path, trials_path=trials_path, splits=splits, seed=seed,
-                             benchmark=benchmark)
+            ds = score_model(features, recordings_path, **options)
     rows = []
     for row in _best_layer_rows(_predictivity_rows(ds, {**fields, "benchmark": benchmark})):
         rows.append({**row, "epoch": ckpt.epoch, "final": ckpt.final, "test_accuracy": ckpt.test_accuracy,
@@ -124,11 +129,11 @@ def _scored_model(path) -> str:
 
 def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None, splits: int = 5, seed: int = 0,
                      spec: FeatureSpec = FeatureSpec(), benchmark: str = "", device: str = "cpu",
-                     final_scores=()) -> pd.DataFrame:
+                     final_scores=(), criterion: str = "loo") -> pd.DataFrame:
     """One row per model folder, checkpoint (kept epochs, then the final weights) and region:
     that epoch's ``test_accuracy`` and the best layer's ``ev_median`` (median ceiling-normalised
     EV over sites; the median signed r**2 where there are no single trials, see
-    ``ceiling_normalised``). ``spec`` is how features are reduced; ``splits``/``seed`` as in
+    ``ceiling_normalised``). ``spec`` is how features are reduced; ``splits``/``seed``/``criterion`` as in
     :func:`goaldriven.score.score_model`. ``final_scores``: scores files of the final weights
     (``goaldriven score`` with the same benchmark, features and splits), reused instead of
     extracting and scoring those weights again.
@@ -148,10 +153,11 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
         seen[fields["model"]] = model_dir
         plan += [(fields, ckpt) for ckpt in checkpoints(model_dir, metrics)]
     scored = {_scored_model(path): path for path in final_scores}
+    options = dict(trials_path=trials_path, splits=splits, seed=seed, benchmark=benchmark, criterion=criterion)
     rows = []
     for i, (fields, ckpt) in enumerate(plan, 1):
-        new = _score_checkpoint(ckpt, stimuli, recordings_path, trials_path, splits, seed, spec, benchmark,
-                                fields, device, scored.get(fields["model"]) if ckpt.final else None)
+        new = _score_checkpoint(ckpt, stimuli, recordings_path, options, spec, fields, device,
+                                scored.get(fields["model"]) if ckpt.final else None)
         log.info("%s epoch %d (checkpoint %d/%d): test accuracy %.3f, best layer %s", fields["model"], ckpt.epoch,
                  i, len(plan), ckpt.test_accuracy,
                  ", ".join(f"{r['region']} {r['best_layer']} {r['ev_median']:.3f}" for r in new))

@@ -1,5 +1,6 @@
 # Helpers shared by the rules: where files live, which models and benchmarks a config asks for,
 # code dependencies. Every path is under the experiment's results folder R (config "results").
+import ast
 import subprocess
 from pathlib import Path
 
@@ -69,9 +70,31 @@ def _figures():
 FIGURES = _figures()
 
 
+PACKAGE = Path(workflow.main_snakefile).parent / "src" / "goaldriven"
+
+
+def _package_imports(module):
+    """Modules of the package that ``module`` imports (``from .x import``, at any depth)."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+    return found
+
+
 def code(*modules):
-    """Package modules that a job runs, declared as inputs so that editing one reruns it (in DVC too)."""
-    return [f"src/goaldriven/{m}.py" for m in ("__init__", "io", "cli") + modules]
+    """Package modules that a job runs, declared as inputs so that editing one reruns it (in DVC
+    too): the named ones, the entry point, and everything they import from the package, so that
+    a module behind another (ridge behind compare) is never forgotten. The CLI's own imports are
+    per command, so they are not followed."""
+    needed, todo = set(), ["__init__", "io", *modules]
+    while todo:
+        m = todo.pop()
+        if m not in needed:
+            needed.add(m)
+            todo += sorted(_package_imports(m) - needed)
+    return [f"src/goaldriven/{m}.py" for m in ["cli", *sorted(needed)]]
 
 
 def candidate_models():

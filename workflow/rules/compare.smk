@@ -13,13 +13,14 @@ rule score:
     params:
         splits=config["comparison"]["splits"],
         seed=config["comparison"]["seed"],
+        criterion=config["comparison"]["criterion"],
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} score --features {input.features} --recordings {input.recordings}"
         " {params.trials} --benchmark {wildcards.benchmark} --splits {params.splits} --seed {params.seed}"
-        " --out {output} > {log} 2>&1"
+        " --criterion {params.criterion} --out {output} > {log} 2>&1"
 
 
 rule score_rdms:
@@ -92,6 +93,7 @@ rule trajectory:
         benchmark=trajectory_benchmark(),
         splits=config["comparison"]["splits"],
         seed=config["comparison"]["seed"],
+        criterion=config["comparison"]["criterion"],
         max_features=config["features"]["max_features"],
         projection_seed=config["features"]["projection_seed"],
         pooling=config["features"].get("pooling", "none"),
@@ -103,7 +105,7 @@ rule trajectory:
         "goaldriven --threads {threads} trajectory --models {params.dirs} --stimuli {input.stimuli}"
         " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
         " --final-scores {input.scores}"
-        " --splits {params.splits} --seed {params.seed} --pooling {params.pooling}"
+        " --splits {params.splits} --seed {params.seed} --criterion {params.criterion} --pooling {params.pooling}"
         " --pool-grid {params.pool_grid} --reduction {params.reduction}"
         " --max-features {params.max_features} --projection-seed {params.projection_seed}"
         " --out {output} > {log} 2>&1"
