@@ -28,7 +28,7 @@ HARNESS = REPO / "tests" / "slurm"
 # cluster has no slurmdbd, so no sacct) and a first status check after 2 s instead of 40 s.
 SITE_ENV = {"GOALDRIVEN_SLURM_PARTITION": "cpu", "GOALDRIVEN_SLURM_GPU_PARTITION": "gpu"}
 SITE_ARGS = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]
-GPU_LOGS = ("train/", "features/", "recordings/train_surrogate")  # logs of the GPU rules, under logs/
+GPU_LOGS = ("train/", "features/", "recordings/train_surrogate", "summary/trajectory/")  # GPU rules' logs, under logs/
 JOB_LINE = re.compile(r"SLURM job (\d+) on \S+, CUDA_VISIBLE_DEVICES=(\S+)")
 FAULT_MODEL = "results/models/hmo/supervised_seed0"
 

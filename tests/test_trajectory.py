@@ -14,7 +14,7 @@ from goaldriven.neural import save_assembly, simulate_recordings
 from goaldriven.score import score_model
 from goaldriven.summary import tables
 from goaldriven.train import TrainConfig, train
-from goaldriven.trajectory import trajectory_table
+from goaldriven.trajectory import join_tables, trajectory_table
 from test_figures import check_outputs
 
 SPLITS = 4
@@ -119,3 +119,35 @@ def test_bad_model_folders_name_the_file(runs, tiny_sets, tmp_path):
     (foreign / "metrics.json").write_text(json.dumps({"history": []}))
     with pytest.raises(InputError, match=r"foreign[/\\]metrics\.json: not the metrics of goaldriven train"):
         run(foreign)
+
+
+def test_per_model_tables_join_into_the_table_of_all_models(table, runs, tiny_sets, tmp_path):
+    # The workflow scores each model in a job of its own, then joins the tables.
+    paths = []
+    for name in ("supervised", "untrained"):
+        paths.append(tmp_path / f"{name}.csv")
+        main(["trajectory", "--models", str(runs / name), "--stimuli", str(tiny_sets["test"]),
+              "--recordings", str(runs / "rec.nc"), "--splits", str(SPLITS), "--benchmark", "sim",
+              "--out", str(paths[-1])])
+    main(["trajectory-join", "--tables", *map(str, paths), "--out", str(tmp_path / "all.csv")])
+    table.to_csv(tmp_path / "expected.csv", index=False)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "all.csv"), pd.read_csv(tmp_path / "expected.csv"))
+    with pytest.raises(InputError, match="model hmo/supervised_seed0 is also in"):
+        join_tables([paths[0], paths[1], paths[0]])
+    pd.read_csv(paths[0]).drop(columns="ev_median").to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputError, match="bad.csv: not a trajectory table"):
+        join_tables([paths[1], tmp_path / "bad.csv"])
+
+
+def test_final_scores_made_with_other_options_are_refused(runs, tiny_sets, tmp_path):
+    from goaldriven.features import extract_assembly
+    from goaldriven.stimuli import load_stimulus_set
+
+    feats = extract_assembly(runs / "untrained" / "weights.safetensors", load_stimulus_set(tiny_sets["test"]),
+                             model_id="hmo/untrained_seed0")
+    write_netcdf(feats, tmp_path / "f.nc")
+    write_netcdf(score_model(tmp_path / "f.nc", runs / "rec.nc", splits=SPLITS, seed=0, criterion="gcv"),
+                 tmp_path / "s.nc")
+    with pytest.raises(InputError, match="s.nc: scored with criterion gcv, not loo"):
+        trajectory_table([runs / "untrained"], tiny_sets["test"], runs / "rec.nc", splits=SPLITS,
+                         final_scores=[tmp_path / "s.nc"])

@@ -142,12 +142,20 @@ def cmd_summarise(a):
               surrogate_score=a.surrogate_score)
 
 
+def cmd_trajectory_join(a):
+    from .io import write_csv
+    from .trajectory import join_tables
+
+    write_csv(join_tables(a.tables), a.out)
+
+
 def cmd_trajectory(a):
     from .io import write_csv
     from .trajectory import trajectory_table
 
     write_csv(trajectory_table(a.models, a.stimuli, a.recordings, trials_path=a.trials, splits=a.splits,
-                               seed=a.seed, criterion=a.criterion, spec=_feature_spec(a), final_scores=a.final_scores, benchmark=a.benchmark, device=a.device), a.out)
+                               seed=a.seed, criterion=a.criterion, spec=_feature_spec(a),
+                               final_scores=a.final_scores, benchmark=a.benchmark, device=a.device), a.out)
 
 
 def cmd_figure(a):
@@ -319,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     s.add_argument("--out", required=True, help="CSV: one row per model, epoch and region")
     s.set_defaults(func=cmd_trajectory)
+
+    s = sub.add_parser("trajectory-join", help="join per-model trajectory tables into one")
+    s.add_argument("--tables", nargs="+", required=True, help="CSVs of goaldriven trajectory")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_trajectory_join)
 
     s = sub.add_parser("figure", help="draw one figure (PNG and PDF)")
     s.add_argument("name")

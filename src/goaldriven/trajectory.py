@@ -163,3 +163,24 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
                  ", ".join(f"{r['region']} {r['best_layer']} {r['ev_median']:.3f}" for r in new))
         rows += new
     return pd.DataFrame(rows)[COLUMNS]
+
+
+def join_tables(paths) -> pd.DataFrame:
+    """The tables of :func:`trajectory_table` (one per model, as the workflow makes them) as one,
+    in the given order; each must have the columns of a trajectory table and its own models."""
+    if not paths:
+        raise ValueError("join_tables needs at least one table")
+    parts, seen = [], {}
+    for path in paths:
+        try:
+            table = pd.read_csv(path)
+        except (OSError, ValueError) as err:
+            raise InputError(f"{path}: not a readable CSV table ({err})") from err
+        if list(table.columns) != COLUMNS:
+            raise InputError(f"{path}: not a trajectory table (columns {list(table.columns)}, expected {COLUMNS})")
+        for model in table["model"].unique():
+            if model in seen:
+                raise InputError(f"{path}: model {model} is also in {seen[model]}")
+            seen[model] = path
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)

@@ -134,6 +134,13 @@ def trajectory_models(tasks=("supervised", "untrained")):
     return [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"] if t in tasks]
 
 
+def kept_epochs(model):
+    """The checkpoints kept along training of a model (supervised ones only are scored)."""
+    if not Path(model).name.startswith("supervised_"):
+        return []
+    return [f"{R}/models/{model}/epochs/epoch_{e:03d}.safetensors" for e in KEEP_EPOCHS]
+
+
 def rsa_panel_benchmark():
     """The benchmark whose RDMs the RSA figure shows: published RDMs if any, else the first."""
     return (RDM_BENCHMARKS or list(BENCHMARKS))[0]

@@ -73,22 +73,25 @@ rule summarise:
         " {params.surrogate} --out-dir {params.out} > {log} 2>&1"
 
 
-rule trajectory:
+# Predictivity along training: each model's kept checkpoints (and its final weights, whose
+# scores are reused) scored as in rule score, one job per model, then one table.
+rule trajectory_model:
     input:
         unpack(lambda w: benchmark_responses(trajectory_benchmark())),
-        code("trajectory", "features", "score", "summary", "compare", "neural", "train", "models"),
-        weights=expand(f"{R}/models/{{model}}/weights.safetensors", model=trajectory_models()),
-        metrics=expand(f"{R}/models/{{model}}/metrics.json", model=trajectory_models()),
-        kept=expand(f"{R}/models/{{model}}/epochs/epoch_{{e:03d}}.safetensors", e=KEEP_EPOCHS,
-                    model=trajectory_models(tasks=("supervised",))),
+        code("trajectory"),
+        weights=f"{R}/models/{{model}}/weights.safetensors",
+        metrics=f"{R}/models/{{model}}/metrics.json",
+        kept=lambda w: kept_epochs(w.model),
         stimuli=benchmark_stimuli(trajectory_benchmark()),
-        scores=[f"{R}/scores/{trajectory_benchmark()}/{m}.nc" for m in trajectory_models()],
+        scores=f"{R}/scores/{trajectory_benchmark()}/{{model}}.nc",
     output:
-        f"{R}/summary/trajectory.csv",
+        f"{R}/summary/trajectory/{{model}}.csv",
     log:
-        f"{L}/summary/trajectory.log",
+        f"{L}/summary/trajectory/{{model}}.log",
+    wildcard_constraints:
+        model=MODEL_RE,
     params:
-        dirs=lambda w, input: [os.path.dirname(p) for p in input.weights],
+        dir=subpath(input.weights, parent=True),
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
         benchmark=trajectory_benchmark(),
         splits=config["comparison"]["splits"],
@@ -102,10 +105,24 @@ rule trajectory:
     conda:
         "../../envs/goaldriven.yaml"
     shell:
-        "goaldriven --threads {threads} trajectory --models {params.dirs} --stimuli {input.stimuli}"
+        "goaldriven --threads {threads} trajectory --models {params.dir} --stimuli {input.stimuli}"
         " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
-        " --final-scores {input.scores}"
+        " --final-scores {input.scores} --device auto"
         " --splits {params.splits} --seed {params.seed} --criterion {params.criterion} --pooling {params.pooling}"
         " --pool-grid {params.pool_grid} --reduction {params.reduction}"
         " --max-features {params.max_features} --projection-seed {params.projection_seed}"
         " --out {output} > {log} 2>&1"
+
+
+rule trajectory:
+    input:
+        code("trajectory"),
+        tables=expand(f"{R}/summary/trajectory/{{model}}.csv", model=trajectory_models()),
+    output:
+        f"{R}/summary/trajectory.csv",
+    log:
+        f"{L}/summary/trajectory.log",
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        "goaldriven trajectory-join --tables {input.tables} --out {output} > {log} 2>&1"
