@@ -83,10 +83,13 @@ def test_lineage_fails_naming_a_raw_input_changed_on_disk(built):
     assert "src/goaldriven/stimuli.py (modified" in bad.stderr and FIGURE in bad.stderr
 
 
-def test_lineage_of_a_file_no_stage_produces_is_a_clear_error(built):
+def test_lineage_of_a_file_no_stage_produces_is_a_clear_error(built, tmp_path):
     bad = run(["goaldriven", "lineage", "config/smoke.yaml"], built, check=False)
     assert bad.returncode != 0
     assert "config/smoke.yaml: no stage in" in bad.stderr and "dvc.yaml" in bad.stderr
+    outside = run(["goaldriven", "crate", str(tmp_path / "crate"), "--results", str(tmp_path)], built, check=False)
+    assert outside.returncode != 0 and f"{tmp_path}: outside the repository" in outside.stderr
+    assert not (tmp_path / "crate").exists()
 
 
 def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):

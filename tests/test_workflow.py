@@ -52,9 +52,10 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
     n_models = len(cfg["models"]["archs"])  # one more seed of each architecture and task
     assert jobs == {"train": n_models, "initialise": n_models, "features": 2 * n_models, "score": 2 * n_models,
                     "convergence": 1, "summarise": 1, "unit_matching": 2 * n_models, "seed_variance": 1,
-                    "trajectory": 1, "figure": 8, "all": 1}, jobs
+                    "trajectory_model": 2 * n_models, "trajectory": 1, "figure": 8, "all": 1}, jobs
     n_new = 2 * n_models
-    # (the stimuli, surrogate, recordings, montage and unit examples of seeds 0 and 1 stay)
+    # (the stimuli, surrogate, recordings, montage and unit examples of seeds 0 and 1 stay, and
+    # so do the trajectories of their models: each model's checkpoints are scored in a job of its own)
     # DVC sees the same: new stages plus the aggregates; nothing upstream.
     run(["python", "workflow/scripts/export_dvc.py", *other], built)
     stale = set(json.loads(run(["dvc", "status", "--json", "dvc.yaml"], built).stdout))

@@ -284,11 +284,8 @@ def correlation_ci(x, y, n_boot: int = 10000, seed: int = 0, level: float = 0.95
         low, high = _fisher_interval(r, n, level)
         return {"r": r, "low": low, "high": high, "n": n, "method": "fisher-z"}
     rng = np.random.default_rng(seed)
-    pick = rng.integers(0, n, (n_boot, n))
-    xs, ys = x[pick], y[pick]
-    xs, ys = xs - xs.mean(1, keepdims=True), ys - ys.mean(1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):  # resamples of one repeated model: NaN
-        boot = (xs * ys).sum(1) / np.sqrt((xs ** 2).sum(1) * (ys ** 2).sum(1))
+    pick = rng.integers(0, n, (n_boot, n)).T
+    boot = _columnwise_r(x[pick], y[pick])  # one resample per column; NaN where x or y is constant
     low, high = np.nanquantile(boot, [tail, 1 - tail])
     return {"r": r, "low": float(low), "high": float(high), "n": n, "method": "bootstrap"}
 

@@ -104,18 +104,32 @@ def _profile(ax, df, value, colors, mark_best=True):
     for k, task in enumerate(tasks):
         g = df[df["task"] == task]
         st = g.groupby("layer")[value].agg(["mean", "std"]).reindex(layers).dropna(subset=["mean"])
-        x, sd, c = st.index.map(pos), st["std"].fillna(0.0), colors[task]  # one seed: no band
-        ax.plot(x, st["mean"], TASK_STYLE.get(task, ":"), marker="o", ms=4, lw=1.6, color=c)
-        ax.fill_between(x, st["mean"] - sd, st["mean"] + sd, color=c, alpha=0.2, lw=0)
+        c = colors[task]
         # A small per-task offset keeps the seeds of the two tasks from hiding each other.
-        ax.scatter(g["layer"].map(pos) + 0.08 * (k - (len(tasks) - 1) / 2), g[value], s=10, color=c,
-                   alpha=0.45, lw=0, zorder=3)
+        _mean_band_seeds(ax, st.index.map(pos), st, g["layer"].map(pos) + 0.08 * (k - (len(tasks) - 1) / 2),
+                         g[value], c, TASK_STYLE.get(task, ":"))
         if mark_best and task == "supervised" and len(st):
             best = st["mean"].idxmax()
             ax.scatter([pos[best]], [st["mean"][best]], marker="*", s=200, color=c, edgecolor="black",
                        zorder=5)
     ax.set_xticks(range(len(layers)), layers, rotation=30, ha="right", rotation_mode="anchor")
     ax.set_xlabel("layer (input → output)")
+
+
+def _raw_r2_note(df) -> str:
+    """A title line naming the regions scored without a ceiling (no single trials), if any."""
+    if "ceiling_normalised" not in df or df["ceiling_normalised"].astype(bool).all():
+        return ""
+    raw = sorted(df.loc[~df["ceiling_normalised"].astype(bool), "region"].unique())
+    return f"\n({', '.join(raw)}: no single trials, so raw r² instead of the ceiling-normalised value)"
+
+
+def _mean_band_seeds(ax, x, st, seed_x, seed_y, color, style) -> None:
+    """Mean over seeds (line), +-1 sd band (none with one seed) and each seed (faint dots)."""
+    sd = st["std"].fillna(0.0)
+    ax.plot(x, st["mean"], style, marker="o", ms=4, lw=1.6, color=color)
+    ax.fill_between(x, st["mean"] - sd, st["mean"] + sd, color=color, alpha=0.2, lw=0)
+    ax.scatter(seed_x, seed_y, s=10, color=color, alpha=0.45, lw=0, zorder=3)
 
 
 def _profile_legend(fig, colors, counts, unit="seed", mark_best=True, extra=()):
@@ -208,11 +222,7 @@ def plot_layer_profiles(predictivity_csv, out_png, data_label: str) -> None:
     axes = _profile_panels(fig, df, "ev_median", MEDIAN_EV_LABEL)
     # 0..1 is the meaningful range; widen only if a value falls outside it.
     axes[0, 0].set_ylim(min(0, df["ev_median"].min() - 0.05), max(1, df["ev_median"].max() + 0.02))
-    title = "Neural predictivity of each layer"
-    if "ceiling_normalised" in df and not df["ceiling_normalised"].astype(bool).all():
-        raw = sorted(df.loc[~df["ceiling_normalised"].astype(bool), "region"].unique())
-        title += f"\n({', '.join(raw)}: no single trials, so raw r² instead of the ceiling-normalised value)"
-    _titles(fig, title, data_label)
+    _titles(fig, "Neural predictivity of each layer" + _raw_r2_note(df), data_label)
     save_figure(fig, out_png)
 
 
@@ -502,10 +512,7 @@ def _epoch_lines(ax, df, colors) -> None:
     (faint dots). An untrained control is one point, at epoch 0."""
     for (arch, task), g in df.groupby(["arch", "task"]):
         st = g.groupby("epoch")["ev_median"].agg(["mean", "std"])
-        sd, c = st["std"].fillna(0.0), colors[arch]  # one seed: no band
-        ax.plot(st.index, st["mean"], TASK_STYLE.get(task, ":"), marker="o", ms=4, lw=1.6, color=c)
-        ax.fill_between(st.index, st["mean"] - sd, st["mean"] + sd, color=c, alpha=0.2, lw=0)
-        ax.scatter(g["epoch"], g["ev_median"], s=10, color=c, alpha=0.45, lw=0, zorder=3)
+        _mean_band_seeds(ax, st.index, st, g["epoch"], g["ev_median"], colors[arch], TASK_STYLE.get(task, ":"))
     ax.axhline(0, color="black", lw=0.6)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training epoch (0 = untrained)")
@@ -563,18 +570,15 @@ def plot_trajectory(table_csv, out_png, data_label: str) -> None:
     seeds = df.groupby(["arch", "task"])["seed"].nunique()
     handles = [Line2D([], [], color=colors[a], ls=TASK_STYLE.get(t, ":"), marker="o", ms=4,
                       label=f"{a} {t} (mean of {n} seed{'s' * (n != 1)})") for (a, t), n in seeds.items()]
-    handles += [Patch(color="grey", alpha=0.3, label="±1 sd over seeds"),
-                Line2D([], [], ls="", marker="o", ms=4, color="grey", alpha=0.6, label="individual seed")]
+    if seeds.max() > 1:  # with one seed there is no spread to explain
+        handles += [Patch(color="grey", alpha=0.3, label="±1 sd over seeds"),
+                    Line2D([], [], ls="", marker="o", ms=4, color="grey", alpha=0.6, label="individual seed")]
     handles += [Line2D([], [], ls="", marker=_task_marker(t), ms=7, color="grey", label=f"{t} checkpoint (right)")
-                for t in dict.fromkeys(df["task"])]
+                for t in dict.fromkeys(df.dropna(subset=["test_accuracy"])["task"])]  # tasks in that panel
     handles.append(Line2D([], [], ls="", marker="o", ms=7, color="grey", markeredgecolor="black",
                           label="final weights (right)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), frameon=False)
-    title = "Neural predictivity along training"
-    if "ceiling_normalised" in df and not df["ceiling_normalised"].astype(bool).all():
-        raw = sorted(df.loc[~df["ceiling_normalised"].astype(bool), "region"].unique())
-        title += f"\n({', '.join(raw)}: no single trials, so raw r² instead of the ceiling-normalised value)"
-    _titles(fig, title, data_label)
+    _titles(fig, "Neural predictivity along training" + _raw_r2_note(df), data_label)
     save_figure(fig, out_png)
 
 

@@ -41,6 +41,8 @@ def results_in(folder: Path, repo: Path) -> tuple[Path, dict, list[str]]:
     (repository-relative paths, sorted)."""
     if not folder.is_dir():
         raise LineageError(f"{folder}: no such results folder (run the workflow or `dvc pull` first)")
+    if not folder.resolve().is_relative_to(repo):
+        raise LineageError(f"{folder}: outside the repository {repo}, so no stage of its dvc.yaml wrote it")
     found = sorted(p.relative_to(repo).as_posix() for p in folder.rglob("*") if p.is_file())
     for dvc_yaml in dvc_files(repo):
         stages = load_stages(dvc_yaml, repo)

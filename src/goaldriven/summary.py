@@ -76,16 +76,10 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
         if ds.attrs.get("kind", "predictivity") == "predictivity":
             rows = _predictivity_rows(ds, fields)
             pred += rows
-            for row in rows:  # the best layer per region is the model's score for that region
-                key = (model, column_name(row["region"], "ev"))
-                if row["ev_median"] > best.get(key, (-np.inf, None))[0]:
-                    best[key] = (row["ev_median"], row["layer"])
+            _keep_best(best, model, rows, "ev_median", "ev")
         rows = _rsa_rows(ds, fields)
         rsa += rows
-        for row in rows:
-            key = (model, column_name(row["region"], "rsa"))
-            if row["rsa"] > best.get(key, (-np.inf, None))[0]:
-                best[key] = (row["rsa"], row["layer"])
+        _keep_best(best, model, rows, "rsa", "rsa")
         if "reference_rsa" in ds and not refs:  # the same for every model: keep one copy
             refs = [{"benchmark": fields["benchmark"], "reference": str(ref), "region": str(area),
                      "rsa": float(ds["reference_rsa"].sel(reference=ref, area=area))}
@@ -100,6 +94,26 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
         models.append(row)
     return {"predictivity": pd.DataFrame(pred), "rsa": pd.DataFrame(rsa), "models": pd.DataFrame(models),
             "references": pd.DataFrame(refs, columns=["benchmark", "reference", "region", "rsa"])}
+
+
+def best_per_region(rows: list[dict], value: str) -> dict[str, dict]:
+    """Each region's row with the highest ``value``: its best layer, whose value is the model's
+    score for that region. The first wins ties; a NaN never wins, but a region whose rows are
+    all NaN keeps its first row."""
+    best = {}
+    for row in rows:
+        old = best.get(row["region"])
+        if old is None or (not np.isnan(row[value]) and not row[value] <= old[value]):
+            best[row["region"]] = row
+    return best
+
+
+def _keep_best(best: dict, model: str, rows: list[dict], value: str, suffix: str) -> None:
+    """Update ``best[(model, column)] = (score, layer)`` with these rows (over benchmarks too)."""
+    for region, row in best_per_region(rows, value).items():
+        key = (model, column_name(region, suffix))
+        if row[value] > best.get(key, (-np.inf, None))[0]:
+            best[key] = (row[value], row["layer"])
 
 
 def recovery_table(score_path) -> pd.DataFrame:

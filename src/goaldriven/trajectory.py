@@ -15,13 +15,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .features import FeatureSpec, extract_to_netcdf
 from .io import InputError, open_netcdf, read_json
 from .score import score_model
-from .summary import _model_fields, _predictivity_rows
+from .summary import _model_fields, _predictivity_rows, best_per_region
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +83,6 @@ def checkpoints(model_dir, metrics: dict) -> list[Checkpoint]:
     return [c for c in kept if c.epoch != last] + [final]
 
 
-def _best_layer_rows(rows: list[dict]) -> list[dict]:
-    """Each region's best layer (highest ev_median; the first on ties, as ``models.csv``). A
-    region whose layers all score NaN keeps a row with NaN, so every epoch has every region."""
-    def score(row):
-        return -np.inf if np.isnan(row["ev_median"]) else row["ev_median"]
-
-    best = {}
-    for row in rows:
-        if row["region"] not in best or score(row) > score(best[row["region"]]):
-            best[row["region"]] = row
-    return list(best.values())
-
-
 def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, options: dict, spec: FeatureSpec,
                       fields: dict, device: str, scored=None) -> list[dict]:
     """``options``: keyword arguments of ``score_model``; ``scored``: the scores file of these
@@ -114,7 +100,7 @@ def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, options: dict,
                                          model_id=fields["model"], spec=spec, device=device, progress=False)
             ds = score_model(features, recordings_path, **options)
     rows = []
-    for row in _best_layer_rows(_predictivity_rows(ds, {**fields, "benchmark": benchmark})):
+    for row in best_per_region(_predictivity_rows(ds, {**fields, "benchmark": benchmark}), "ev_median").values():
         rows.append({**row, "epoch": ckpt.epoch, "final": ckpt.final, "test_accuracy": ckpt.test_accuracy,
                      "best_layer": row["layer"], "weights": str(ckpt.weights)})
     return rows

@@ -128,15 +128,9 @@ def trajectory_benchmark():
     return config["models"].get("trajectory_benchmark", PREDICTIVITY[0])
 
 
-def trajectory_models(tasks=("supervised", "untrained")):
-    """Trained models (their checkpoints) and the untrained controls (epoch 0)."""
-    m = config["models"]
-    return [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"] if t in tasks]
-
-
 def kept_epochs(model):
-    """The checkpoints kept along training of a model (supervised ones only are scored)."""
-    if not Path(model).name.startswith("supervised_"):
+    """The checkpoints kept along training of a model (none for an untrained control)."""
+    if Path(model).name.startswith("untrained_"):
         return []
     return [f"{R}/models/{model}/epochs/epoch_{e:03d}.safetensors" for e in KEEP_EPOCHS]
 

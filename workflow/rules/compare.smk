@@ -117,7 +117,7 @@ rule trajectory_model:
 rule trajectory:
     input:
         code("trajectory"),
-        tables=expand(f"{R}/summary/trajectory/{{model}}.csv", model=trajectory_models()),
+        tables=expand(f"{R}/summary/trajectory/{{model}}.csv", model=candidate_models()),
     output:
         f"{R}/summary/trajectory.csv",
     log:
