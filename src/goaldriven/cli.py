@@ -52,7 +52,9 @@ def cmd_simulate(a):
 
 
 def _add_criterion_option(s) -> None:
-    s.add_argument("--criterion", choices=("loo", "gcv"), default="loo",
+    from .ridge import CRITERIA  # numpy only: cheap at start-up
+
+    s.add_argument("--criterion", choices=tuple(CRITERIA), default="loo",
                    help="how ridge picks each site's penalty: exact leave-one-out or generalised cross-validation")
 
 

@@ -46,7 +46,8 @@ _BLOCK_ELEMENTS = 1 << 24
 # Cap on the (alphas x held-out rows x samples) blocks of the shared-kernel path, in elements.
 _ALPHA_BLOCK_ELEMENTS = 1 << 26
 
-CRITERIA = ("loo", "gcv")
+# Penalty criteria, with the words the scores' attributes use for them.
+CRITERIA = {"loo": "efficient leave-one-out", "gcv": "generalised cross-validation"}
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def _checked_alphas(alphas):
 
 def _checked_criterion(criterion: str) -> str:
     if criterion not in CRITERIA:
-        raise ValueError(f"unknown penalty criterion {criterion!r}; choose from {CRITERIA}")
+        raise ValueError(f"unknown penalty criterion {criterion!r}; choose from {tuple(CRITERIA)}")
     return criterion
 
 

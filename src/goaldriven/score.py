@@ -21,10 +21,9 @@ from .compare import (bootstrap_rdm_comparison, compare_rdms, explained_variance
 from .features import layer_matrix, layer_order
 from .io import InputError, open_netcdf
 from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
+from .ridge import CRITERIA
 
 log = logging.getLogger(__name__)
-
-CRITERION_NAMES = {"loo": "efficient leave-one-out", "gcv": "generalised cross-validation"}
 
 
 def _blocks(responses: xr.DataArray):
@@ -129,7 +128,7 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     ds.attrs.update({"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "predictivity",
                      "features": str(features_path), "recordings": str(recordings_path),
                      "trials": str(trials_path or ""), "splits": splits, "seed": seed, "n_sessions": len(blocks),
-                     "mapping": f"ridge (alpha per site by {CRITERION_NAMES[criterion]}; folds stratified by "
+                     "mapping": f"ridge (alpha per site by {CRITERIA[criterion]}; folds stratified by "
                                 "object_name where present), per recording session",
                      "criterion": criterion,
                      "ceiling": "split-half over repetitions, Spearman-Brown corrected; NaN without single trials",

@@ -84,17 +84,11 @@ def checkpoints(model_dir, metrics: dict) -> list[Checkpoint]:
 
 
 def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, options: dict, spec: FeatureSpec,
-                      fields: dict, device: str, scored=None) -> list[dict]:
-    """``options``: keyword arguments of ``score_model``; ``scored``: the scores file of these
-    very weights, if the workflow already made one (with the same options)."""
+                      fields: dict, device: str, ds=None) -> list[dict]:
+    """``options``: keyword arguments of ``score_model``; ``ds``: the scores of these very
+    weights, if the workflow already made them (see ``_final_scores``)."""
     benchmark = options["benchmark"]
-    if scored is not None:
-        ds = open_netcdf(scored, kind="dataset")
-        for key in ("splits", "criterion"):
-            made = ds.attrs.get(key, "loo" if key == "criterion" else None)
-            if str(made) != str(options[key]):
-                raise InputError(f"{scored}: scored with {key} {made}, not {options[key]} as asked")
-    else:
+    if ds is None:
         with tempfile.TemporaryDirectory(prefix="goaldriven-trajectory-") as tmp:
             features = extract_to_netcdf(ckpt.weights, stimuli, Path(tmp) / "features.nc",
                                          model_id=fields["model"], spec=spec, device=device, progress=False)
@@ -106,11 +100,20 @@ def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, options: dict,
     return rows
 
 
-def _scored_model(path) -> str:
-    ds = open_netcdf(path, kind="dataset")
-    if ds.attrs.get("kind", "predictivity") != "predictivity" or "model" not in ds.attrs:
-        raise InputError(f"{path}: not the predictivity scores of one model (goaldriven score)")
-    return ds.attrs["model"]
+def _final_scores(paths, options: dict) -> dict:
+    """Scores files of final weights by model, each read once and checked before any scoring:
+    one model's predictivity, made with the splits and penalty criterion asked for."""
+    out = {}
+    for path in paths:
+        ds = open_netcdf(path, kind="dataset")
+        if ds.attrs.get("kind", "predictivity") != "predictivity" or "model" not in ds.attrs:
+            raise InputError(f"{path}: not the predictivity scores of one model (goaldriven score)")
+        for key in ("splits", "criterion"):
+            made = ds.attrs.get(key, "loo" if key == "criterion" else None)  # older files: loo
+            if str(made) != str(options[key]):
+                raise InputError(f"{path}: scored with {key} {made}, not {options[key]} as asked")
+        out[ds.attrs["model"]] = ds
+    return out
 
 
 def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None, splits: int = 5, seed: int = 0,
@@ -138,8 +141,8 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
             raise InputError(f"{model_dir}: model {fields['model']} is also in {seen[fields['model']]}")
         seen[fields["model"]] = model_dir
         plan += [(fields, ckpt) for ckpt in checkpoints(model_dir, metrics)]
-    scored = {_scored_model(path): path for path in final_scores}
     options = dict(trials_path=trials_path, splits=splits, seed=seed, benchmark=benchmark, criterion=criterion)
+    scored = _final_scores(final_scores, options)
     rows = []
     for i, (fields, ckpt) in enumerate(plan, 1):
         new = _score_checkpoint(ckpt, stimuli, recordings_path, options, spec, fields, device,

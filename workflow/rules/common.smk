@@ -1,6 +1,7 @@
 # Helpers shared by the rules: where files live, which models and benchmarks a config asks for,
 # code dependencies. Every path is under the experiment's results folder R (config "results").
 import ast
+import functools
 import subprocess
 from pathlib import Path
 
@@ -73,6 +74,7 @@ FIGURES = _figures()
 PACKAGE = Path(workflow.main_snakefile).parent / "src" / "goaldriven"
 
 
+@functools.cache  # every rule asks: parse each module once per DAG build
 def _package_imports(module):
     """Modules of the package that ``module`` imports (``from .x import``, at any depth)."""
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
