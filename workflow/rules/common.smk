@@ -1,7 +1,6 @@
 # Helpers shared by the rules: where files live, which models and benchmarks a config asks for,
 # code dependencies. Every path is under the experiment's results folder R (config "results").
 import ast
-import functools
 import subprocess
 from pathlib import Path
 
@@ -74,15 +73,18 @@ FIGURES = _figures()
 PACKAGE = Path(workflow.main_snakefile).parent / "src" / "goaldriven"
 
 
-@functools.cache  # every rule asks: parse each module once per DAG build
+_IMPORTS = {}  # module -> its package imports: every rule asks, so each module is parsed once
+
+
 def _package_imports(module):
     """Modules of the package that ``module`` imports (``from .x import``, at any depth)."""
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-    return found
+    if module not in _IMPORTS:
+        found = set()
+        for node in ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        _IMPORTS[module] = found
+    return _IMPORTS[module]
 
 
 def code(*modules):
