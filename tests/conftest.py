@@ -1,11 +1,45 @@
 """Shared fixtures: tiny real stimulus sets rendered by the project's own generator, and the
-smoke experiment built once by Snakemake for every end-to-end test."""
+smoke experiment built once by Snakemake for every end-to-end test.
+
+A plain ``pytest`` runs the unit tests and the smoke DAG's dry run: no root, no apt, no real
+data. ``pytest --full`` (what CI and the README's test command run) adds the end-to-end runs
+(Snakemake, DVC, SLURM, the report in a browser) and the tests on the real data sets; there a
+missing data set or service is a failure, never a skip.
+"""
 
 import pytest
 
 from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set
 from workflow_helpers import SMOKE, copy_repo, run
 
+# Markers that only ``--full`` runs; a test that builds the smoke experiment is ``slow`` too.
+FULL_ONLY = ("slow", "real_data")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true",
+                     help="also run end-to-end workflow runs, SLURM, browser and real-data tests (CI runs these)")
+
+
+def _full_only(item) -> bool:
+    return any(item.get_closest_marker(m) for m in FULL_ONLY) or "built" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--full"):
+        return
+    deselected = [item for item in items if _full_only(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not _full_only(item)]
+        config._goaldriven_not_run = len(deselected)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    n = getattr(config, "_goaldriven_not_run", 0)
+    if n:
+        terminalreporter.write_line(f"{n} end-to-end and real-data tests not run: `pytest --full` runs them "
+                                    "(CI does)")
 
 
 @pytest.fixture(scope="session")

@@ -141,6 +141,7 @@ def test_noise_ceiling_bounds_shrink_with_noise():
         rdm_noise_ceiling(subjects[:1])
 
 
+@pytest.mark.real_data
 def test_repetition_split_rdms_on_real_v4_trials():
     trials = _cowley_trials()
     halves = repetition_split_rdms(trials, n_groups=2, seed=0)
@@ -152,6 +153,7 @@ def test_repetition_split_rdms_on_real_v4_trials():
         repetition_split_rdms(trials, n_groups=7)  # some stimuli have only 6 repetitions
 
 
+@pytest.mark.real_data
 def test_bootstrap_interval_covers_the_estimate_and_drops_self_pairs():
     trials = _cowley_trials(60)
     a, b = repetition_split_rdms(trials, n_groups=2, seed=1)

@@ -181,6 +181,7 @@ def test_stimuli_are_resized_to_the_network_input_size(tmp_path, stimuli):
     assert bigger.attrs["input_size"] == 40 and layer_shape(bigger, "conv1") == (12, 10, 10)
 
 
+@pytest.mark.real_data
 def test_real_92_image_set_at_175_px_runs_through_a_32_px_network(tmp_path, weights):
     mat = scipy.io.loadmat(SHARED / "kriegeskorte2008_92images" / "Kriegeskorte_Neuron2008_supplementalData.mat",
                            simplify_cells=True)

@@ -25,6 +25,7 @@ COWLEY = DATA / "cowley2023_v4"
 K92 = DATA / "kriegeskorte2008_92images"
 KALFAS = DATA / "kalfas2017_it"
 SMALL_SESSIONS = ("210224", "210325")  # the two smallest; 210325 has single trials
+pytestmark = pytest.mark.real_data  # every test here reads a real data set (except the registry check)
 
 
 def open_da(path) -> xr.DataArray:

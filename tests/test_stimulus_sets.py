@@ -162,6 +162,7 @@ def test_brainio_csv_variants_and_errors(tmp_path):
         load_stimulus_set(tmp_path / "dup.csv")
 
 
+@pytest.mark.real_data
 def test_real_cifar10_tarball_subset():
     tarball = SHARED / "cifar10" / "cifar10-images.tar.gz"
     da = read_image_folder(tarball, subdir="train", per_class=2, seed=0)

@@ -190,6 +190,7 @@ def test_pose_needs_varying_pose_coordinates(tiny_sets, tmp_path):
         _train(_cfg(task="pose"), tmp_path / "flat.nc", tmp_path / "out")
 
 
+@pytest.mark.real_data
 def test_trains_on_a_real_image_folder(tmp_path):
     """CIFAR-10 images (a few per class) as a root/<class>/*.png folder, as a user would pass one."""
     from PIL import Image

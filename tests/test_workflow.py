@@ -10,7 +10,6 @@ import yaml
 
 from workflow_helpers import REPO, SMOKE, copy_repo, planned_jobs, run
 
-pytestmark = pytest.mark.slow
 
 
 def test_snakemake_builds_every_figure_and_valid_files(built):
@@ -65,6 +64,15 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
     run(["python", "workflow/scripts/export_dvc.py", *SMOKE], built)  # back to the built config
 
 
+def test_smoke_dag_plans_every_stage(tmp_path):
+    """The quick check of the whole DAG a plain ``pytest`` runs: a dry run of the smoke config."""
+    jobs = planned_jobs(copy_repo(tmp_path), *SMOKE)
+    stages = {"stimuli", "train_surrogate", "simulate_recordings", "initialise", "train", "features", "score",
+              "summarise", "convergence", "unit_matching", "seed_variance", "trajectory", "figure"}
+    assert stages <= set(jobs), stages - set(jobs)
+    assert jobs["train"] == jobs["initialise"]  # every trained model has its untrained control
+
+@pytest.mark.slow
 def test_dvc_repro_then_snakemake_finds_nothing_to_do(tmp_path):
     repo = copy_repo(tmp_path)
     # The smoke DAG with one architecture: DVC runs its stages one at a time.
@@ -91,7 +99,7 @@ def fresh_clone(tmp_path_factory):
     return clone
 
 
-@pytest.mark.parametrize("where", ["checkout", "fresh clone"])
+@pytest.mark.parametrize("where", ["checkout", pytest.param("fresh clone", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("config", ["config/config.yaml", "config/real.yaml", "config/real_small.yaml"])
 def test_committed_dvc_yaml_matches_the_snakefile(config, where, fresh_clone):
     # The generated pipeline must not depend on whether `dvc update` has fetched data/ yet.
@@ -101,6 +109,7 @@ def test_committed_dvc_yaml_matches_the_snakefile(config, where, fresh_clone):
         assert run(["git", "status", "--porcelain"], fresh_clone).stdout == ""
 
 
+@pytest.mark.slow
 def test_unfetched_raw_data_error_says_how_to_fetch_it(fresh_clone):
     result = run(["snakemake", "-n", "--configfile", "config/real_small.yaml"], fresh_clone, check=False)
     assert result.returncode != 0
