@@ -5,8 +5,9 @@ import xarray as xr
 
 from goaldriven.compare import split_half_reliability
 from goaldriven.io import InputError
-from goaldriven.neural import (average_repetitions, load_assembly, plain_coords, save_assembly, simulate_recordings,
-                               trials_array, validate_assembly)
+from goaldriven.neural import (average_repetitions, load_assembly, plain_coords, save_assembly, trials_array,
+                               validate_assembly)
+from goaldriven.simulate import simulate_recordings
 from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set
 from goaldriven.train import TrainConfig, train
 

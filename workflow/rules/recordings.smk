@@ -28,7 +28,7 @@ if benchmarks_of("simulate"):
 
     rule simulate_recordings:
         input:
-            code("models", "train", "stimuli", "features", "neural"),
+            code("simulate", "neural"),
             weights=f"{R}/recordings/surrogate/weights.safetensors",
             stimuli=f"{R}/stimuli/test.nc",
         output:
