@@ -156,6 +156,8 @@ def project(config_name: str, rates: Rates, nodes=(1,), cpus: int = 16) -> dict:
            "assumptions": rates.assumptions + [
                "GPU jobs (rules with a GPU in cluster/config.yaml) run one at a time per GPU; the others "
                f"on {cpus} CPU slots per node, one slot each",
+               "features jobs extract on the GPU at the measured rate (the features rule passes no --device "
+               "and the CLI's default is cpu: as committed they run on the CPU)",
                "training epoch = 50,000 images trained + 10,000 test images evaluated at 1/3 the cost",
                "autoencoder training costs what supervised training of the same arch costs",
                "ridge time scales as n^2 (p + n + t) from the measured 5,760 x 4,096 x 296 case, every "
