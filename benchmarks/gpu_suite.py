@@ -70,10 +70,6 @@ SIZES = {
 }
 
 
-def _sync(device):
-    train_throughput._sync(device)
-
-
 # --- training throughput ------------------------------------------------------------------
 
 def throughput(arch: str, size: int, batch: int, steps: int, width: float, repeats: int, device):
@@ -90,7 +86,8 @@ def cifar_arrays(source: Path, per_class, cache: Path | None):
     The JPEGs are decoded once (``read_image_folder``); the arrays are cached in ``cache``."""
     if cache is not None and cache.exists() and per_class is None:
         with np.load(cache) as z:
-            return {k: z[k] for k in z.files}, f"cache {cache}"
+            if str(z["source"]) == str(source):  # a cache of another tarball is decoded again
+                return {k: z[k] for k in z.files if k != "source"}, f"cache {cache}"
     if not source.exists():
         if per_class is None:
             raise FileNotFoundError(f"{source}: CIFAR-10 tarball not found (pass --cifar)")
@@ -105,7 +102,7 @@ def cifar_arrays(source: Path, per_class, cache: Path | None):
         out[f"{split}_x"], out[f"{split}_y"] = da.values, da["label"].values.astype(np.int64)
     if cache is not None and per_class is None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, **out)
+        np.savez(cache, source=str(source), **out)
     return out, f"decoded from {source}"
 
 
@@ -148,7 +145,7 @@ def cifar_seed(source: Path, cache: Path | None, device, per_class, size, width,
                           **({"fused": True} if fast else {}))
     steps_per_epoch = len(x_train) // batch  # whole batches only: a fixed shape for cuDNN and compile
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * steps_per_epoch, pct_start=0.25)
-    _sync(device)
+    train_throughput._sync(device)
     t_train = time.perf_counter()
     model.train()
     for _ in range(epochs):
@@ -162,7 +159,7 @@ def cifar_seed(source: Path, cache: Path | None, device, per_class, size, width,
             loss.backward()
             opt.step()
             sched.step()
-    _sync(device)
+    train_throughput._sync(device)
     train_s = time.perf_counter() - t_train
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -194,7 +191,7 @@ def extraction_rate(arch: str, n: int, size: int, batch: int, width: float, devi
         setup_s = time.perf_counter() - t0
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        _sync(device)
+        train_throughput._sync(device)
         t0 = time.perf_counter()
         for _ in run.reduced():  # every batch ends on the host, as numpy: no further sync needed
             pass

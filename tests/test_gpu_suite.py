@@ -19,14 +19,16 @@ GOALS = ("train hmo", "train alexnet", "CIFAR-10 HMO test accuracy", "CIFAR-10 H
          "whole suite")
 
 
-def test_quick_suite_writes_every_goal(tmp_path):
-    out = tmp_path / "suite.json"
+def _suite(*args, out):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_suite.py"), "--quick", "--out", str(out),
-                             "--cifar-cache", str(tmp_path / "cache.npz")],
-                            capture_output=True, text=True, env=env, timeout=600)
+                             *args], capture_output=True, text=True, env=env, timeout=600)
+    return result, json.loads(out.read_text())
+
+
+def test_quick_suite_writes_every_goal(tmp_path):
+    result, report = _suite("--cifar-cache", str(tmp_path / "cache.npz"), out=tmp_path / "suite.json")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = json.loads(out.read_text())
     assert report["errors"] == {} and report["quick"] is True
     for goal in GOALS:
         rows = [r for r in report["rows"] if r["goal"].startswith(goal)]
@@ -34,19 +36,14 @@ def test_quick_suite_writes_every_goal(tmp_path):
         for r in rows:
             assert {"measured", "target", "met"} <= set(r) and r["measured"] is not None
     assert "goal" in result.stdout and "met" in result.stdout  # the printed table
-    slurm = [r for r in report["rows"] if "SLURM" in r["goal"]]
-    assert len(slurm) == 4  # --nodes 1,2,4,8
+    assert len([r for r in report["rows"] if "SLURM" in r["goal"]]) == 4  # --nodes 1,2,4,8
     assert not (tmp_path / "cache.npz").exists()  # toy subsets are never cached
 
 
 def test_failing_part_is_reported_and_exits_1(tmp_path):
-    out = tmp_path / "suite.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     # The projection needs the ridge part's time: run alone it fails, and says so.
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_suite.py"), "--quick", "--parts",
-                             "projection", "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    result, report = _suite("--parts", "projection", out=tmp_path / "suite.json")
     assert result.returncode == 1
-    report = json.loads(out.read_text())
     assert "projection" in report["errors"] and any("FAILED" in r["goal"] for r in report["rows"])
 
 
