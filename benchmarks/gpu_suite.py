@@ -333,7 +333,9 @@ def main():
     p.add_argument("--slurm-latency", type=float, default=30.0, help="seconds from submission to start")
     a = p.parse_args()
     a.nodes = [int(n) for n in a.nodes.split(",")]
-    device = torch.device("cuda" if torch.cuda.is_available() and not a.quick else "cpu")
+    if not a.quick and not torch.cuda.is_available():  # full sizes on a CPU would take hours
+        p.error("torch sees no CUDA GPU: the full suite needs one; --quick runs it at toy size on the CPU")
+    device = torch.device("cuda" if not a.quick else "cpu")
     size = SIZES["quick" if a.quick else "full"]
     t0 = time.perf_counter()
     rows, errors, seconds = [], {}, {}
