@@ -260,8 +260,9 @@ def part_projection(a, size, device, measured):
     for arch in config["models"]["archs"]:
         x, y = train_throughput._random_set(size["proj_steps"] * batch, px)
         train_rate[arch] = train_throughput.ours(arch, x, y, batch, width, device, 1)
-        feat_rate[arch], _, feat_setup[arch], widths[arch] = extraction_rate(arch, size["proj_images"], 112, 256, width, device,
-                                                              input_size=px)
+        # Benchmark images are 112 px (Cowley) and shown at the training size.
+        feat_rate[arch], _, feat_setup[arch], widths[arch] = extraction_rate(
+            arch, size["proj_images"], 112, 256, width, device, input_size=px)
     ridge = next((r for r in measured if r["goal"].startswith("ridge")), None)
     if ridge is None:
         raise RuntimeError("the ridge part did not run; the projection needs its time")
