@@ -32,7 +32,7 @@ MODES = ("streamed", "streamed-loaded", "in-memory", "old")
 OLD_REF = "18c3a30"  # the last commit with the in-memory extraction
 
 
-def write_weights(path: Path, size: int) -> None:
+def write_weights(path: Path, size: int, arch: str = "alexnet", width: float = 1.0) -> None:
     import torch
 
     from goaldriven.models import build_model
@@ -40,8 +40,8 @@ def write_weights(path: Path, size: int) -> None:
 
     torch.manual_seed(0)
     categories = [f"class{i}" for i in range(8)]
-    save_weights(build_model("alexnet", len(categories), 1.0), path,
-                 TrainConfig("alexnet", seed=0, epochs=0, task="untrained", width=1.0), categories,
+    save_weights(build_model(arch, len(categories), width), path,
+                 TrainConfig(arch, seed=0, epochs=0, task="untrained", width=width), categories,
                  input_size=size)
 
 
