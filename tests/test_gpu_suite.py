@@ -26,8 +26,11 @@ def _suite(*args, out):
     return result, json.loads(out.read_text())
 
 
-def test_quick_suite_writes_every_goal(tmp_path):
-    result, report = _suite("--cifar-cache", str(tmp_path / "cache.npz"), out=tmp_path / "suite.json")
+# A plain pytest uses no real data: the CIFAR part then trains on synthetic images of CIFAR's shape.
+@pytest.mark.parametrize("cifar", ["synthetic", pytest.param("real", marks=pytest.mark.real_data)])
+def test_quick_suite_writes_every_goal(tmp_path, cifar):
+    tarball = [] if cifar == "real" else ["--cifar", str(tmp_path / "absent.tar.gz")]
+    result, report = _suite("--cifar-cache", str(tmp_path / "cache.npz"), *tarball, out=tmp_path / "suite.json")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert report["errors"] == {} and report["quick"] is True
     for goal in GOALS:
@@ -38,6 +41,8 @@ def test_quick_suite_writes_every_goal(tmp_path):
     assert "goal" in result.stdout and "met" in result.stdout  # the printed table
     assert len([r for r in report["rows"] if "SLURM" in r["goal"]]) == 4  # --nodes 1,2,4,8
     assert not (tmp_path / "cache.npz").exists()  # toy subsets are never cached
+    setup = next(r for r in report["rows"] if r["goal"].startswith("CIFAR-10 HMO test accuracy"))
+    assert ("synthetic" in json.dumps(setup)) == (cifar == "synthetic")
 
 
 def test_failing_part_is_reported_and_exits_1(tmp_path):
