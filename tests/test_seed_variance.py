@@ -1,0 +1,106 @@
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from goaldriven.cli import main
+from goaldriven.io import InputError
+from goaldriven.seed_variance import (MIN_SEEDS_FOR_RANKING, pairwise_rankings, seed_share, seed_variance,
+                                      seeds_to_exclude_half)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from seed_share_coverage import simulate  # noqa: E402
+
+
+@pytest.mark.parametrize("k,n", [(2, 3), (4, 10)])
+@pytest.mark.parametrize("theta", [0.2, 0.5, 1.0])
+def test_interval_covers_the_true_share_and_the_estimate_is_nearly_unbiased(k, n, theta):
+    # 300 data sets per cell (the benchmark runs 1,000): the binomial sd of a 95% coverage is
+    # 1.3 points, so >= 0.92 fails a true 95% coverage about once in a few hundred cells.
+    r = simulate(k, n, theta, datasets=300, seed=1)
+    assert r["coverage"] >= 0.92
+    if theta == 1.0:  # no architecture effect; the former estimator averaged 0.76 at 2 x 3
+        assert r["mean_estimate"] >= (0.82 if (k, n) == (2, 3) else 0.95)
+    else:
+        assert abs(r["mean_estimate"] - theta) < 0.1
+
+
+def test_share_matches_the_variance_components_by_hand():
+    values = np.array([1.0, 2, 3, 5, 6, 10])
+    s = seed_share(values, ["a"] * 3 + ["b"] * 3)
+    ms_w = (np.var([1, 2, 3], ddof=1) + np.var([5, 6, 10], ddof=1)) / 2
+    ms_b = 3 * np.sum((np.array([2, 7]) - 4.5) ** 2)
+    assert s["ms_within"] == pytest.approx(ms_w) and s["ms_between"] == pytest.approx(ms_b)
+    assert s["share"] == pytest.approx(ms_w / (ms_w + (ms_b - ms_w) / 3))
+    assert s["low"] <= s["share"] <= s["high"] and "exact" in s["interval"]
+    r = seed_share(values, ["a"] * 3 + ["b"] * 3, effects="random")
+    assert r["share"] == s["share"] and "random" in r["interval"] and 0 <= r["low"] <= r["high"] <= 1
+
+
+def test_no_architecture_effect_gives_an_interval_reaching_one():
+    rng = np.random.default_rng(3)
+    s = seed_share(rng.normal(size=12), np.repeat(["a", "b", "c"], 4))
+    assert s["high"] == 1.0 and s["low"] < 1
+
+
+def test_bad_designs_are_refused_with_what_is_missing():
+    with pytest.raises(InputError, match="2 architectures"):
+        seed_share([1.0, 2.0, 3.0], ["a", "a", "a"])
+    with pytest.raises(InputError, match=r"2 seeds of every architecture.*'b': 1"):
+        seed_share([1.0, 2.0, 3.0], ["a", "a", "b"])
+    with pytest.raises(InputError, match="unbalanced"):
+        seed_share([1.0, 2.0, 3.0, 4, 5], ["a", "a", "b", "b", "b"])
+
+
+def test_pairwise_rankings_are_exact_and_need_four_seeds():
+    assert MIN_SEEDS_FOR_RANKING == 4
+    three = pairwise_rankings([1.0, 2, 3, 11, 12, 13], ["a"] * 3 + ["b"] * 3).iloc[0]
+    assert three["p_a_greater"] == 0 and three["p_value"] == pytest.approx(0.1) and not three["robust"]
+    four = pairwise_rankings([1.0, 2, 3, 4, 11, 12, 13, 14], ["a"] * 4 + ["b"] * 4).iloc[0]
+    assert four["p_value"] == pytest.approx(2 / 70) and four["robust"]
+
+
+def test_seeds_to_exclude_half_grows_as_the_architectures_get_closer():
+    far, near = seeds_to_exclude_half(1.0, 4.0, 3), seeds_to_exclude_half(1.0, 0.5, 3)
+    assert 2 <= far < near
+    assert np.isnan(seeds_to_exclude_half(1.0, 1.0, 3, max_seeds=50))  # share 0.5 exactly
+
+
+def _models(arch_means, seed_sd, n_seeds=4, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = [{"arch": a, "task": "supervised", "seed": s, "v4_ev": m + rng.normal(0, seed_sd),
+             "it_ev": m + rng.normal(0, seed_sd), "it_ev_retest_diff": 0.02,
+             "it_selection": "layer chosen on half of the sites"}
+            for a, m in arch_means.items() for s in range(n_seeds)]
+    return pd.DataFrame(rows)
+
+
+def test_table_separates_seed_from_architecture_spread_and_tests_rankings(caplog):
+    apart = seed_variance(_models({"a": 0.2, "b": 0.5, "c": 0.8}, seed_sd=0.01)).set_index("metric")
+    assert (apart["seed_share_high"] < 0.05).all() and apart["ranking_seed_robust"].all()
+    assert (apart["n_pairs_robust"] == 3).all() and list(apart["n_seeds"]) == [4, 4]
+    assert apart.loc["it_ev", "retest_sd"] == pytest.approx(0.01) and np.isnan(apart.loc["v4_ev", "retest_sd"])
+    assert apart.loc["it_ev", "selection"].startswith("layer chosen on half")
+    mixed = seed_variance(_models(dict.fromkeys("abcd", 0.5), seed_sd=0.1, n_seeds=10))
+    assert (mixed["seed_share_high"] == 1).all() and not mixed["ranking_seed_robust"].any()
+    models = _models({"a": 0.2, "b": 0.5}, seed_sd=0.01)
+    with caplog.at_level("WARNING"):  # a missing seed: the others are balanced, not refused
+        table = seed_variance(models.drop(index=0), metrics=["it_ev", "pixel_ev"])
+    assert list(table["n_seeds"]) == [3] and "unbalanced" in caplog.text and "pixel_ev" in caplog.text
+    with pytest.raises(InputError, match="no metric columns"):
+        seed_variance(models, metrics=["pixel_ev"])
+    with pytest.raises(InputError, match="'it_ev'.*2 architectures"):
+        seed_variance(models[models["arch"] == "a"], metrics=["it_ev"])
+
+
+def test_cli_writes_the_table(tmp_path):
+    path = tmp_path / "models.csv"
+    _models({"a": 0.2, "b": 0.5, "c": 0.8}, seed_sd=0.05).to_csv(path, index=False)
+    assert main(["seed-variance", "--models", str(path), "--out", str(tmp_path / "sv.csv")]) == 0
+    table = pd.read_csv(tmp_path / "sv.csv")
+    assert set(table["metric"]) == {"v4_ev", "it_ev"} and table["interval"].str.contains("exact").all()
+    single = tmp_path / "one.csv"
+    _models({"a": 0.2}, seed_sd=0.05).to_csv(single, index=False)
+    assert main(["seed-variance", "--models", str(single), "--out", str(tmp_path / "x.csv")]) != 0
