@@ -104,3 +104,47 @@ def test_cli_writes_the_table(tmp_path):
     single = tmp_path / "one.csv"
     _models({"a": 0.2}, seed_sd=0.05).to_csv(single, index=False)
     assert main(["seed-variance", "--models", str(single), "--out", str(tmp_path / "x.csv")]) != 0
+
+
+# ----------------------------------------------------------------------------- held-out layer choice
+def _scores(r, ev=None, region=None):
+    """A predictivity score file's variables, as goaldriven score writes them."""
+    import xarray as xr
+
+    n_layers, n_sites = r.shape
+    region = region if region is not None else ["IT"] * n_sites
+    ev = ev if ev is not None else np.full_like(r, np.nan)
+    return xr.Dataset({"r": (("layer", "neuroid"), r), "ev": (("layer", "neuroid"), ev)},
+                      coords={"layer": [f"l{i}" for i in range(n_layers)], "layer_index": ("layer", range(n_layers)),
+                              "area": list(dict.fromkeys(region)), "region": ("neuroid", region),
+                              "neuroid_id": ("neuroid", [f"n{i}" for i in range(n_sites)])}, attrs={"model": "m"})
+
+
+def test_site_halves_depend_on_the_ids_only_and_are_balanced_per_region():
+    from goaldriven.summary import site_halves
+
+    ids, regions = np.array([f"n{i}" for i in range(9)]), np.array(["V4"] * 4 + ["IT"] * 5)
+    half = site_halves(ids, regions)
+    assert half[:4].sum() == 2 and half[4:].sum() == 2
+    order = np.random.default_rng(0).permutation(9)
+    assert (site_halves(ids[order], regions[order]) == half[order]).all()
+
+
+def test_layer_is_chosen_on_one_half_and_scored_on_the_other():
+    from goaldriven.summary import HELD_OUT, held_out_scores, site_halves
+
+    rng = np.random.default_rng(4)
+    r = np.clip(0.5 + 0.3 * rng.normal(size=(6, 40)), -1, 1)  # six equally good layers, noisy sites
+    held = held_out_scores(_scores(r))["IT"]
+    site = np.sign(r) * r ** 2  # no ceiling: signed r², as in the per-layer table
+    half = site_halves([f"n{i}" for i in range(40)], ["IT"] * 40)
+    a, b = (np.median(site[:, half == h], axis=1) for h in (0, 1))
+    assert held["score"] == pytest.approx((b[np.argmax(a)] + a[np.argmax(b)]) / 2)
+    full = np.median(site, axis=1)
+    assert held["_in_sample"] == pytest.approx(full.max()) and held["layer"] == f"l{np.argmax(full)}"
+    assert held["score"] < held["_in_sample"]  # the max over equal layers is optimistic; held-out is not
+    assert held["_retest_diff"] == pytest.approx(abs(a - b)[np.argmax(full)])
+    assert held["selection"] == HELD_OUT and not held["_normalised"]
+    one = held_out_scores(_scores(r[:, :1]))["IT"]  # one site: nothing to hold out, said so
+    assert "same sites" in one["selection"] and np.isnan(one["_retest_diff"])
+
