@@ -89,6 +89,7 @@ def test_table_separates_seed_from_architecture_spread_and_tests_rankings(caplog
     with caplog.at_level("WARNING"):  # a missing seed: the others are balanced, not refused
         table = seed_variance(models.drop(index=0), metrics=["it_ev", "pixel_ev"])
     assert list(table["n_seeds"]) == [3] and "unbalanced" in caplog.text and "pixel_ev" in caplog.text
+    assert list(seed_variance(models.assign(v4_ev=np.nan))["metric"]) == ["it_ev"]  # unscored: skipped
     with pytest.raises(InputError, match="no metric columns"):
         seed_variance(models, metrics=["pixel_ev"])
     with pytest.raises(InputError, match="'it_ev'.*2 architectures"):

@@ -189,6 +189,9 @@ def seed_variance(models: pd.DataFrame, metrics=None, level: float = 0.95, effec
     for task, df in models.groupby("task"):
         for metric in metrics:
             where = f"{name} {task} {metric}"
+            if df[metric].isna().all():  # this task was not scored on that benchmark
+                log.warning("%s: no scores, skipped", where)
+                continue
             d = _balanced(df.dropna(subset=[metric]), where)
             try:
                 s = seed_share(d[metric], d["arch"], level=level, effects=effects)
