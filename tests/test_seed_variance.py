@@ -149,3 +149,27 @@ def test_layer_is_chosen_on_one_half_and_scored_on_the_other():
     one = held_out_scores(_scores(r[:, :1]))["IT"]  # one site: nothing to hold out, said so
     assert "same sites" in one["selection"] and np.isnan(one["_retest_diff"])
 
+
+
+def test_models_table_carries_the_held_out_score_and_its_rule(tmp_path):
+    import json
+
+    from goaldriven.io import write_netcdf
+    from goaldriven.summary import HELD_OUT, RSA_SELECTION, held_out_scores, tables
+
+    rng = np.random.default_rng(6)
+    r = np.clip(0.5 + 0.3 * rng.normal(size=(3, 20)), -1, 1)
+    ds = _scores(r, region=["V4"] * 10 + ["IT"] * 10)
+    ds["ceiling"] = ("neuroid", np.full(20, np.nan))
+    ds["rsa"] = (("layer", "area"), rng.uniform(size=(3, 2)))
+    ds.attrs.update({"model": "hmo/supervised_seed0", "benchmark": "sim", "kind": "predictivity"})
+    write_netcdf(ds, tmp_path / "s.nc")
+    (tmp_path / "m.json").write_text(json.dumps({"config": {"arch": "hmo", "task": "supervised", "seed": 0},
+                                                 "test_accuracy": 0.5}))
+    row = tables([tmp_path / "s.nc"], [tmp_path / "m.json"])["models"].iloc[0]
+    held = held_out_scores(ds)["IT"]
+    assert row["it_ev"] == pytest.approx(held["score"]) and row["it_best_layer"] == held["layer"]
+    assert row["it_ev_in_sample"] == pytest.approx(held["_in_sample"]) and not row["it_ev_normalised"]
+    assert row["it_selection"] == HELD_OUT and row["rsa_selection"] == RSA_SELECTION
+    assert row["it_rsa"] == pytest.approx(ds["rsa"].sel(area="IT").max())
+    assert not any(c.endswith("_score") for c in row.index)

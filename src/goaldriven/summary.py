@@ -87,8 +87,9 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
             pred += _predictivity_rows(ds, fields)
             for region, held in held_out_scores(ds).items():
                 key = (model, column_name(region, "ev"))
-                if held["score"] > best.get(key, (-np.inf,))[0]:  # over benchmarks: the best held-out
-                    best[key] = (held["score"], held.pop("layer"), held)
+                score, layer = held.pop("score"), held.pop("layer")
+                if score > best.get(key, (-np.inf,))[0]:  # over benchmarks: the best held-out
+                    best[key] = (score, layer, held)
         rows = _rsa_rows(ds, fields)
         rsa += rows
         _keep_best(best, model, rows, "rsa", "rsa")
