@@ -617,7 +617,8 @@ def _performance_panel(ax, it, colors, name) -> None:
     ax.text(1.03, 0.0, "Checkpoints of one\nrun are not independent:\nthe interval is optimistic.",
             transform=ax.transAxes, va="bottom", fontsize=8, style="italic", color="dimgrey")
     ax.set_xlabel("categorisation performance (test accuracy, %)")
-    ax.set_ylabel("IT predictivity (layer chosen on held-out sites)\n" + _ev_axis_label(it, median=False))
+    ax.set_ylabel("IT predictivity (layer chosen on held-out sites):\n"
+                  + _ev_axis_label(it, median=False).replace("\n", " "), fontsize=9)
 
 
 def plot_trajectory(table_csv, out_png, data_label: str) -> None:
@@ -637,7 +638,7 @@ def plot_trajectory(table_csv, out_png, data_label: str) -> None:
         if ax is not axes[0]:
             ax.sharey(axes[0])
         _epoch_lines(ax, df[df["region"] == region], colors)
-        ax.set_title(f"{region}: best layer along training", fontsize=10)
+        ax.set_title(f"{region}: layer chosen on held-out sites,\nalong training", fontsize=10)
     axes[0].set_ylabel(_ev_axis_label(df))
     _performance_panel(axes[-1], df[df["region"] == "IT"], colors, name)
     seeds = df.groupby(["arch", "task"])["seed"].nunique()
