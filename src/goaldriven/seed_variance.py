@@ -116,14 +116,20 @@ def seeds_to_exclude_half(ms_within: float, arch_var: float, n_archs: int, level
     if not ms_within > 0:
         return np.nan
     k = n_archs
-    for n in range(2, max_seeds + 1):
+
+    def excludes(n: int) -> bool:
         F = 1 + n * arch_var / ms_within  # ratio of the expected mean squares
         lam_lo = _lambda_at(F, k - 1, k * (n - 1), 1 - (1 - level) / 2)
         lam_hi = _lambda_at(F, k - 1, k * (n - 1), (1 - level) / 2)
-        theta_hi, theta_lo = 1 / (1 + lam_lo / (n * (k - 1))), 1 / (1 + lam_hi / (n * (k - 1)))
-        if theta_hi < 0.5 or theta_lo > 0.5:
-            return float(n)
-    return np.nan
+        return 1 / (1 + lam_lo / (n * (k - 1))) < 0.5 or 1 / (1 + lam_hi / (n * (k - 1))) > 0.5
+
+    if not excludes(max_seeds):
+        return np.nan
+    lo, hi = 1, max_seeds  # more seeds only narrow the interval: bisect for the first that excludes
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if excludes(mid) else (mid, hi)
+    return float(hi)
 
 
 def pairwise_rankings(values, groups) -> pd.DataFrame:
