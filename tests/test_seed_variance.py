@@ -22,7 +22,8 @@ def test_interval_covers_the_true_share_and_the_estimate_is_nearly_unbiased(k, n
     r = simulate(k, n, theta, datasets=300, seed=1)
     assert r["coverage"] >= 0.92
     if theta == 1.0:  # no architecture effect; the former estimator averaged 0.76 at 2 x 3
-        assert r["mean_estimate"] >= (0.82 if (k, n) == (2, 3) else 0.95)
+        # the targets (>= 0.83, >= 0.95); the mean's sd over 300 data sets is about 0.012
+        assert r["mean_estimate"] >= (0.83 if (k, n) == (2, 3) else 0.95)
     else:
         assert abs(r["mean_estimate"] - theta) < 0.1
 
