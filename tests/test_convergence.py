@@ -5,8 +5,8 @@ from scipy.stats import ortho_group
 import pandas as pd
 
 from goaldriven.cli import main
-from goaldriven.convergence import (channel_responses, cross_seed_predictivity, debiased_linear_cka, kendalls_w,
-                                    linear_cka, match_units, matching_table, pairwise_cka, seed_variance,
+from goaldriven.convergence import (channel_responses, cross_seed_predictivity, debiased_linear_cka,
+                                    linear_cka, match_units, matching_table, pairwise_cka,
                                     unit_examples)
 from goaldriven.io import InputError, write_netcdf
 
@@ -72,22 +72,6 @@ def test_cross_seed_predictivity_of_a_linear_copy_is_high():
     X = rng.normal(size=(150, 20))
     assert np.median(cross_seed_predictivity(X, X @ rng.normal(size=(20, 10)))) > 0.95
     assert abs(np.median(cross_seed_predictivity(X, rng.normal(size=(150, 10))))) < 0.2
-
-
-def _models(arch_means, seed_sd, n_seeds=4, seed=0):
-    rng = np.random.default_rng(seed)
-    rows = [{"arch": a, "task": "supervised", "seed": s, "v4_ev": m + rng.normal(0, seed_sd),
-             "it_ev": m + rng.normal(0, seed_sd)} for a, m in arch_means.items() for s in range(n_seeds)]
-    return pd.DataFrame(rows)
-
-
-def test_seed_variance_separates_seed_from_architecture_spread():
-    apart = seed_variance(_models({"a": 0.2, "b": 0.5, "c": 0.8}, seed_sd=0.01), n_boot=200)
-    assert (apart["seed_share"] < 0.05).all() and (apart["rank_agreement"] == 1).all()
-    mixed = seed_variance(_models({"a": 0.5, "b": 0.5, "c": 0.5, "d": 0.5}, seed_sd=0.1, n_seeds=10), n_boot=200)
-    assert (mixed["seed_share"] > 0.5).all() and (mixed["rank_agreement"] < 1).all()
-    row = apart.iloc[0]
-    assert row["seed_share_ci_low"] <= row["seed_share"] <= row["seed_share_ci_high"]
 
 
 # ----------------------------------------------------------------------------- channels
@@ -244,35 +228,3 @@ def test_unit_examples_command_writes_the_table(tmp_path):
                  "--n-units", "2", "--top-k", "3", "--out", str(out)]) == 0
     table = pd.read_csv(out)
     assert len(table) == 12 and table["model_b"].iloc[0] == "net/supervised_seed1"
-
-
-# ----------------------------------------------------------------------------- seed variance
-def test_seed_variance_covers_rsa_columns_and_flags_robust_rankings(caplog):
-    models = _models({"a": 0.2, "b": 0.5, "c": 0.8}, seed_sd=0.01)
-    rng = np.random.default_rng(8)
-    models["v4_rsa"] = models["v4_ev"] / 2             # architectures far apart: a robust ranking
-    models["it_rsa"] = rng.normal(0.3, 0.1, len(models))  # seeds only: rankings change with the seed
-    models["test_accuracy"] = 0.9                        # not a brain score
-    table = seed_variance(models, n_boot=200).set_index("metric")
-    assert list(table.index) == ["v4_ev", "it_ev", "v4_rsa", "it_rsa"]
-    assert table.loc["v4_rsa", "kendall_w"] == pytest.approx(1.0) and table.loc["v4_rsa", "ranking_seed_robust"]
-    assert table.loc["it_rsa", "kendall_w"] < 0.7 and not table.loc["it_rsa", "ranking_seed_robust"]
-    assert table.loc["v4_rsa", "kendall_w_p"] < 0.05 < table.loc["it_rsa", "kendall_w_p"]
-    with caplog.at_level("WARNING"):
-        only = seed_variance(models, metrics=["it_rsa", "pixel_ev"], n_boot=200)
-    assert list(only["metric"]) == ["it_rsa"] and "pixel_ev" in caplog.text
-    # A metric's numbers do not depend on which other metrics are analysed with it.
-    pd.testing.assert_series_equal(only.iloc[0], table.reset_index().iloc[3][only.columns], check_names=False)
-    with pytest.raises(ValueError, match="no metric columns"):
-        seed_variance(models, metrics=["pixel_ev"])
-
-
-def test_kendalls_w_agrees_with_the_friedman_statistic():
-    from scipy.stats import friedmanchisquare
-
-    rng = np.random.default_rng(9)
-    scores = rng.integers(0, 4, size=(6, 5)).astype(float)  # 6 rankings of 5 items, with ties
-    m, n = scores.shape
-    assert kendalls_w(scores) == pytest.approx(friedmanchisquare(*scores.T).statistic / (m * (n - 1)))
-    assert kendalls_w(np.tile([1.0, 2, 3], (4, 1))) == 1.0
-    assert kendalls_w(np.array([[1.0, 2], [2, 1]])) == 0.0

@@ -72,9 +72,13 @@ def write_inputs(root, seeds=(0, 1, 2)):
                  "matched_r": 0.5, "chance_r": 0.1, "frac_convergent": 0.9, "cross_seed_r": 0.8}
                 for a, layers in LAYERS.items() for t in TASKS for i, layer in enumerate(layers)]
     pd.DataFrame(matching).to_csv(root / "matching.csv", index=False)
-    pd.DataFrame([{"task": t, "metric": m, "seed_share": 0.3, "seed_share_ci_low": 0.1, "seed_share_ci_high": 0.5,
-                   "rank_agreement": 1.0} for t in TASKS for m in ("v4_ev", "it_ev")]).to_csv(
-        root / "seed_variance.csv", index=False)
+    from goaldriven.seed_variance import seed_variance
+
+    seed_variance(models.assign(it_ev_retest_diff=0.01)).to_csv(root / "seed_variance.csv", index=False) \
+        if len(seeds) > 1 else pd.DataFrame([{"task": t, "metric": m, "n_archs": 2, "n_seeds": 1, "seed_share": 0.3,
+                                              "seed_share_low": 0.1, "seed_share_high": 0.5, "n_pairs": 1,
+                                              "n_pairs_robust": 0} for t in TASKS for m in ("v4_ev", "it_ev")]
+                                            ).to_csv(root / "seed_variance.csv", index=False)
     return {"layer_profiles": [root / "predictivity.csv"], "performance_vs_it": [root / "models.csv"],
             "rsa": [root / "rsa.csv", root / "rdms.nc"], "cka": [root / "cka.csv"],
             "recovery": [root / "recovery.csv"], "matching": [root / "matching.csv"],
@@ -260,6 +264,37 @@ def test_unit_examples_figure_refuses_unknown_stimuli_and_mixed_tables(tmp_path,
     with pytest.raises(InputError, match="one layer and one pair of seeds"):
         figures.plot_unit_examples(mixed, tiny_sets["test"], tmp_path / "x.png", "x")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_performance_vs_it_resamples_architectures_not_seeds():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"arch": np.repeat(list("abcd"), 3), "perf": rng.uniform(40, 90, 12)})
+    df["it"] = 0.005 * df["perf"] + rng.normal(0, 0.05, 12)
+    ci = figures.arch_bootstrap_r(df, "perf", "it")
+    assert ci["r"] == pytest.approx(np.corrcoef(df["perf"], df["it"])[0, 1]) and ci["n_archs"] == 4
+    assert ci["low"] < ci["r"] < ci["high"] and ci == figures.arch_bootstrap_r(df, "perf", "it")  # seeded
+    two = figures.arch_bootstrap_r(df[df["arch"] < "c"], "perf", "it")
+    assert np.isfinite(two["r"]) and np.isnan(two["low"])  # two architectures: no interval over them
+    assert "needs ≥ 3" in figures._format_arch_r(two, "trained")
+
+
+def test_axis_labels_say_raw_r2_where_no_ceiling_divides():
+    df = pd.DataFrame({"region": ["V4", "IT"], "ceiling_normalised": [True, False]})
+    assert "raw signed r² for IT" in figures._ev_axis_label(df)
+    assert figures._ev_axis_label(df.assign(ceiling_normalised=True)) == figures.MEDIAN_EV_LABEL
+    assert "explainable" not in figures._ev_axis_label(df.assign(ceiling_normalised=False)).split("not a")[0]
+    models = pd.DataFrame({"it_ev": [0.1], "it_ev_normalised": [False]})
+    assert figures._column_label(models, "it_ev") == figures.RAW_R2_LABEL
+    assert figures._column_label(models.drop(columns="it_ev_normalised"), "it_ev") == figures.EV_LABEL
+
+
+def test_seed_variance_note_says_what_the_interval_excludes():
+    row = pd.Series({"task": "supervised", "n_archs": 2, "n_seeds": 3, "seed_share": 0.27, "seed_share_low": 0.0,
+                     "seed_share_high": 0.93, "seeds_to_exclude_half": 9.0, "n_pairs": 1, "n_pairs_robust": 0,
+                     "min_seeds_for_ranking_test": 4, "retest_sd": 0.01, "seed_sd": 0.05})
+    note = figures._share_note(next(pd.DataFrame([row]).itertuples()))
+    assert "2 archs × 3 seeds" in note and "[0%, 93%]" in note and "would need ~9 seeds/arch" in note
+    assert "0 of 1 arch pairs" in note and "≥ 4 seeds" in note and "noise sd 0.010 vs seed sd 0.050" in note
 
 
 def test_performance_vs_it_reports_r_with_its_bootstrap_interval():

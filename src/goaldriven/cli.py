@@ -128,14 +128,14 @@ def cmd_unit_examples(a):
 def cmd_seed_variance(a):
     import pandas as pd
 
-    from .convergence import seed_variance
     from .io import write_csv
+    from .seed_variance import seed_variance
 
     try:
-        table = seed_variance(pd.read_csv(a.models), metrics=a.metrics, n_boot=a.bootstraps)
-    except ValueError as e:  # no usable metric column: say which file
+        models = pd.read_csv(a.models)
+    except (FileNotFoundError, pd.errors.EmptyDataError) as e:
         raise InputError(f"{a.models}: {e}") from None
-    write_csv(table, a.out)
+    write_csv(seed_variance(models, metrics=a.metrics, level=a.level, effects=a.effects, name=str(a.models)), a.out)
 
 
 def cmd_summarise(a):
@@ -299,7 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("seed-variance", help="brain-score variance across seeds vs across architectures")
     s.add_argument("--models", required=True, help="models.csv of goaldriven summarise")
     s.add_argument("--metrics", nargs="+", help="columns to analyse (default: every *_ev and *_rsa column)")
-    s.add_argument("--bootstraps", type=int, default=1000)
+    s.add_argument("--level", type=float, default=0.95, help="interval level")
+    s.add_argument("--effects", choices=("fixed", "random"), default="fixed",
+                   help="architectures as fixed effects (exact noncentral-F interval) or random (ICC)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_seed_variance)
 

@@ -2,8 +2,8 @@
 
 Centred kernel alignment (Kornblith et al. 2019) per layer between every pair of seeds of one
 architecture; one-to-one unit matching (Li et al. 2016), either of layer columns or of conv
-channels, with examples of the most and least convergent units; and whether brain scores and
-architecture rankings survive a change of seed. Rows of every matrix are stimuli (times spatial
+channels, with examples of the most and least convergent units (brain scores across seeds:
+:mod:`goaldriven.seed_variance`). Rows of every matrix are stimuli (times spatial
 positions for channels), columns units.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import zlib
 from itertools import combinations
 
 import numpy as np
@@ -317,110 +316,3 @@ def unit_examples(features_a, features_b, layer: str, n_units: int = 3, k: int =
                             "image_rank": image_rank, "stimulus_id_a": ids[sa], "stimulus_id_b": ids[sb],
                             "drive_a": float(drive_a[sa, rows[i]]), "drive_b": float(drive_b[sb, cols[i]])})
     return pd.DataFrame(out)
-
-
-def _between_within(groups: list[np.ndarray]) -> tuple[float, float]:
-    """Variance of the group means (between) and mean within-group variance (over seeds)."""
-    means = [g.mean() for g in groups]
-    between = float(np.var(means, ddof=1)) if len(groups) > 1 else 0.0
-    return between, float(np.mean([g.var(ddof=1) for g in groups]))
-
-
-def metric_columns(models: pd.DataFrame) -> list[str]:
-    """The brain-score columns of a models table: names ending in ``_ev`` or ``_rsa``."""
-    return [c for c in models.columns if c.endswith(("_ev", "_rsa"))]
-
-
-def seed_variance(models: pd.DataFrame, metrics=None, n_boot: int = 1000, seed: int = 0,
-                  w_threshold: float = 0.7) -> pd.DataFrame:
-    """Do brain scores, and the ranking of architectures by them, survive a change of seed?
-
-    Per task and metric (default: :func:`metric_columns`; requested metrics missing from the
-    table are skipped, logged): the variance of architecture means (between) and the mean
-    variance over seeds within an architecture (within), the seed share within / (within +
-    between) with a bootstrap interval (seeds resampled within each architecture), and two
-    views of ranking stability over seed draws (draw i = seed i of every architecture):
-
-    - ``rank_agreement``: fraction of pairs of draws that order the architectures identically;
-    - ``kendall_w``: Kendall's coefficient of concordance W of the draws' rankings (1 = every
-      draw ranks the architectures alike, 0 = no agreement), with ``kendall_w_p``, the
-      permutation p-value of W under independent random rankings (``n_boot`` shuffles; with 2
-      architectures and 3 seeds it cannot go below 0.25: few seeds cannot show robustness), and
-      ``ranking_seed_robust`` = W >= ``w_threshold`` (0.7: "strong agreement", Schmidt 1997;
-      missing where W is undefined).
-    """
-    if metrics is None:
-        metrics = metric_columns(models)
-    missing = [m for m in metrics if m not in models.columns]
-    if missing:
-        log.warning("models table has no column(s) %s: skipped", missing)
-    metrics = [m for m in metrics if m in models.columns]
-    if not metrics:
-        raise ValueError(f"no metric columns to analyse among {list(models.columns)}")
-    rows = []
-    for task, df in models.groupby("task"):
-        for metric in metrics:
-            d = df.dropna(subset=[metric])
-            groups = [g[metric].to_numpy(float) for _, g in d.groupby("arch")]
-            if not groups or min(len(g) for g in groups) < 2:
-                continue  # a seed variance needs two seeds of every architecture
-            # One stream per (task, metric), so a result does not depend on which others exist.
-            rng = np.random.default_rng([seed, zlib.crc32(f"{task}/{metric}".encode())])
-            between, within = _between_within(groups)
-            boot = []
-            for _ in range(n_boot):
-                b, w = _between_within([rng.choice(g, len(g)) for g in groups])
-                boot.append(w / (w + b) if w + b > 0 else np.nan)
-            draws = d.pivot_table(index="seed", columns="arch", values=metric).dropna().to_numpy()
-            w_stat, w_p = kendalls_w(draws), _kendalls_w_p(draws, n_boot, rng)
-            rows.append({"task": task, "metric": metric, "n_archs": len(groups),
-                         "n_seeds": min(len(g) for g in groups), "between_arch_var": between,
-                         "within_arch_var": within, "seed_share": within / (within + between),
-                         "seed_share_ci_low": float(np.nanpercentile(boot, 2.5)),
-                         "seed_share_ci_high": float(np.nanpercentile(boot, 97.5)),
-                         "rank_agreement": _rank_agreement(draws), "kendall_w": w_stat, "kendall_w_p": w_p,
-                         "ranking_seed_robust": bool(w_stat >= w_threshold) if np.isfinite(w_stat) else None})
-    return pd.DataFrame(rows)
-
-
-def _rank_agreement(draws: np.ndarray) -> float:
-    """Fraction of pairs of draws (rows) that order the architectures (columns) identically."""
-    pairs = list(combinations([tuple(np.argsort(row)) for row in draws], 2))
-    return float(np.mean([a == b for a, b in pairs])) if pairs else np.nan
-
-
-def _concordance_terms(scores: np.ndarray):
-    """Ranks within each of m rankings (rows) of n items, and the tie-corrected denominator of W."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(scores, axis=1)
-    m, n = ranks.shape
-    ties = sum(np.sum(c ** 3 - c) for c in (np.unique(r, return_counts=True)[1] for r in ranks))
-    return ranks, m ** 2 * (n ** 3 - n) - m * ties
-
-
-def _w_of_ranks(ranks: np.ndarray, denominator: float):
-    """W from ranks (..., m, n): 12 S / denominator, S the squared deviations of the rank sums."""
-    m, n = ranks.shape[-2:]
-    return 12 * np.sum((ranks.sum(axis=-2) - m * (n + 1) / 2) ** 2, axis=-1) / denominator
-
-
-def kendalls_w(scores) -> float:
-    """Kendall's W of m rankings (rows) of n items (columns), ranks from scores, with the
-    correction for ties; NaN with fewer than two rankings or items, or all tied."""
-    scores = np.asarray(scores, float)
-    if min(scores.shape) < 2:
-        return np.nan
-    ranks, denominator = _concordance_terms(scores)
-    return float(_w_of_ranks(ranks, denominator)) if denominator > 0 else np.nan
-
-
-def _kendalls_w_p(scores: np.ndarray, n_permutations: int, rng) -> float:
-    """P(W >= observed) when each ranking is shuffled independently (Monte Carlo, +1 corrected)."""
-    observed = kendalls_w(scores)
-    if not np.isfinite(observed):
-        return np.nan
-    ranks, denominator = _concordance_terms(scores)
-    # Shuffling a ranking keeps its ties, hence the denominator: only the rank sums change.
-    null = _w_of_ranks(rng.permuted(np.repeat(ranks[None], n_permutations, axis=0), axis=-1), denominator)
-    return float((1 + np.sum(null >= observed - 1e-12)) / (1 + n_permutations))

@@ -124,6 +124,29 @@ def _raw_r2_note(df) -> str:
     return f"\n({', '.join(raw)}: no single trials, so raw r² instead of the ceiling-normalised value)"
 
 
+RAW_R2_LABEL = "signed r² (raw: no noise ceiling,\nnot a fraction of explainable variance)"
+
+
+def _ev_axis_label(df, median: bool = True) -> str:
+    """The label of an axis of ``ev_median``-like values: a fraction of explainable variance
+    only where a ceiling divides it; regions without one (``ceiling_normalised`` False) named."""
+    flag = df["ceiling_normalised"].astype(bool) if "ceiling_normalised" in df else pd.Series(True, df.index)
+    raw = sorted(df.loc[~flag, "region"].unique()) if "region" in df else ([] if flag.all() else ["all"])
+    prefix = "median over sites: " if median else ""
+    if not raw:
+        return MEDIAN_EV_LABEL if median else EV_LABEL
+    if flag.any():
+        return f"{prefix}fraction of explainable variance,\nraw signed r² for {', '.join(raw)} (no noise ceiling)"
+    return prefix + RAW_R2_LABEL
+
+
+def _column_label(models, column: str) -> str:
+    """Axis label of a models.csv score column, raw r² if its ``<column>_normalised`` says so."""
+    flag = models.get(f"{column}_normalised")
+    raw = flag is not None and not flag.astype(str).str.lower().isin(["true", "1", "1.0"]).any()
+    return RAW_R2_LABEL if raw else EV_LABEL
+
+
 def _mean_band_seeds(ax, x, st, seed_x, seed_y, color, style) -> None:
     """Mean over seeds (line), +-1 sd band (none with one seed) and each seed (faint dots)."""
     sd = st["std"].fillna(0.0)
@@ -219,7 +242,7 @@ def plot_layer_profiles(predictivity_csv, out_png, data_label: str) -> None:
     df = read_table(predictivity_csv, ["arch", "task", "seed", "layer", "layer_index", "region", "ev_median"])
     n_archs, n_regions = df["arch"].nunique(), df["region"].nunique()
     fig = plt.figure(figsize=(3.8 * n_regions + 2, 2.9 * n_archs + 1.2), layout="constrained")
-    axes = _profile_panels(fig, df, "ev_median", MEDIAN_EV_LABEL)
+    axes = _profile_panels(fig, df, "ev_median", _ev_axis_label(df))
     # 0..1 is the meaningful range; widen only if a value falls outside it.
     axes[0, 0].set_ylim(min(0, df["ev_median"].min() - 0.05), max(1, df["ev_median"].max() + 0.02))
     _titles(fig, "Neural predictivity of each layer" + _raw_r2_note(df), data_label)
@@ -249,32 +272,55 @@ def correlation_label(x, y, what: str) -> str:
     return _format_r(_pearson_ci(x, y), what)
 
 
+def arch_bootstrap_r(df, x: str, y: str, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Pearson r of ``x`` and ``y`` with a 95% interval that resamples architectures (all seeds
+    of a drawn architecture together: seeds are not independent models); no interval with
+    fewer than 3 architectures. Keys r, low, high, n, n_archs."""
+    df = df.dropna(subset=[x, y])
+    out = {"r": np.nan, "low": np.nan, "high": np.nan, "n": len(df), "n_archs": df["arch"].nunique()}
+    r_of = lambda d: np.corrcoef(d[x], d[y])[0, 1] if len(d) > 2 and d[x].std() > 0 and d[y].std() > 0 else np.nan  # noqa: E731
+    out["r"] = r_of(df)
+    if out["n_archs"] >= 3 and np.isfinite(out["r"]):
+        rng, groups = np.random.default_rng(seed), [g for _, g in df.groupby("arch")]
+        boot = [r_of(pd.concat([groups[i] for i in rng.integers(0, len(groups), len(groups))]))
+                for _ in range(n_boot)]
+        out["low"], out["high"] = np.nanpercentile(boot, [2.5, 97.5])
+    return out
+
+
+def _format_arch_r(ci: dict, what: str) -> str:
+    if not np.isfinite(ci["r"]):
+        return f"{what}: Pearson r not computed (n = {ci['n']}, too few or no variation)"
+    interval = (f"95% CI [{ci['low']:.2f}, {ci['high']:.2f}] (bootstrap over architectures)"
+                if np.isfinite(ci["low"]) else "no interval: resampling architectures needs ≥ 3")
+    return f"{what}: r = {ci['r']:.2f}\n{interval}; n = {ci['n']} models of {ci['n_archs']} architectures"
+
+
 def plot_performance_vs_it(models_csv, out_png, data_label: str) -> None:
-    """Categorisation performance against IT predictivity of the best layer, one point per model."""
+    """Categorisation performance against IT predictivity (layer chosen on held-out sites), one
+    point per model. The headline is r within trained models: over trained and untrained
+    models together r mostly says that the two clusters differ."""
     df = read_table(models_csv, ["arch", "task", "seed", "test_accuracy", "it_ev"])
     df = df.assign(performance=100 * df["test_accuracy"].astype(float))
     fig, ax = plt.subplots(figsize=(7, 4.8), layout="constrained")
-    ci = _pearson_ci(df["performance"], df["it_ev"])
-    stat = _format_r(ci, f"{len(df)} models")
-    if ci is not None:
-        # No seaborn band (its bootstrap is unseeded); the seeded interval is in the title.
-        sns.regplot(df, x="performance", y="it_ev", scatter=False, ci=None, color="grey", ax=ax,
+    trained = df[df["task"] == "supervised"]
+    headline = arch_bootstrap_r(trained, "performance", "it_ev")
+    lines = [_format_arch_r(headline, "trained (supervised) models")]
+    if len(trained) < len(df):
+        lines.append(_format_arch_r(arch_bootstrap_r(df, "performance", "it_ev"),
+                                    "all models (driven by the trained vs untrained clusters)"))
+    if np.isfinite(headline["r"]):
+        # No seaborn band (its bootstrap is unseeded and treats seeds as independent models).
+        sns.regplot(trained, x="performance", y="it_ev", scatter=False, ci=None, color="grey", ax=ax,
                     line_kws={"lw": 1.2, "ls": "-"})
-        stat += " (grey: least-squares line)"
-        trained = df[df["task"] == "supervised"]
-        if 3 <= len(trained) < len(df):
-            # Trained vs untrained alone makes r large; within trained models is the harder test.
-            within = _pearson_ci(trained["performance"], trained["it_ev"])
-            stat += "\nsupervised models only: " + _format_r(within, f"{len(trained)} models", sep=", ")
+        lines[0] += " (grey: their least-squares line)"
     sns.scatterplot(df, x="performance", y="it_ev", hue="arch", style="task", s=80, ax=ax,
                     palette=_arch_colors(df["arch"]), style_order=list(_task_colors(df["task"])))
-    ax.set_title(stat, fontsize=10)
-    # Beside the plot, under the legend, so that it never covers a data point.
-    ax.text(1.04, 0.0, "For comparison:\nYamins et al. 2014\nfound r = 0.87", transform=ax.transAxes,
-            va="bottom", fontsize=8, style="italic", color="dimgrey")
+    ax.set_title("\n".join(lines), fontsize=9)
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     ax.set_xlabel("categorisation performance (test accuracy, %)")
-    ax.set_ylabel("IT predictivity of the best layer\n(fraction of explainable variance)")
+    ax.set_ylabel("IT predictivity (layer chosen on held-out sites):\n" + _column_label(df, "it_ev").replace("\n", " "),
+                  fontsize=9)
     _titles(fig, "Categorisation performance vs IT predictivity", data_label)
     save_figure(fig, out_png)
 
@@ -422,31 +468,59 @@ def _pct(x) -> str:
     return "n/a" if pd.isna(x) else f"{x:.0%}"
 
 
+def _share_note(r) -> str:
+    """One task's seed share, its exact interval, the design, what excluding 0.5 would need, the
+    pairwise ranking tests and the metric's own noise beside the seed spread."""
+    text = (f"{r.task} ({r.n_archs} archs × {r.n_seeds} seeds): seed share {_pct(r.seed_share)} "
+            f"[{_pct(r.seed_share_low)}, {_pct(r.seed_share_high)}]")
+    if r.seed_share_high < 0.5 or r.seed_share_low > 0.5:
+        text += ": excludes 50%"
+    elif pd.notna(getattr(r, "seeds_to_exclude_half", np.nan)):
+        text += f"\n    excluding 50% would need ~{r.seeds_to_exclude_half:.0f} seeds/arch"
+    else:
+        text += "\n    no feasible number of seeds would exclude 50%"
+    text += (f"\n    ranking: {r.n_pairs_robust} of {r.n_pairs} arch pairs differ at p < 0.05 "
+             f"(Mann-Whitney; needs ≥ {getattr(r, 'min_seeds_for_ranking_test', 4):.0f} seeds/arch)")
+    if pd.notna(getattr(r, "retest_sd", np.nan)):
+        text += f"\n    score's own noise sd {r.retest_sd:.3f} vs seed sd {r.seed_sd:.3f}"
+    return text
+
+
 def plot_seed_variance(models_csv, variance_csv, out_png, data_label: str) -> None:
-    """Best-layer brain scores per seed next to the differences between architectures."""
+    """Brain scores of every seed (layer chosen on held-out sites) next to the differences between
+    architectures, with the seed share and its exact interval, the pairwise ranking tests and,
+    as a bar on each mean, the score's own test-retest noise (two halves of the sites)."""
     models = read_table(models_csv, ["arch", "task", "seed", "v4_ev", "it_ev"])
-    var = read_table(variance_csv, ["task", "metric", "seed_share", "seed_share_ci_low", "seed_share_ci_high",
-                                    "rank_agreement"], dropna=["task", "metric"])  # NaN with one seed
-    long = models.melt(id_vars=["arch", "task", "seed"], value_vars=["v4_ev", "it_ev"], var_name="metric",
-                       value_name="score")
-    colors = _task_colors(models["task"])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), squeeze=False, layout="constrained")
+    var = read_table(variance_csv, ["task", "metric", "n_archs", "n_seeds", "seed_share", "seed_share_low",
+                                    "seed_share_high", "n_pairs", "n_pairs_robust"], dropna=["task", "metric"])
+    colors, archs = _task_colors(models["task"]), sorted(models["arch"].unique())
+    # The dodge of seaborn's stripplot: hue i of m centred at -0.4 + 0.8 (i + 0.5) / m.
+    offset = {t: -0.4 + 0.8 * (i + 0.5) / len(colors) for i, t in enumerate(colors)}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), squeeze=False, layout="constrained")
     for ax, metric, area in zip(axes[0], ("v4_ev", "it_ev"), REGIONS):
-        d = long[long["metric"] == metric]
-        sns.stripplot(d, x="arch", y="score", hue="task", palette=colors, hue_order=list(colors), dodge=True,
-                      size=7, jitter=0.15, ax=ax, legend=False)
-        sns.pointplot(d, x="arch", y="score", hue="task", hue_order=list(colors), dodge=0.4, errorbar=None,
-                      markers="_", markersize=20, linestyles="none", palette=["black"] * len(colors), ax=ax,
-                      legend=False)
-        notes = [f"{r.task}: seed share of variance {_pct(r.seed_share)} [{_pct(r.seed_share_ci_low)}, "
-                 f"{_pct(r.seed_share_ci_high)}], same arch ranking {_pct(r.rank_agreement)}"
-                 for r in var[var["metric"] == metric].itertuples()]
-        ax.set_title(f"{area} predictivity of the best layer\n" + "\n".join(notes), fontsize=9)
-        ax.set(ylabel=EV_LABEL, xlabel="architecture")
-    fig.legend(handles=[Line2D([], [], ls="", marker="o", color=c, label=f"{t}: one seed") for t, c in colors.items()]
-               + [Line2D([], [], ls="", marker="_", ms=14, mew=2, color="black", label="mean over seeds")],
-               loc="outside lower center", ncols=len(colors) + 1, frameon=False)
-    _titles(fig, "Seed-to-seed spread of brain scores next to architecture differences", data_label)
+        d = models.melt(id_vars=["arch", "task", "seed"], value_vars=[metric], value_name="score")
+        sns.stripplot(d, x="arch", y="score", hue="task", order=archs, palette=colors, hue_order=list(colors),
+                      dodge=True, size=7, jitter=0.1, ax=ax, legend=False)
+        rows = var[var["metric"] == metric]
+        noise = dict(zip(rows["task"], rows["retest_sd"])) if "retest_sd" in rows else {}
+        for (arch, task), g in models.groupby(["arch", "task"]):
+            x = archs.index(arch) + offset[task]
+            ax.plot([x - 0.12, x + 0.12], [g[metric].mean()] * 2, color="black", lw=2, zorder=4)
+            if pd.notna(noise.get(task, np.nan)):  # how far the metric alone moves a score
+                ax.errorbar(x + 0.15, g[metric].mean(), yerr=noise[task], color="dimgrey", capsize=3, lw=1.2)
+        ax.set_title(f"{area} predictivity (layer chosen on held-out sites)", fontsize=10)
+        ax.text(0.0, 1.08, "\n".join(_share_note(r) for r in rows.itertuples()), transform=ax.transAxes,
+                va="bottom", ha="left", fontsize=8)
+        ax.set(ylabel=_column_label(models, metric), xlabel="architecture")
+    handles = [Line2D([], [], ls="", marker="o", color=c, label=f"{t}: one seed") for t, c in colors.items()]
+    handles += [Line2D([], [], ls="", marker="_", ms=14, mew=2, color="black", label="mean over seeds"),
+                Line2D([], [], color="dimgrey", marker="_", ms=8, label="±1 sd of the score's own noise\n"
+                       "(two halves of the sites)")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    interval = var["interval"].dropna().iloc[0] if "interval" in var and var["interval"].notna().any() else ""
+    _titles(fig, "Seed-to-seed spread of brain scores next to architecture differences\n"
+                 f"(seed share = seed variance / (seed + architecture variance){', ' + interval if interval else ''})",
+            data_label)
     save_figure(fig, out_png)
 
 
@@ -540,11 +614,11 @@ def _performance_panel(ax, it, colors, name) -> None:
     ax.set_title(correlation_label(it["performance"], it["ev_median"],
                                    f"{len(it)} checkpoints of {it['model'].nunique()} models"), fontsize=9)
     # Checkpoints of one run are not independent samples, so the interval is optimistic.
-    ax.text(1.03, 0.0, "For comparison:\nYamins et al. 2014\nfound r = 0.87\nacross models.\n\n"
-                       "Checkpoints of one\nrun are not independent:\nthe interval is optimistic.",
+    ax.text(1.03, 0.0, "Checkpoints of one\nrun are not independent:\nthe interval is optimistic.",
             transform=ax.transAxes, va="bottom", fontsize=8, style="italic", color="dimgrey")
     ax.set_xlabel("categorisation performance (test accuracy, %)")
-    ax.set_ylabel("IT predictivity of the best layer")
+    ax.set_ylabel("IT predictivity (layer chosen on held-out sites):\n"
+                  + _ev_axis_label(it, median=False).replace("\n", " "), fontsize=9)
 
 
 def plot_trajectory(table_csv, out_png, data_label: str) -> None:
@@ -564,8 +638,8 @@ def plot_trajectory(table_csv, out_png, data_label: str) -> None:
         if ax is not axes[0]:
             ax.sharey(axes[0])
         _epoch_lines(ax, df[df["region"] == region], colors)
-        ax.set_title(f"{region}: best layer along training", fontsize=10)
-    axes[0].set_ylabel(MEDIAN_EV_LABEL)
+        ax.set_title(f"{region}: layer chosen on held-out sites,\nalong training", fontsize=10)
+    axes[0].set_ylabel(_ev_axis_label(df))
     _performance_panel(axes[-1], df[df["region"] == "IT"], colors, name)
     seeds = df.groupby(["arch", "task"])["seed"].nunique()
     handles = [Line2D([], [], color=colors[a], ls=TASK_STYLE.get(t, ":"), marker="o", ms=4,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,13 @@ from .compare import rdm
 from .features import layer_matrix, open_features
 from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
 from .neural import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
+
+log = logging.getLogger(__name__)
+# How the layer behind each *_ev score of models.csv is chosen (held-out), and behind *_rsa (not).
+HELD_OUT = ("layer chosen on one half of the sites (split seeded by site id), scored on the other half; "
+            "both ways, averaged")
+IN_SAMPLE = "layer chosen and scored on the same sites (too few sites to split; optimistic)"
+RSA_SELECTION = "layer with the highest RSA, chosen and scored on the same data (optimistic)"
 
 
 def _model_fields(metrics: dict) -> dict:
@@ -74,9 +84,12 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
             raise InputError(f"{path}: scores of model {model!r}, which has no metrics file among the inputs")
         fields = {**_model_fields(metrics[model]), "benchmark": ds.attrs.get("benchmark", "")}
         if ds.attrs.get("kind", "predictivity") == "predictivity":
-            rows = _predictivity_rows(ds, fields)
-            pred += rows
-            _keep_best(best, model, rows, "ev_median", "ev")
+            pred += _predictivity_rows(ds, fields)
+            for region, held in held_out_scores(ds).items():
+                key = (model, column_name(region, "ev"))
+                score, layer = held.pop("score"), held.pop("layer")
+                if score > best.get(key, (-np.inf,))[0]:  # over benchmarks: the best held-out
+                    best[key] = (score, layer, held)
         rows = _rsa_rows(ds, fields)
         rsa += rows
         _keep_best(best, model, rows, "rsa", "rsa")
@@ -87,10 +100,14 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
     models = []
     for model, m in metrics.items():
         row = {**_model_fields(m), "test_accuracy": m.get("test_accuracy")}
-        for (name, column), (value, layer) in best.items():
+        for (name, column), (value, layer, *extra) in best.items():
             if name == model:  # it_ev -> it_best_layer; it_rsa -> it_rsa_best_layer
                 row[column] = value
                 row[column.removesuffix("_ev") + "_best_layer"] = layer
+                for key, v in (extra[0] if extra else {}).items():  # it_ev_in_sample, it_selection, ...
+                    row[column + key if key.startswith("_") else column.removesuffix("_ev") + "_" + key] = v
+        if any(c.endswith("_rsa") for c in row):
+            row["rsa_selection"] = RSA_SELECTION
         models.append(row)
     return {"predictivity": pd.DataFrame(pred), "rsa": pd.DataFrame(rsa), "models": pd.DataFrame(models),
             "references": pd.DataFrame(refs, columns=["benchmark", "reference", "region", "rsa"])}
@@ -106,6 +123,55 @@ def best_per_region(rows: list[dict], value: str) -> dict[str, dict]:
         if old is None or (not np.isnan(row[value]) and not row[value] <= old[value]):
             best[row["region"]] = row
     return best
+
+
+def site_halves(ids, regions) -> np.ndarray:
+    """0/1 half of every site: within each region, sites in the order of a hash of their id,
+    alternately; so the split depends on the ids only, not on their order or on other sites."""
+    ids, regions = np.asarray(ids).astype(str), np.asarray(regions).astype(str)
+    half = np.zeros(len(ids), int)
+    for g in dict.fromkeys(regions.tolist()):
+        idx = np.flatnonzero(regions == g)
+        order = idx[np.argsort([zlib.crc32(s.encode()) for s in ids[idx]], kind="stable")]
+        half[order[1::2]] = 1
+    return half
+
+
+def _first_max(values: np.ndarray) -> int:
+    """Index of the largest value, the first among ties; 0 if all are NaN."""
+    return int(np.nanargmax(values)) if np.isfinite(values).any() else 0
+
+
+def held_out_scores(ds: xr.Dataset) -> dict[str, dict]:
+    """Per region of a predictivity score file, the model's score with the layer chosen on
+    held-out sites (``HELD_OUT``): the median site score (EV, or signed r² without a ceiling,
+    as in the per-layer tables) of one half at the layer best on the other, averaged over both
+    ways. Also the layer best on all sites (``layer``, for display), the in-sample maximum that
+    the held-out score replaces, and the test-retest difference |half A - half B| at that layer:
+    the metric's own noise from which sites were recorded."""
+    layers, region = ds["layer"].values, ds["region"].values
+    half = site_halves(ds["neuroid_id"].values, region)
+    out = {}
+    for g in ds["area"].values:
+        mask = region == g
+        ev = ds["ev"].values[:, mask]
+        normalised = bool(np.isfinite(ev).any())
+        site = ev if normalised else np.sign(ds["r"].values[:, mask]) * ds["r"].values[:, mask] ** 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice's median is NaN, as meant
+            full = np.nanmedian(site, axis=1)
+            a, b = (np.nanmedian(site[:, half[mask] == h], axis=1) if (half[mask] == h).any()
+                    else np.full(len(layers), np.nan) for h in (0, 1))
+        best = _first_max(full)
+        split = np.isfinite(a).any() and np.isfinite(b).any()
+        if not split:
+            log.warning("%s %s: %d site(s), too few to choose the layer on held-out sites", ds.attrs.get("model"),
+                        g, int(mask.sum()))
+        score = (b[_first_max(a)] + a[_first_max(b)]) / 2 if split else full[best]
+        out[str(g)] = {"score": float(score), "layer": str(layers[best]), "_in_sample": float(full[best]),
+                       "_retest_diff": float(abs(a[best] - b[best])) if split else np.nan,
+                       "_normalised": normalised, "selection": HELD_OUT if split else IN_SAMPLE}
+    return out
 
 
 def _keep_best(best: dict, model: str, rows: list[dict], value: str, suffix: str) -> None:

@@ -3,8 +3,9 @@
 ``goaldriven train --keep-epochs 1,2,4`` leaves ``DIR/epochs/epoch_{E:03d}.safetensors`` beside
 the final ``DIR/weights.safetensors``. :func:`trajectory_table` extracts each checkpoint's
 features of the benchmark stimuli (in a temporary folder: they are large and used once), scores
-them as ``goaldriven score`` does, and keeps each region's best layer, the model's score for
-that region (as in ``models.csv``), next to that epoch's categorisation accuracy.
+them as ``goaldriven score`` does, and keeps each region's score with its layer chosen on held-out
+sites, the model's score for that region (as in ``models.csv``: ``summary.held_out_scores``),
+next to that epoch's categorisation accuracy.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import pandas as pd
 from .features import FeatureSpec, extract_to_netcdf
 from .io import InputError, open_netcdf, read_json
 from .score import score_model
-from .summary import _model_fields, _predictivity_rows, best_per_region
+from .summary import _model_fields, _predictivity_rows, held_out_scores
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["model", "arch", "task", "seed", "epoch", "final", "test_accuracy", "benchmark", "region",
-           "best_layer", "ev_median", "ceiling_normalised", "r_median", "n_sites", "weights"]
+           "best_layer", "ev_median", "ceiling_normalised", "r_median", "n_sites", "weights", "selection"]
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,12 @@ def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, options: dict,
                                          model_id=fields["model"], spec=spec, device=device, progress=False)
             ds = score_model(features, recordings_path, **options)
     rows = []
-    for row in best_per_region(_predictivity_rows(ds, {**fields, "benchmark": benchmark}), "ev_median").values():
-        rows.append({**row, "epoch": ckpt.epoch, "final": ckpt.final, "test_accuracy": ckpt.test_accuracy,
-                     "best_layer": row["layer"], "weights": str(ckpt.weights)})
+    per_layer = {(r["region"], r["layer"]): r for r in _predictivity_rows(ds, {**fields, "benchmark": benchmark})}
+    for region, held in held_out_scores(ds).items():
+        row = per_layer[(region, held["layer"])]  # r_median etc. of the layer best on all sites
+        rows.append({**row, "ev_median": held["score"], "epoch": ckpt.epoch, "final": ckpt.final,
+                     "test_accuracy": ckpt.test_accuracy, "best_layer": row["layer"], "weights": str(ckpt.weights),
+                     "selection": held["selection"]})
     return rows
 
 
@@ -120,9 +124,9 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
                      spec: FeatureSpec = FeatureSpec(), benchmark: str = "", device: str = "cpu",
                      final_scores=(), criterion: str = "loo") -> pd.DataFrame:
     """One row per model folder, checkpoint (kept epochs, then the final weights) and region:
-    that epoch's ``test_accuracy`` and the best layer's ``ev_median`` (median ceiling-normalised
-    EV over sites; the median signed r**2 where there are no single trials, see
-    ``ceiling_normalised``). ``spec`` is how features are reduced; ``splits``/``seed``/``criterion`` as in
+    that epoch's ``test_accuracy`` and the ``ev_median`` of the layer chosen on held-out sites
+    (median ceiling-normalised EV over sites; the median signed r**2 where there are no single
+    trials, see ``ceiling_normalised``; rule in ``selection``), ``best_layer`` the best on all sites. ``spec`` is how features are reduced; ``splits``/``seed``/``criterion`` as in
     :func:`goaldriven.score.score_model`. ``final_scores``: scores files of the final weights
     (``goaldriven score`` with the same benchmark, features and splits), reused instead of
     extracting and scoring those weights again.

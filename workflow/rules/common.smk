@@ -64,6 +64,8 @@ def _figures():
         names.insert(0, "montage")
     if benchmarks_of("simulate"):
         names.append("recovery")
+    if len(config["models"]["archs"]) < 2:  # seed vs architecture variance needs two architectures
+        names.remove("seed_variance")
     return names
 
 

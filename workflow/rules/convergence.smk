@@ -36,19 +36,18 @@ rule unit_matching:
 
 rule seed_variance:
     input:
-        code("convergence"),
+        code("seed_variance"),
         models=f"{R}/summary/models.csv",
     output:
         f"{R}/convergence/seed_variance.csv",
     log:
         f"{L}/convergence/seed_variance.log",
     params:
-        bootstraps=config["convergence"]["bootstraps"],
+        level=config["convergence"].get("level", 0.95),
     conda:
         "../../envs/goaldriven.yaml"
     shell:
-        "goaldriven seed-variance --models {input.models} --bootstraps {params.bootstraps}"
-        " --out {output} > {log} 2>&1"
+        "goaldriven seed-variance --models {input.models} --level {params.level} --out {output} > {log} 2>&1"
 
 
 rule unit_examples:
