@@ -1,7 +1,7 @@
 """Convergent learning: how similar are networks that differ only in their seed?
 
-Centred kernel alignment (Kornblith et al. 2019) per layer between every pair of seeds of one
-architecture; one-to-one unit matching (Li et al. 2016), either of layer columns or of conv
+Linear CKA and its debiased form (Kornblith et al. 2019; every model x model pair with a null
+is in :mod:`goaldriven.similarity`); one-to-one unit matching (Li et al. 2016), either of layer columns or of conv
 channels, with examples of the most and least convergent units; and whether brain scores and
 architecture rankings survive a change of seed. Rows of every matrix are stimuli (times spatial
 positions for channels), columns units.
@@ -53,40 +53,27 @@ def debiased_linear_cka(X, Y) -> float:
     return float(_unbiased_hsic(K, L) / np.sqrt(_unbiased_hsic(K, K) * _unbiased_hsic(L, L)))
 
 
-def pairwise_cka(layer_features: dict) -> list[tuple]:
-    """(seed_a, seed_b, linear CKA, debiased CKA) for every unordered pair of seeds."""
-    return [(a, b, linear_cka(layer_features[a], layer_features[b]),
-             debiased_linear_cka(layer_features[a], layer_features[b]))
-            for a, b in combinations(sorted(layer_features), 2)]
-
-
 def seeds_by_model(feature_paths) -> dict[tuple, dict]:
     """{(arch, task): {seed: activations}} from features files whose ``model`` attribute reads
-    ``arch/task_seedN``."""
+    ``arch/task_seedN``, each seed's rows in the first file's stimulus order (paired by
+    ``stimulus_id``)."""
     from .io import open_netcdf
+    from .stimulus_ids import align_by_stimulus_id
 
     groups: dict[tuple, dict] = {}
+    first = None
     for path in feature_paths:
         da = open_netcdf(path)
+        da.encoding["source"] = str(path)
+        if first is None:
+            first = da
+        else:
+            _, da = align_by_stimulus_id(first, da, _source(first), str(path))
+            da.encoding["source"] = str(path)
         arch, rest = da.attrs["model"].split("/")
         task, seed = rest.rsplit("_seed", 1)
         groups.setdefault((arch, task), {})[int(seed)] = da
     return dict(sorted(groups.items()))
-
-
-def cka_table(feature_paths) -> pd.DataFrame:
-    """Cross-seed CKA per layer for every (architecture, task) among the given features files."""
-    from .features import layer_matrix, layer_order
-
-    rows = []
-    for (arch, task), by_seed in seeds_by_model(feature_paths).items():
-        first = next(iter(by_seed.values()))
-        for index, layer in enumerate(layer_order(first)):
-            mats = {s: layer_matrix(da, layer).values for s, da in by_seed.items()}
-            for a, b, cka, dcka in pairwise_cka(mats):
-                rows.append({"arch": arch, "task": task, "layer": layer, "layer_index": index,
-                             "seed_a": a, "seed_b": b, "cka": cka, "cka_debiased": dcka})
-    return pd.DataFrame(rows)
 
 
 def _zscore(X) -> np.ndarray:
