@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("matching", help="cross-seed unit matching (with chance) and linear predictivity")
     s.add_argument("--features", nargs="+", required=True)
     s.add_argument("--max-units", type=int, default=128)
-    s.add_argument("--permutations", type=int, default=10)
+    s.add_argument("--permutations", type=int, default=20, help="stimulus shuffles for chance (19+ to call any unit convergent)")
     s.add_argument("--unit", choices=("column", "channel"), default="column",
                    help="match layer columns, or conv channels over stimuli and positions (Li et al. 2016)")
     s.add_argument("--out", required=True)
