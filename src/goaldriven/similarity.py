@@ -134,8 +134,9 @@ def collect_grams(feature_paths, stimuli=None) -> tuple[Grams, list[dict]]:
     if stimuli is not None:
         from .stimuli import load_stimulus_set
 
-        pixels = load_stimulus_set(stimuli)
-        _, pixels = align_by_stimulus_id(ref, pixels, str(paths[0]), str(stimuli))
+        pixels = stimuli if hasattr(stimuli, "dims") else load_stimulus_set(stimuli)
+        source = "<stimuli>" if hasattr(stimuli, "dims") else str(stimuli)
+        _, pixels = align_by_stimulus_id(ref, pixels, str(paths[0]), source)
         grams.add((PIXELS, PIXELS), pixels.values.astype(np.float32).reshape(pixels.sizes["presentation"], -1))
         info.append({"model": PIXELS, "arch": PIXELS, "task": PIXELS, "seed": 0, "layer": PIXELS,
                      "layer_index": 0, "depth": 0.0})
