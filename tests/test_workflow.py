@@ -16,8 +16,8 @@ pytestmark = pytest.mark.slow
 def test_snakemake_builds_every_figure_and_valid_files(built):
     figures = sorted((built / "results/figures").glob("*.png"))
     assert [f.stem for f in figures] == sorted(
-        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching", "seed_variance",
-         "unit_examples", "trajectory"])
+        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "recovery", "matching",
+         "seed_variance", "unit_examples", "trajectory"])
     for png in figures:
         img = mpimg.imread(png)
         assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0.01
@@ -52,7 +52,7 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
     n_models = len(cfg["models"]["archs"])  # one more seed of each architecture and task
     assert jobs == {"train": n_models, "initialise": n_models, "features": 2 * n_models, "score": 2 * n_models,
                     "convergence": 1, "summarise": 1, "unit_matching": 2 * n_models, "seed_variance": 1,
-                    "trajectory_model": 2 * n_models, "trajectory": 1, "figure": 8, "all": 1}, jobs
+                    "trajectory_model": 2 * n_models, "trajectory": 1, "figure": 9, "all": 1}, jobs
     n_new = 2 * n_models
     # (the stimuli, surrogate, recordings, montage and unit examples of seeds 0 and 1 stay, and
     # so do the trajectories of their models: each model's checkpoints are scored in a job of its own)

@@ -169,7 +169,7 @@ def _layers(sim: pd.DataFrame, side: str, model: str) -> list[str]:
     return list(d[f"layer_{side}"])
 
 
-def _square(sim: pd.DataFrame, ma: str, mb: str, value: str = "cka_debiased") -> pd.DataFrame:
+def layer_square(sim: pd.DataFrame, ma: str, mb: str, value: str = "cka_debiased") -> pd.DataFrame:
     """Layers of ``ma`` x layers of ``mb`` (either order in the table)."""
     d = sim[(sim["model_a"] == ma) & (sim["model_b"] == mb)]
     if len(d):
@@ -202,7 +202,7 @@ def correspondence(sim: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (arch, task), g in _models(sim).groupby(["arch", "task"]):
         for (ma, sa), (mb, sb) in combinations(zip(g["model"], g["seed"]), 2):
-            S = _square(sim, ma, mb)
+            S = layer_square(sim, ma, mb)
             rows.append({"arch": arch, "task": task, "seed_a": sa, "seed_b": sb, "n_layers": len(S),
                          "fraction_corresponding": layer_correspondence(S.values),
                          "best_match": ",".join(S.columns[np.nanargmax(S.values, axis=1)])})
@@ -217,7 +217,7 @@ def _closest(depths: np.ndarray, depth: float) -> int:
 
 def _values(sim, pairs, layers_a, layers_b, value="cka_debiased") -> np.ndarray:
     """seed pairs x layers: similarity of layer i of model a with layer layers_b[i] of model b."""
-    squares = [_square(sim, ma, mb, value) for ma, mb in pairs]
+    squares = [layer_square(sim, ma, mb, value) for ma, mb in pairs]
     return np.array([[S.loc[la, lb] for la, lb in zip(layers_a, layers_b)] for S in squares])
 
 
@@ -292,3 +292,32 @@ def _floor(sim, mine, layers, what) -> np.ndarray:
             d = sim[ab | ba]
         out.append(d["cka_debiased"].mean() if len(d) else np.nan)
     return np.array(out)
+
+
+def depth_matched(sim: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows for figures: for every model's layer, its debiased CKA with the same layer of
+    the other seeds (``reference`` = "cross-seed"), with the layer of closest relative depth of
+    each other architecture's models of the same task ("vs <arch>"), and with raw pixels; one
+    row per pair of models, with the pair's null_p95."""
+    both = pd.concat([sim, sim.rename(columns=lambda c: c[:-2] + ("_b" if c.endswith("_a") else "_a")
+                                      if c.endswith(("_a", "_b")) else c)], ignore_index=True)
+    both = both[both["arch_a"] != PIXELS]
+    out = []
+    for (arch, task, arch_b, task_b), g in both.groupby(["arch_a", "task_a", "arch_b", "task_b"]):
+        if arch_b == PIXELS:
+            ref, keep = "pixels", g
+        elif task_b != task:
+            continue
+        elif arch_b == arch:
+            ref, keep = "cross-seed", g[(g["layer_a"] == g["layer_b"]) & (g["model_a"] < g["model_b"])]
+        else:
+            depths = g.drop_duplicates("layer_b").sort_values("layer_index_b")
+            target = {la: depths["layer_b"].iloc[_closest(depths["depth_b"].to_numpy(), d)]
+                      for la, d in g.drop_duplicates("layer_a")[["layer_a", "depth_a"]].itertuples(index=False)}
+            ref, keep = f"vs {arch_b}", g[g["layer_b"] == g["layer_a"].map(target)]
+        out.append(keep.assign(reference=ref))
+    cols = {"arch_a": "arch", "task_a": "task", "layer_a": "layer", "layer_index_a": "layer_index",
+            "depth_a": "depth"}
+    if not out:
+        raise InputError("similarity table: no pairs of models to compare")
+    return pd.concat(out, ignore_index=True).rename(columns=cols)
