@@ -157,3 +157,12 @@ def test_similarity_command_writes_three_tables(nets):
     assert len(pd.read_csv(out["sim"])) == 3 * 9 + 9 * 6 + 3 * 4
     assert set(pd.read_csv(out["corr"])["arch"]) == {"deep", "flat"}
     assert len(pd.read_csv(out["summary"])) == (3 + 1) + (2 + 1)  # per layer and "mean", each way
+
+
+def test_many_stimuli_are_subsampled_alike_in_every_file(nets):
+    tmp_path, models = nets
+    paths = _write(tmp_path, models)
+    sim = similarity_table(paths[:2], n_permutations=20, max_stimuli=50)
+    assert (sim["n_stimuli"] == 50).all()
+    same = sim[sim["layer_a"] == sim["layer_b"]]
+    assert (same["cka_debiased"] > same["null_p95"]).all()  # the same stimuli in both files

@@ -107,9 +107,11 @@ def _comparison(a: dict, b: dict) -> str:
     return "cross_arch" if a["task"] == b["task"] else "other"
 
 
-def collect_grams(feature_paths, stimuli=None) -> tuple[Grams, list[dict]]:
+def collect_grams(feature_paths, stimuli=None, max_stimuli: int = 1000, seed: int = 0) -> tuple[Grams, list[dict]]:
     """Grams of every layer of every features file (and of the stimuli's pixels), all rows in
-    the first file's stimulus order (paired by ``stimulus_id``), and a description per layer."""
+    the first file's stimulus order (paired by ``stimulus_id``), and a description per layer.
+    With more than ``max_stimuli`` stimuli a seeded subset of them is used (memory and time
+    grow with the square of the number of stimuli)."""
     from .features import layer_matrix, layer_order, open_features
     from .stimulus_ids import align_by_stimulus_id
 
@@ -117,7 +119,11 @@ def collect_grams(feature_paths, stimuli=None) -> tuple[Grams, list[dict]]:
     if not paths:
         raise ValueError("no features files")
     ref = open_features(paths[0])
-    grams, info = Grams(ref.sizes["presentation"]), []
+    n = ref.sizes["presentation"]
+    rows = slice(None) if n <= max_stimuli else np.sort(np.random.default_rng(seed).choice(n, max_stimuli, replace=False))
+    if n > max_stimuli:
+        log.info("%s: %d stimuli, similarity on a seeded subset of %d", paths[0], n, max_stimuli)
+    grams, info = Grams(len(np.arange(n)[rows])), []
     for path in paths:
         da = open_features(path)
         try:
@@ -127,7 +133,7 @@ def collect_grams(feature_paths, stimuli=None) -> tuple[Grams, list[dict]]:
         _, da = align_by_stimulus_id(ref, da, str(paths[0]), str(path))
         layers = layer_order(da)
         for index, layer in enumerate(layers):
-            grams.add((da.attrs["model"], layer), layer_matrix(da, layer).values)
+            grams.add((da.attrs["model"], layer), layer_matrix(da, layer).values[rows])
             info.append({"model": da.attrs["model"], "arch": arch, "task": task, "seed": seed, "layer": layer,
                          "layer_index": index, "depth": index / max(len(layers) - 1, 1)})
         del da
@@ -137,18 +143,19 @@ def collect_grams(feature_paths, stimuli=None) -> tuple[Grams, list[dict]]:
         pixels = stimuli if hasattr(stimuli, "dims") else load_stimulus_set(stimuli)
         source = "<stimuli>" if hasattr(stimuli, "dims") else str(stimuli)
         _, pixels = align_by_stimulus_id(ref, pixels, str(paths[0]), source)
-        grams.add((PIXELS, PIXELS), pixels.values.astype(np.float32).reshape(pixels.sizes["presentation"], -1))
+        grams.add((PIXELS, PIXELS), pixels.values.astype(np.float32).reshape(n, -1)[rows])
         info.append({"model": PIXELS, "arch": PIXELS, "task": PIXELS, "seed": 0, "layer": PIXELS,
                      "layer_index": 0, "depth": 0.0})
     return grams, info
 
 
-def similarity_table(feature_paths, stimuli=None, n_permutations: int = 100, seed: int = 0) -> pd.DataFrame:
+def similarity_table(feature_paths, stimuli=None, n_permutations: int = 100, seed: int = 0,
+                     max_stimuli: int = 1000) -> pd.DataFrame:
     """Biased and debiased linear CKA between every layer of every pair of distinct models
     (and raw pixels), with the debiased CKA's null over ``n_permutations`` image shuffles:
     ``null_mean`` (near 0 by construction) and ``null_p95``; ``comparison`` says what differs
     (cross_seed, cross_arch, cross_task, other, pixels)."""
-    grams, info = collect_grams(feature_paths, stimuli)
+    grams, info = collect_grams(feature_paths, stimuli, max_stimuli, seed)
     biased, debiased, null_mean, null_p95 = grams.matrices(n_permutations, seed)
     models = list(dict.fromkeys(i["model"] for i in info))
     by_model = {m: [k for k, i in enumerate(info) if i["model"] == m] for m in models}
