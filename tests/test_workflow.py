@@ -119,3 +119,13 @@ def test_unit_matching_skips_randomly_projected_layers(built):
     matched = set(pd.read_csv(built / "results/convergence/matching/hmo_supervised.csv")["layer"])
     assert matched and not matched & projected
     assert matched | projected == set(feats.attrs["layers"].split(","))
+
+
+def test_similarity_tables_compare_seeds_and_architectures_against_a_null(built):
+    sim = pd.read_csv(built / "results/convergence/similarity.csv")
+    assert {"cross_seed", "cross_arch", "pixels"} <= set(sim["comparison"])
+    assert sim["null_mean"].abs().max() <= 0.05 and (sim["null_p95"] > sim["null_mean"]).all()
+    summary = pd.read_csv(built / "results/convergence/similarity_summary.csv")
+    assert {"cross_seed", "cross_arch", "difference_low", "difference_high"} <= set(summary.columns)
+    corr = pd.read_csv(built / "results/convergence/correspondence.csv")
+    assert corr["fraction_corresponding"].between(0, 1).all() and set(corr["arch"]) == {"hmo", "alexnet"}
