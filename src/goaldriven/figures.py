@@ -357,8 +357,11 @@ def plot_cka(similarity_csv, out_png, data_label: str) -> None:
         seeds = d[d["reference"] == "cross-seed"]
         if len(seeds):
             _profile(ax, seeds, "cka_debiased", colors, mark_best=False)
+        first_task = next(t for t in colors if t in set(d["task"]))
         for ref, g in d[d["reference"] != "cross-seed"].groupby("reference"):
             for task, gt in g.groupby("task"):
+                if ref == "pixels" and task != first_task:
+                    continue  # one floor per panel: the supervised networks' similarity to pixels
                 m = gt.groupby("layer")["cka_debiased"].mean().reindex(layers)
                 color = "black" if ref == "pixels" else arch_colors.get(ref[3:], "grey")
                 ax.plot(range(len(layers)), m.values, ls=":" if ref == "pixels" else TASK_STYLE.get(task, ":"),
@@ -370,7 +373,7 @@ def plot_cka(similarity_csv, out_png, data_label: str) -> None:
         ax.set_ylim(min(-0.05, float(np.nanmin(d["cka_debiased"])) - 0.02), 1.02)
         ax.set_ylabel("debiased linear CKA" if ax is axes[0, 0] else "")
     extra = [Patch(color="grey", alpha=0.3, label="null: shuffled images (95th pct)"),
-             Line2D([], [], ls=":", color="black", label="raw pixels (floor)")]
+             Line2D([], [], ls=":", color="black", label=f"raw pixels (floor; {next(iter(colors))})")]
     extra += [Line2D([], [], color=c, marker="s", ms=3, label=f"vs {a} at matched depth (same task)")
               for a, c in arch_colors.items() if f"vs {a}" in set(df["reference"])]
     counts = _n_pairs(df[df["reference"] == "cross-seed"]) if (df["reference"] == "cross-seed").any() else {}
@@ -414,7 +417,7 @@ def plot_correspondence(similarity_csv, out_png, data_label: str) -> None:
         ax.set_title(f"corresponding: {layer_correspondence(S.values):.0%}" if same else "two architectures",
                      fontsize=10)
         ax.grid(False)
-    fig.colorbar(im, ax=axes[0, -1], label="debiased linear CKA", shrink=0.8)
+    fig.colorbar(im, ax=axes[0].tolist(), label="debiased linear CKA", shrink=0.8)
     _titles(fig, "Layer correspondence: is layer i of one network most like layer i of another?\n"
                  "(circles: each row's most similar layer)", data_label)
     save_figure(fig, out_png)
