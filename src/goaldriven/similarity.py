@@ -49,8 +49,8 @@ def _gram(X) -> np.ndarray:
 class Grams:
     """The stacked Gram matrices of many (model, layer)s, over the same stimuli in one order.
 
-    Keeps the upper triangle of each U-centred Gram (debiased CKA) and the unit-norm centred
-    Gram (biased CKA): 12 bytes x n^2 / 2 ... n^2 per layer.
+    Keeps the upper triangle of each U-centred Gram (debiased CKA, float64) and the unit-norm
+    centred Gram (biased CKA, float32): about 8 n^2 bytes per layer for n stimuli.
     """
 
     def __init__(self, n: int):
@@ -238,7 +238,8 @@ def similarity_summary(sim: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> 
     models = _models(sim)
     rng = np.random.default_rng(seed)
     rows = []
-    for task in sorted(set(models["task"]) - {"untrained"}) + (["untrained"] * ("untrained" in set(models["task"]))):
+    tasks = set(models["task"])
+    for task in sorted(tasks - {"untrained"}) + sorted(tasks & {"untrained"}):  # the untrained control last
         archs = sorted(models.loc[models["task"] == task, "arch"].unique())
         for arch, other in ((a, b) for a in archs for b in archs if a != b):
             mine = models[(models["arch"] == arch) & (models["task"] == task)]["model"].tolist()
@@ -260,16 +261,13 @@ def similarity_summary(sim: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> 
             pixels = _floor(sim, mine, layers, PIXELS)
             untrained = _floor(sim, mine, layers, "untrained") if task != "untrained" else np.full(len(layers), np.nan)
             for k, layer in enumerate([*layers, "mean"]):
-                col = slice(None) if layer == "mean" else k
-
-                def stat(x):
-                    return x[..., col].mean(axis=-1) if layer == "mean" else x[..., col]
-                s, a, bs, ba = vs.mean(axis=0), va.mean(axis=0), boot_s, boot_a
-                s, a, bs, ba = (stat(x) for x in (s, a, bs, ba))
+                def stat(x, k=k):  # the layer's column, or the mean over layers
+                    return x[..., k] if k < len(layers) else x.mean(axis=-1)
+                s, a, bs, ba = (stat(x) for x in (vs.mean(axis=0), va.mean(axis=0), boot_s, boot_a))
+                last = k == len(layers)
                 rows.append({"task": task, "arch": arch, "other_arch": other, "layer": layer,
-                             "layer_index": k if layer != "mean" else -1,
-                             "depth": depth[k] if layer != "mean" else np.nan,
-                             "other_layer": matched[k] if layer != "mean" else "mean",
+                             "layer_index": -1 if last else k, "depth": np.nan if last else depth[k],
+                             "other_layer": "mean" if last else matched[k],
                              "n_seed_pairs": len(vs), "n_arch_pairs": len(va),
                              "cross_seed": s, **_ci("cross_seed", bs),
                              "cross_arch": a, **_ci("cross_arch", ba),
