@@ -6,7 +6,7 @@ import pandas as pd
 
 from goaldriven.cli import main
 from goaldriven.convergence import (channel_responses, cross_seed_predictivity, debiased_linear_cka,
-                                    linear_cka, match_units, matching_table, pairwise_cka,
+                                    linear_cka, match_units, matching_table,
                                     unit_examples)
 from goaldriven.io import InputError, write_netcdf
 
@@ -39,19 +39,12 @@ def test_independent_data_has_low_debiased_cka():
     assert abs(debiased_linear_cka(X, Y)) < 0.05 < linear_cka(X, Y)
 
 
-def test_pairwise_cka_covers_every_pair_once():
-    rng = np.random.default_rng(0)
-    feats = {s: rng.normal(size=(30, 5)) for s in range(4)}
-    pairs = pairwise_cka(feats)
-    assert [(a, b) for a, b, *_ in pairs] == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
-
-
 def test_match_units_recovers_a_permuted_rescaled_copy():
     rng = np.random.default_rng(0)
     A = rng.normal(size=(200, 40))
     perm = rng.permutation(40)
     B = A[:, perm] * rng.uniform(0.5, 3, 40) + rng.normal(size=40)
-    m = match_units(A, B, n_permutations=5)
+    m = match_units(A, B, n_permutations=19)
     mapping = dict(map(tuple, m["pairs"]))
     assert all(perm[mapping[i]] == i for i in range(40))  # unit i of A found where it went in B
     np.testing.assert_allclose(m["correlation"], 1.0)
@@ -104,7 +97,7 @@ def test_channel_matching_recovers_a_permutation_of_channels():
     perm = rng.permutation(12)
     copy = conv[:, perm] * rng.uniform(0.5, 2, (1, 12, 1, 1))  # channel order shuffled, rescaled
     m = match_units(channel_responses(conv.reshape(120, -1), (12, 5, 5)),
-                    channel_responses(copy.reshape(120, -1), (12, 5, 5)), n_permutations=5, positions=25)
+                    channel_responses(copy.reshape(120, -1), (12, 5, 5)), n_permutations=19, positions=25)
     assert all(perm[b] == a for a, b in m["pairs"])
     np.testing.assert_allclose(m["correlation"], 1.0)
     assert m["convergent"].all()
@@ -139,12 +132,12 @@ def test_matching_table_matches_channels_where_the_shape_is_recorded(tmp_path, c
         write_netcdf(_features(data, f"net/supervised_seed{seed}", ["conv", "fc", "noshape"],
                                shapes={"conv": (6, 4, 4), "fc": (10,)}), paths[-1])
     with caplog.at_level("WARNING"):
-        table = matching_table(paths, max_units=128, n_permutations=5, unit="channel").set_index("layer")
+        table = matching_table(paths, max_units=128, n_permutations=19, unit="channel").set_index("layer")
     assert table.loc["conv", "unit"] == "channel" and table.loc["conv", "n_units"] == 6
     assert table.loc["fc", "unit"] == "channel" and table.loc["fc", "n_units"] == 10  # a flat layer: 1 position
     assert table.loc["noshape", "unit"] == "column" and "no shape_noshape attribute" in caplog.text
     np.testing.assert_allclose(table.loc[["conv", "fc", "noshape"], "matched_r"], 1.0)
-    columns = matching_table(paths, max_units=128, n_permutations=5).set_index("layer")
+    columns = matching_table(paths, max_units=128, n_permutations=19).set_index("layer")
     assert (columns["unit"] == "column").all() and columns.loc["conv", "n_units"] == 96
 
 
@@ -173,7 +166,7 @@ def _example_pair(n=200, seed=6):
 def test_unit_examples_find_the_shared_unit_and_the_noise_unit():
     fa, fb, perm = _example_pair()
     table = unit_examples(fa, fb, "fc", n_units=1, k=4)
-    assert len(table) == 8 and set(table["kind"]) == {"most", "least"}
+    assert len(table) == 16 and set(table["kind"]) == {"most", "least", "most_active", "least_active"}
     most, least = (table[table["kind"] == k].iloc[0] for k in ("most", "least"))
     assert most["unit_a"] == 0 and perm[most["unit_b"]] == 0 and most["r"] == pytest.approx(1.0)
     assert least["unit_a"] == 5 and perm[least["unit_b"]] == 5 and abs(least["r"]) < 0.3
@@ -191,7 +184,7 @@ def test_unit_examples_rank_units_and_skip_dead_ones():
     fb.values[:, dead] = 0.0
     table = unit_examples(fa, fb, "fc", n_units=2, k=3)
     pairs = table.drop_duplicates(["kind", "rank"])
-    assert dead not in set(table["unit_b"]) and len(pairs) == 4
+    assert dead not in set(table["unit_b"]) and len(pairs) == 8
     assert list(pairs[pairs["kind"] == "most"]["unit_a"]) == [0, 1]   # least noise first
     assert list(pairs[pairs["kind"] == "least"]["unit_a"]) == [5, 3]  # least convergent first
 
@@ -213,7 +206,7 @@ def test_unit_examples_refuse_other_stimuli_and_missing_layers(tmp_path):
     fa, fb, _ = _example_pair()
     path = tmp_path / "b.nc"
     write_netcdf(fb.isel(presentation=slice(0, 150)), path)
-    with pytest.raises(InputError, match=r"b\.nc: not the same stimuli"):
+    with pytest.raises(InputError, match=r"b\.nc: lacks 50 stimuli"):
         unit_examples(fa, path, "fc")
     with pytest.raises(InputError, match="no layer 'conv9'"):
         unit_examples(fa, fb, "conv9")
@@ -227,4 +220,54 @@ def test_unit_examples_command_writes_the_table(tmp_path):
     assert main(["unit-examples", "--features", str(tmp_path / "a.nc"), str(tmp_path / "b.nc"), "--layer", "fc",
                  "--n-units", "2", "--top-k", "3", "--out", str(out)]) == 0
     table = pd.read_csv(out)
-    assert len(table) == 12 and table["model_b"].iloc[0] == "net/supervised_seed1"
+    assert len(table) == 24 and table["model_b"].iloc[0] == "net/supervised_seed1"
+
+
+# ----------------------------------------------------------------------------- null and true channels
+def test_matching_calls_about_5_percent_of_channels_convergent_under_independent_seeds(tmp_path):
+    # Seeds 1 and 2 are seed 0 with its images shuffled: independent seeds, same statistics.
+    rng = np.random.default_rng(8)
+    n, shapes = 150, {"conv_a": (64, 3, 3), "conv_b": (96, 2, 2), "fc": (128,)}
+    layers = {name: rng.gamma(1.0, size=(n, int(np.prod(s)))) for name, s in shapes.items()}
+    paths = []
+    for seed in range(3):
+        order = np.arange(n) if seed == 0 else rng.permutation(n)
+        paths.append(tmp_path / f"seed{seed}.nc")
+        write_netcdf(_features({k: v[order] for k, v in layers.items()}, f"net/supervised_seed{seed}",
+                               list(shapes), shapes=shapes), paths[-1])
+    table = matching_table(paths, max_units=256, n_permutations=19, unit="channel")
+    per_layer = table.groupby("layer")["frac_convergent"].mean()
+    assert (per_layer <= 0.08).all(), per_layer
+    assert 0.01 <= table["frac_convergent"].mean() <= 0.08
+    assert table.set_index("layer")["n_units"].to_dict() == {"conv_a": 64, "conv_b": 96, "fc": 128}
+
+
+def test_matching_counts_a_networks_real_channels(tmp_path):
+    # AlexNet's conv5 ends in adaptive pooling + flatten: its columns are channels x 2 x 2, and
+    # matching must find its 24 channels (width 0.25), not 96 "channels".
+    import torch
+
+    from goaldriven.features import FeatureSpec, extract_to_netcdf
+    from goaldriven.models import build_model
+    from goaldriven.stimuli import generate_stimulus_set
+    from goaldriven.train import TrainConfig, save_weights
+
+    stimuli = generate_stimulus_set(seed=0, split="test", images_per_variation={0: 1, 3: 1, 6: 1}, size=32,
+                                    objects_per_category=1)
+    cats = stimuli.attrs["categories"].split(",")
+    paths = []
+    for seed in range(2):
+        torch.manual_seed(seed)
+        model = build_model("alexnet", len(cats), 0.25)
+        weights = save_weights(model, tmp_path / f"w{seed}.safetensors",
+                               TrainConfig("alexnet", seed, 0, task="untrained", width=0.25), cats,
+                               input_size=32) or tmp_path / f"w{seed}.safetensors"
+        paths.append(extract_to_netcdf(weights, stimuli, tmp_path / f"f{seed}.nc", f"alexnet/untrained_seed{seed}",
+                                       spec=FeatureSpec(reduction="none"), progress=False))
+    table = matching_table(paths, max_units=8, n_permutations=19, unit="channel").set_index("layer")
+    model = build_model("alexnet", len(cats), 0.25)
+    conv_channels = {name: [m for m in stage.modules() if isinstance(m, torch.nn.Conv2d)][-1].out_channels
+                     for name, stage in model.stages.items() if name.startswith("conv")}
+    assert table.loc[list(conv_channels), "n_units"].to_dict() == conv_channels
+    assert conv_channels["conv5"] == 24 and (table.loc[list(conv_channels), "unit"] == "channel").all()
+    assert (table["n_matched"] == np.minimum(table["n_units"], 8)).all()  # a subsample of seed a, all of b

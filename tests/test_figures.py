@@ -45,12 +45,7 @@ def write_inputs(root, seeds=(0, 1, 2)):
 
     _per_layer("rsa", seeds, rng).to_csv(root / "rsa.csv", index=False)
 
-    cka = [{"arch": a, "task": t, "layer": layer, "layer_index": i, "seed_a": sa, "seed_b": sb,
-            "cka": float(np.clip(0.95 - 0.1 * i * (t == "untrained") + rng.normal(0, 0.02), 0, 1)),
-            "cka_debiased": 0.9}
-           for a, layers in LAYERS.items() for t in TASKS for i, layer in enumerate(layers)
-           for sa in seeds for sb in seeds if sa < sb or len(seeds) == 1]
-    pd.DataFrame(cka).to_csv(root / "cka.csv", index=False)
+    _similarity(root, seeds, rng)
 
     stages = [f"stage{i + 1}" for i in range(5)]
     rec = [{"region": g, "layer": s, "layer_index": i, "ground_truth_layer": truth,
@@ -80,7 +75,8 @@ def write_inputs(root, seeds=(0, 1, 2)):
                                               "n_pairs_robust": 0} for t in TASKS for m in ("v4_ev", "it_ev")]
                                             ).to_csv(root / "seed_variance.csv", index=False)
     return {"layer_profiles": [root / "predictivity.csv"], "performance_vs_it": [root / "models.csv"],
-            "rsa": [root / "rsa.csv", root / "rdms.nc"], "cka": [root / "cka.csv"],
+            "rsa": [root / "rsa.csv", root / "rdms.nc"], "cka": [root / "similarity.csv"],
+            "correspondence": [root / "similarity.csv"],
             "recovery": [root / "recovery.csv"], "matching": [root / "matching.csv"],
             "seed_variance": [root / "models.csv", root / "seed_variance.csv"]}
 
@@ -106,13 +102,37 @@ def check_outputs(png, min_px=300):
     assert not list(png.parent.glob(f".{png.name}.*"))  # no temporary files left behind
 
 
+def _similarity(root, seeds, rng, n=30):
+    """similarity.csv of goaldriven.similarity for random networks of LAYERS (each layer a noisy
+    transform of the one before; seeds of an architecture share its transforms)."""
+    from goaldriven.io import write_netcdf
+    from goaldriven.similarity import similarity_table
+
+    x, paths = rng.normal(size=(n, 12)), []
+    for a, layers in LAYERS.items():
+        weights = [np.random.default_rng(len(a) + i).normal(size=(12, 12)) for i in range(len(layers))]
+        for t in TASKS:
+            for seed in seeds:
+                h, data = x, []
+                for w in weights:
+                    h = np.tanh(h @ w / 3.5) + 0.3 * rng.normal(size=h.shape)
+                    data.append(h)
+                da = xr.DataArray(np.concatenate(data, axis=1), dims=("presentation", "neuroid"),
+                                  coords={"stimulus_id": ("presentation", [f"s{i}" for i in range(n)]),
+                                          "layer": ("neuroid", np.repeat(layers, 12))}, name="activations",
+                                  attrs={"model": f"{a}/{t}_seed{seed}", "layers": ",".join(layers)})
+                paths.append(root / f"{a}_{t}_{seed}.nc")
+                write_netcdf(da, paths[-1])
+    similarity_table(paths, n_permutations=20).to_csv(root / "similarity.csv", index=False)
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     return write_inputs(tmp_path_factory.mktemp("inputs"))
 
 
-@pytest.mark.parametrize("name", ["layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching",
-                                  "seed_variance"])
+@pytest.mark.parametrize("name", ["layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "recovery",
+                                  "matching", "seed_variance"])
 def test_every_table_figure_writes_png_and_pdf(inputs, tmp_path, name):
     out = tmp_path / f"{name}.png"
     make(name, inputs[name], out, data_label="simulated recordings")
@@ -149,7 +169,7 @@ def test_functions_accept_dataframes(inputs, tmp_path):
 
 
 @pytest.mark.parametrize("name, column", [("layer_profiles", "ev_median"), ("performance_vs_it", "it_ev"),
-                                          ("rsa", "rsa"), ("cka", "cka"), ("recovery", "ground_truth_layer")])
+                                          ("rsa", "rsa"), ("cka", "cka_debiased"), ("recovery", "ground_truth_layer")])
 def test_missing_column_names_the_file_and_column(inputs, tmp_path, name, column):
     bad = tmp_path / "bad.csv"
     pd.read_csv(inputs[name][0]).drop(columns=column).to_csv(bad, index=False)
@@ -160,7 +180,7 @@ def test_missing_column_names_the_file_and_column(inputs, tmp_path, name, column
 
 def test_all_nan_column_is_an_input_error(inputs, tmp_path):
     bad = tmp_path / "nan.csv"
-    pd.read_csv(inputs["cka"][0]).assign(cka=np.nan).to_csv(bad, index=False)
+    pd.read_csv(inputs["cka"][0]).assign(cka_debiased=np.nan).to_csv(bad, index=False)
     with pytest.raises(InputError, match="nan.csv: no rows"):
         figures.plot_cka(bad, tmp_path / "x.png", "x")
 

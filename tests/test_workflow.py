@@ -15,8 +15,8 @@ from workflow_helpers import REPO, SMOKE, copy_repo, planned_jobs, run
 def test_snakemake_builds_every_figure_and_valid_files(built):
     figures = sorted((built / "results/figures").glob("*.png"))
     assert [f.stem for f in figures] == sorted(
-        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching", "seed_variance",
-         "unit_examples", "trajectory"])
+        ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "recovery", "matching",
+         "seed_variance", "unit_examples", "trajectory"])
     for png in figures:
         img = mpimg.imread(png)
         assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0.01
@@ -51,7 +51,7 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
     n_models = len(cfg["models"]["archs"])  # one more seed of each architecture and task
     assert jobs == {"train": n_models, "initialise": n_models, "features": 2 * n_models, "score": 2 * n_models,
                     "convergence": 1, "summarise": 1, "unit_matching": 2 * n_models, "seed_variance": 1,
-                    "trajectory_model": 2 * n_models, "trajectory": 1, "figure": 8, "all": 1}, jobs
+                    "trajectory_model": 2 * n_models, "trajectory": 1, "figure": 9, "all": 1}, jobs
     n_new = 2 * n_models
     # (the stimuli, surrogate, recordings, montage and unit examples of seeds 0 and 1 stay, and
     # so do the trajectories of their models: each model's checkpoints are scored in a job of its own)
@@ -128,3 +128,13 @@ def test_unit_matching_skips_randomly_projected_layers(built):
     matched = set(pd.read_csv(built / "results/convergence/matching/hmo_supervised.csv")["layer"])
     assert matched and not matched & projected
     assert matched | projected == set(feats.attrs["layers"].split(","))
+
+
+def test_similarity_tables_compare_seeds_and_architectures_against_a_null(built):
+    sim = pd.read_csv(built / "results/convergence/similarity.csv")
+    assert {"cross_seed", "cross_arch", "pixels"} <= set(sim["comparison"])
+    assert sim["null_mean"].abs().max() <= 0.05 and (sim["null_p95"] > sim["null_mean"]).all()
+    summary = pd.read_csv(built / "results/convergence/similarity_summary.csv")
+    assert {"cross_seed", "cross_arch", "difference_low", "difference_high"} <= set(summary.columns)
+    corr = pd.read_csv(built / "results/convergence/correspondence.csv")
+    assert corr["fraction_corresponding"].between(0, 1).all() and set(corr["arch"]) == {"hmo", "alexnet"}

@@ -102,11 +102,15 @@ def cmd_score_rdms(a):
     write_netcdf(score_rdms(a.features, a.rdms, n_boot=a.bootstraps, seed=a.seed, benchmark=a.benchmark), a.out)
 
 
-def cmd_convergence(a):
-    from .convergence import cka_table
+def cmd_similarity(a):
     from .io import write_csv
+    from .similarity import correspondence, similarity_summary, similarity_table
 
-    write_csv(cka_table(a.features), a.out)
+    sim = similarity_table(a.features, stimuli=a.stimuli, n_permutations=a.permutations, seed=a.seed,
+                           max_stimuli=a.max_stimuli)
+    write_csv(sim, a.out)
+    write_csv(similarity_summary(sim, n_boot=a.bootstraps, seed=a.seed), a.summary)
+    write_csv(correspondence(sim), a.correspondence)
 
 
 def cmd_matching(a):
@@ -271,15 +275,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score_rdms)
 
-    s = sub.add_parser("convergence", help="cross-seed CKA per layer for the seeds of one architecture")
+    s = sub.add_parser("similarity", help="debiased CKA of every pair of models and layers, with a null; "
+                       "cross-seed vs cross-architecture summary and layer correspondence")
     s.add_argument("--features", nargs="+", required=True)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_convergence)
+    s.add_argument("--stimuli", help="the benchmark's stimulus set: raw pixels as a pseudo-model (the floor)")
+    s.add_argument("--permutations", type=int, default=100, help="image shuffles for the null")
+    s.add_argument("--max-stimuli", type=int, default=1000, help="a seeded subset of the stimuli beyond this")
+    s.add_argument("--bootstraps", type=int, default=1000, help="resamples of seed pairs for the intervals")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True, help="similarity.csv: one row per pair of (model, layer)")
+    s.add_argument("--summary", required=True, help="cross-seed vs cross-architecture at matched depth")
+    s.add_argument("--correspondence", required=True, help="layer correspondence per pair of seeds")
+    s.set_defaults(func=cmd_similarity)
 
     s = sub.add_parser("matching", help="cross-seed unit matching (with chance) and linear predictivity")
     s.add_argument("--features", nargs="+", required=True)
     s.add_argument("--max-units", type=int, default=128)
-    s.add_argument("--permutations", type=int, default=10)
+    s.add_argument("--permutations", type=int, default=20, help="stimulus shuffles for chance (19+ to call any unit convergent)")
     s.add_argument("--unit", choices=("column", "channel"), default="column",
                    help="match layer columns, or conv channels over stimuli and positions (Li et al. 2016)")
     s.add_argument("--out", required=True)

@@ -1,10 +1,10 @@
 """Convergent learning: how similar are networks that differ only in their seed?
 
-Centred kernel alignment (Kornblith et al. 2019) per layer between every pair of seeds of one
-architecture; one-to-one unit matching (Li et al. 2016), either of layer columns or of conv
-channels, with examples of the most and least convergent units (brain scores across seeds:
-:mod:`goaldriven.seed_variance`). Rows of every matrix are stimuli (times spatial
-positions for channels), columns units.
+Linear CKA and its debiased form (Kornblith et al. 2019; every model x model pair with a null
+is in :mod:`goaldriven.similarity`); one-to-one unit matching (Li et al. 2016), either of layer
+columns or of conv channels, with examples of the most and least convergent and the most and
+least active units (brain scores across seeds: :mod:`goaldriven.seed_variance`). Rows of every matrix are stimuli (times
+spatial positions for channels), columns units.
 """
 
 from __future__ import annotations
@@ -52,40 +52,27 @@ def debiased_linear_cka(X, Y) -> float:
     return float(_unbiased_hsic(K, L) / np.sqrt(_unbiased_hsic(K, K) * _unbiased_hsic(L, L)))
 
 
-def pairwise_cka(layer_features: dict) -> list[tuple]:
-    """(seed_a, seed_b, linear CKA, debiased CKA) for every unordered pair of seeds."""
-    return [(a, b, linear_cka(layer_features[a], layer_features[b]),
-             debiased_linear_cka(layer_features[a], layer_features[b]))
-            for a, b in combinations(sorted(layer_features), 2)]
-
-
 def seeds_by_model(feature_paths) -> dict[tuple, dict]:
     """{(arch, task): {seed: activations}} from features files whose ``model`` attribute reads
-    ``arch/task_seedN``."""
+    ``arch/task_seedN``, each seed's rows in the first file's stimulus order (paired by
+    ``stimulus_id``)."""
     from .io import open_netcdf
+    from .stimulus_ids import align_by_stimulus_id
 
     groups: dict[tuple, dict] = {}
+    first = None
     for path in feature_paths:
         da = open_netcdf(path)
+        da.encoding["source"] = str(path)
+        if first is None:
+            first = da
+        else:
+            _, da = align_by_stimulus_id(first, da, _source(first), str(path))
+            da.encoding["source"] = str(path)
         arch, rest = da.attrs["model"].split("/")
         task, seed = rest.rsplit("_seed", 1)
         groups.setdefault((arch, task), {})[int(seed)] = da
     return dict(sorted(groups.items()))
-
-
-def cka_table(feature_paths) -> pd.DataFrame:
-    """Cross-seed CKA per layer for every (architecture, task) among the given features files."""
-    from .features import layer_matrix, layer_order
-
-    rows = []
-    for (arch, task), by_seed in seeds_by_model(feature_paths).items():
-        first = next(iter(by_seed.values()))
-        for index, layer in enumerate(layer_order(first)):
-            mats = {s: layer_matrix(da, layer).values for s, da in by_seed.items()}
-            for a, b, cka, dcka in pairwise_cka(mats):
-                rows.append({"arch": arch, "task": task, "layer": layer, "layer_index": index,
-                             "seed_a": a, "seed_b": b, "cka": cka, "cka_debiased": dcka})
-    return pd.DataFrame(rows)
 
 
 def _zscore(X) -> np.ndarray:
@@ -112,30 +99,31 @@ def match_units(A, B, n_permutations: int = 20, seed: int = 0, positions: int = 
     maximising the summed correlation (Li et al. 2016's bipartite matching).
 
     Rows are stimuli, or with ``positions`` > 1 stimuli times spatial positions: each stimulus's
-    ``positions`` rows are consecutive (see :func:`channel_responses`). Chance comes from the
-    same matching after shuffling B's stimuli (whole stimuli, so a position stays a position):
-    the k-th best matched correlation is compared with the k-th best under shuffling, and a
-    pair is "convergent" when it beats that null's 95th percentile.
+    ``positions`` rows are consecutive (see :func:`channel_responses`). A may hold fewer units
+    than B (a subsample of A against all of B: every unit of A can still find its partner).
+    Chance comes from shuffling B's stimuli (whole stimuli, so a position stays a position):
+    for each unit of A, its best correlation with any unit of the shuffled B (which bounds its
+    matched correlation, so the selection by matching is in the null). A pair is "convergent"
+    when its permutation p-value (1 + shuffles at least as high) / (1 + shuffles) is at most
+    0.05: under independent seeds about 5% of units (at most) are called convergent, unit by
+    unit, and none with fewer than 19 shuffles.
     """
     A, B = np.asarray(A), np.asarray(B)
-    if A.ndim != 2 or B.ndim != 2 or len(A) != len(B) or len(A) % positions:
-        raise ValueError(f"need two matrices with the same rows, a multiple of {positions} positions; "
-                         f"got {A.shape} and {B.shape}")
+    if A.ndim != 2 or B.ndim != 2 or len(A) != len(B) or len(A) % positions or A.shape[1] > B.shape[1]:
+        raise ValueError(f"need two matrices with the same rows, a multiple of {positions} positions, and no "
+                         f"more units in the first; got {A.shape} and {B.shape}")
     # Shuffling rows leaves each column's mean and sd alone: standardise once, not per shuffle.
     zA, zB = _zscore(A), _zscore(B)
     rows, cols, corr = _assign(zA.T @ zB / len(A))
     # The null in single precision (twice as fast with many positions): its rounding (~1e-5)
     # is far below its own sampling spread.
-    zA, zB = zA.astype(np.float32), zB.astype(np.float32)
+    zA, zB = zA[:, rows].astype(np.float32), zB.astype(np.float32)
     rng = np.random.default_rng(seed)
-    null = np.array([np.sort(_assign(zA.T @ zB[_stimulus_shuffle(rng, len(A) // positions, positions)]
-                                     / len(A))[2])[::-1]
-                     for _ in range(n_permutations)])
-    rank = np.empty(len(corr), dtype=int)
-    rank[np.argsort(-corr)] = np.arange(len(corr))
-    chance_95 = np.percentile(null, 95, axis=0)[rank]
-    return {"pairs": np.stack([rows, cols], axis=1), "correlation": corr,
-            "chance": null.mean(axis=0)[rank], "chance_95": chance_95, "convergent": corr > chance_95}
+    null = np.array([(zA.T @ zB[_stimulus_shuffle(rng, len(A) // positions, positions)] / len(A)).max(axis=1)
+                     for _ in range(n_permutations)]).reshape(n_permutations, len(rows))
+    p = (1 + np.sum(null >= corr - 1e-6, axis=0)) / (1 + n_permutations)
+    return {"pairs": np.stack([rows, cols], axis=1), "correlation": corr, "chance": null.mean(axis=0),
+            "chance_95": np.percentile(null, 95, axis=0), "p": p, "convergent": p <= 0.05}
 
 
 def _source(features) -> str:
@@ -207,8 +195,10 @@ def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10
     stimuli; ``unit="channel"`` matches conv channels by their correlation over stimuli and
     positions (Li et al. 2016), for layers whose shape the features file records (attribute
     ``shape_<layer>``; other layers fall back to columns, logged; column ``unit`` says which).
-    Layers with more units than ``max_units`` are subsampled (the same seeded units for every
-    pair). The cross-seed mapping always predicts ``max_units`` columns of seed b from all of
+    Every unit is matched; in a layer with more units than ``max_units``, a seeded subsample
+    of seed a's units is matched against all of seed b's (never the same indices on both sides,
+    which would drop true partners). ``n_units`` is the layer's number of units (its real
+    channel count with ``unit="channel"``), ``n_matched`` those of seed a matched. The cross-seed mapping always predicts ``max_units`` columns of seed b from all of
     seed a's columns. Randomly projected layers are skipped: their columns mix units, so
     matching them would say nothing about units.
     """
@@ -236,11 +226,11 @@ def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10
             keep_cols = _subsample(next(iter(mats.values())).shape[1], max_units, [seed, index])
             keep = _subsample(next(iter(units.values()))[0].shape[1], max_units, [seed, index])
             for a, b in combinations(sorted(mats), 2):
-                m = match_units(units[a][0][:, keep], units[b][0][:, keep], n_permutations=n_permutations,
+                m = match_units(units[a][0][:, keep], units[b][0], n_permutations=n_permutations,
                                 seed=seed, positions=positions)
                 r = cross_seed_predictivity(mats[a], mats[b][:, keep_cols], seed=seed)
                 rows.append({"arch": arch, "task": task, "layer": layer, "layer_index": index, "seed_a": a,
-                             "seed_b": b, "unit": kind, "n_units": len(keep),
+                             "seed_b": b, "unit": kind, "n_units": units[b][0].shape[1], "n_matched": len(keep),
                              "matched_r": float(np.mean(m["correlation"])),
                              "chance_r": float(np.mean(m["chance"])),
                              "n_convergent": int(m["convergent"].sum()),
@@ -255,31 +245,28 @@ def _as_features(features):
     return features if hasattr(features, "attrs") else open_netcdf(features)
 
 
-def _aligned(da_a, da_b):
-    """B's stimuli in A's order; an error naming B's file if they are not the same stimuli."""
-    ids_a, ids_b = da_a["stimulus_id"].values, da_b["stimulus_id"].values
-    if len(set(ids_b.tolist())) != len(ids_b) or set(ids_a.tolist()) != set(ids_b.tolist()):
-        raise InputError(f"{_source(da_b)}: not the same stimuli as {_source(da_a)} (or duplicate stimulus_id)")
-    where = {s: i for i, s in enumerate(ids_b)}
-    return da_b.isel(presentation=[where[s] for s in ids_a])
-
-
 def unit_examples(features_a, features_b, layer: str, n_units: int = 3, k: int = 5, unit: str = "column",
                   max_units: int = 512, seed: int = 0) -> pd.DataFrame:
-    """The most and the least convergent matched units of one layer between two seeds, with
-    the ``k`` stimuli that drive each unit most in seed a and its match in seed b.
+    """The most and the least convergent matched units of one layer between two seeds, and the
+    most and the least active units of seed a (highest and lowest mean response; Li et al.
+    2016, Figs. S11-S12) with their match in seed b, each with the ``k`` stimuli that drive the
+    unit most in seed a and its match in seed b.
 
-    Units are matched one-to-one by correlation (as :func:`match_units`) among at most
-    ``max_units`` seeded units (matching is cubic in the number of units). Units that are
-    constant in either seed (dead ReLUs) are left out: their correlation is undefined and they
-    have no preferred stimuli. A channel's drive by a stimulus is its mean over positions. The
-    caller picks the layer (say the top conv layer, where convergence is interesting).
+    Units are matched one-to-one by correlation (as :func:`match_units`): every unit of seed a
+    (at most ``max_units`` seeded ones: matching is cubic) against all of seed b's. Rows are
+    paired by ``stimulus_id``. Units that are constant in either seed (dead ReLUs) are left
+    out: their correlation is undefined and they have no preferred stimuli. A channel's drive
+    by a stimulus is its mean over positions. The caller picks the layer (say the top conv
+    layer, where convergence is interesting).
 
     Tidy table, one row per unit pair and image: model_a, model_b, layer, unit_type, kind
-    ("most"/"least"), rank (1 = most, respectively least, convergent), unit_a, unit_b (index of
-    the column or channel within the layer), r, image_rank, stimulus_id_a, stimulus_id_b,
-    drive_a, drive_b.
+    ("most"/"least" convergent, "most_active"/"least_active"), rank (1 = the most, respectively
+    least, of its kind), unit_a, unit_b (index of the column or channel within the layer), r,
+    mean_a, mean_b (mean response of the two units), image_rank, stimulus_id_a,
+    stimulus_id_b, drive_a, drive_b.
     """
+    from .stimulus_ids import align_by_stimulus_id
+
     _check_unit(unit)
     da_a, da_b = _as_features(features_a), _as_features(features_b)
     for da in (da_a, da_b):
@@ -287,32 +274,37 @@ def unit_examples(features_a, features_b, layer: str, n_units: int = 3, k: int =
             raise InputError(f"{_source(da)}: no layer {layer!r}")
         if layer in da.attrs.get("projected_layers", "").split(","):
             raise InputError(f"{_source(da)}: layer {layer!r} is randomly projected, its columns are not units")
-    da_b = _aligned(da_a, da_b)
+    source_b = _source(da_b)
+    _, da_b = align_by_stimulus_id(da_a, da_b, _source(da_a), source_b)
     (Ua, positions, kind), (Ub, _, kind_b) = (_layer_units(da, layer, unit)[1] for da in (da_a, da_b))
     if kind != kind_b:
-        raise InputError(f"{_source(da_b)}: shape_{layer} recorded in only one of the two features files")
+        raise InputError(f"{source_b}: shape_{layer} recorded in only one of the two features files")
     if kind != unit:
         log.warning("%s: no shape_%s attribute, examples of columns, not channels", _source(da_a), layer)
     keep = _subsample(Ua.shape[1], max_units, seed)
-    Ua, Ub = Ua[:, keep].astype(np.float64), Ub[:, keep].astype(np.float64)
+    Ua, Ub = Ua[:, keep].astype(np.float64), Ub.astype(np.float64)
     rows, cols, corr = _assign(_zscore(Ua).T @ _zscore(Ub) / len(Ua))
     live = np.flatnonzero((Ua[:, rows].std(axis=0) > 0) & (Ub[:, cols].std(axis=0) > 0))
     n = min(n_units, len(live) // 2)
     if n == 0:
         raise InputError(f"{_source(da_a)}: layer {layer!r} has fewer than two units that respond in both seeds")
     by_r = live[np.argsort(-corr[live], kind="stable")]
+    mean_a, mean_b = Ua[:, rows].mean(axis=0), Ub[:, cols].mean(axis=0)
+    by_mean = live[np.argsort(-mean_a[live], kind="stable")]
     # Drive per stimulus: a stimulus's positions are consecutive rows (mean over one for columns).
     drive_a, drive_b = (U.reshape(-1, positions, U.shape[1]).mean(axis=1) for U in (Ua, Ub))
     ids = da_a["stimulus_id"].values
     out = []
-    for which, picks in (("most", by_r[:n]), ("least", by_r[::-1][:n])):
+    for which, picks in (("most", by_r[:n]), ("least", by_r[::-1][:n]),
+                         ("most_active", by_mean[:n]), ("least_active", by_mean[::-1][:n])):
         for rank, i in enumerate(picks, start=1):
             top_a = np.argsort(-drive_a[:, rows[i]], kind="stable")[:k]
             top_b = np.argsort(-drive_b[:, cols[i]], kind="stable")[:k]
             for image_rank, (sa, sb) in enumerate(zip(top_a, top_b), start=1):
                 out.append({"model_a": da_a.attrs.get("model", ""), "model_b": da_b.attrs.get("model", ""),
                             "layer": layer, "unit_type": kind, "kind": which, "rank": rank,
-                            "unit_a": int(keep[rows[i]]), "unit_b": int(keep[cols[i]]), "r": float(corr[i]),
+                            "unit_a": int(keep[rows[i]]), "unit_b": int(cols[i]), "r": float(corr[i]),
+                            "mean_a": float(mean_a[i]), "mean_b": float(mean_b[i]),
                             "image_rank": image_rank, "stimulus_id_a": ids[sa], "stimulus_id_b": ids[sb],
                             "drive_a": float(drive_a[sa, rows[i]]), "drive_b": float(drive_b[sb, cols[i]])})
     return pd.DataFrame(out)

@@ -210,7 +210,23 @@ class _Extraction:
     def _layer_shapes(self) -> dict[str, tuple[int, ...]]:
         """Each layer's shape after pooling (without the stimulus axis), from one blank image."""
         x = torch.zeros(1, 3, self.input_size, self.input_size, device=self.device)
-        return {name: tuple(_pool(a, self.spec).shape[1:]) for name, a in self.model.features(x, self.layers).items()}
+        maps, hooks = {}, []
+        # A stage that ends by flattening a map (AlexNet's conv5: adaptive pooling + flatten)
+        # stores channel x position columns: record the map's (channels, y, x), so per-channel
+        # analyses find the true channels rather than one "channel" per column.
+        for name in self.layers:
+            stages = getattr(self.model, "stages", {})
+            stage = stages[name] if name in stages else None
+            if isinstance(stage, torch.nn.Sequential) and isinstance(stage[-1], torch.nn.Flatten):
+                hooks.append(stage[-1].register_forward_hook(
+                    lambda _m, inputs, _out, name=name: maps.__setitem__(name, tuple(inputs[0].shape[1:]))))
+        try:
+            shapes = {name: tuple(_pool(a, self.spec).shape[1:]) for name, a in self.model.features(x, self.layers).items()}
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return {name: maps[name] if len(shape) == 1 and len(maps.get(name, ())) == 3
+                and math.prod(maps[name]) == shape[0] else shape for name, shape in shapes.items()}
 
     def widths(self) -> dict[str, int]:
         return {name: self.reducers[name].width if name in self.reducers else math.prod(self.shapes[name])

@@ -381,19 +381,91 @@ def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str, references_csv=None) ->
     save_figure(fig, out_png)
 
 
-def plot_cka(cka_csv, out_png, data_label: str) -> None:
-    """Cross-seed linear CKA per layer: how similar two trainings from different seeds are."""
-    df = read_table(cka_csv, ["arch", "task", "layer", "layer_index", "seed_a", "seed_b", "cka"])
+def plot_cka(similarity_csv, out_png, data_label: str) -> None:
+    """Cross-seed debiased linear CKA per layer, with its references: the shuffled-image null
+    (grey band up to its 95th percentile), each other architecture at matched relative depth
+    (same task) and raw pixels (the floor), from ``goaldriven similarity``'s table."""
+    from .similarity import depth_matched
+
+    cols = ["model_a", "model_b", "arch_a", "arch_b", "task_a", "task_b", "seed_a", "seed_b", "layer_a", "layer_b",
+            "layer_index_a", "layer_index_b", "depth_a", "depth_b", "cka_debiased", "null_p95"]
+    df = depth_matched(read_table(similarity_csv, cols, dropna=["cka_debiased"]))
     colors, archs = _task_colors(df["task"]), sorted(df["arch"].unique())
-    fig, axes = plt.subplots(1, len(archs), figsize=(4.2 * len(archs) + 2.6, 4), squeeze=False, sharey=True,
+    arch_colors = _arch_colors(archs)
+    fig, axes = plt.subplots(1, len(archs), figsize=(4.2 * len(archs) + 2.6, 4.2), squeeze=False, sharey=True,
                              layout="constrained")
     for ax, arch in zip(axes[0], archs):
-        _profile(ax, df[df["arch"] == arch], "cka", colors, mark_best=False)
+        d = df[df["arch"] == arch]
+        layers = _ordered_layers(d)
+        pos = {layer: i for i, layer in enumerate(layers)}
+        null = d.groupby("layer")["null_p95"].mean().reindex(layers)
+        ax.fill_between(range(len(layers)), 0, null.values, color="grey", alpha=0.3, lw=0)
+        seeds = d[d["reference"] == "cross-seed"]
+        if len(seeds):
+            _profile(ax, seeds, "cka_debiased", colors, mark_best=False)
+        first_task = next(t for t in colors if t in set(d["task"]))
+        for ref, g in d[d["reference"] != "cross-seed"].groupby("reference"):
+            for task, gt in g.groupby("task"):
+                if ref == "pixels" and task != first_task:
+                    continue  # one floor per panel: the supervised networks' similarity to pixels
+                m = gt.groupby("layer")["cka_debiased"].mean().reindex(layers)
+                color = "black" if ref == "pixels" else arch_colors.get(ref[3:], "grey")
+                ax.plot(range(len(layers)), m.values, ls=":" if ref == "pixels" else TASK_STYLE.get(task, ":"),
+                        color=color, lw=1.2, marker="s" if ref != "pixels" else None, ms=3, alpha=0.9)
+        ax.set_xticks(range(len(layers)), layers, rotation=30, ha="right", rotation_mode="anchor")
+        ax.set_xlabel("layer (input → output)")
+        ax.axhline(0, color="black", lw=0.6)
         ax.set_title(arch)
-        ax.set_ylim(0, 1.02)
-        ax.set_ylabel("cross-seed linear CKA" if ax is axes[0, 0] else "")
-    _profile_legend(fig, colors, _n_pairs(df), unit="seed pair", mark_best=False)
-    _titles(fig, "Convergence across random seeds, per layer (1 = identical representations)", data_label)
+        ax.set_ylim(min(-0.05, float(np.nanmin(d["cka_debiased"])) - 0.02), 1.02)
+        ax.set_ylabel("debiased linear CKA" if ax is axes[0, 0] else "")
+    extra = [Patch(color="grey", alpha=0.3, label="null: shuffled images (95th pct)"),
+             Line2D([], [], ls=":", color="black", label=f"raw pixels (floor; {next(iter(colors))})")]
+    extra += [Line2D([], [], color=c, marker="s", ms=3, label=f"vs {a} at matched depth (same task)")
+              for a, c in arch_colors.items() if f"vs {a}" in set(df["reference"])]
+    counts = _n_pairs(df[df["reference"] == "cross-seed"]) if (df["reference"] == "cross-seed").any() else {}
+    _profile_legend(fig, {t: c for t, c in colors.items() if t in counts} or colors, counts or {t: 1 for t in colors},
+                    unit="seed pair", mark_best=False, extra=extra)
+    _titles(fig, "Convergence across seeds per layer, against other architectures and pixels "
+                 "(debiased CKA: 0 = unrelated)", data_label)
+    save_figure(fig, out_png)
+
+
+def plot_correspondence(similarity_csv, out_png, data_label: str) -> None:
+    """Layer x layer debiased CKA (Kornblith et al. 2019's correspondence test): two seeds of
+    each architecture (first task, first two seeds) and two architectures (seed 0 of each)."""
+    from .similarity import layer_square, layer_correspondence
+
+    cols = ["model_a", "model_b", "arch_a", "arch_b", "task_a", "layer_a", "layer_b", "layer_index_a",
+            "layer_index_b", "cka_debiased"]
+    df = read_table(similarity_csv, cols, dropna=["cka_debiased"])
+    df = df[(df["arch_a"] != "pixels") & (df["arch_b"] != "pixels")]
+    models = (pd.concat([df[["model_a", "arch_a"]].set_axis(["model", "arch"], axis=1),
+                         df[["model_b", "arch_b"]].set_axis(["model", "arch"], axis=1)])
+              .drop_duplicates("model").sort_values("model"))
+    task = "supervised" if "supervised" in set(df["task_a"]) else sorted(set(df["task_a"]))[0]
+    models = models[models["model"].str.contains(f"/{task}_seed")]
+    panels = [tuple(g["model"].iloc[:2]) for _, g in models.groupby("arch") if len(g) >= 2]
+    firsts = [g["model"].iloc[0] for _, g in models.groupby("arch")]
+    panels += [(a, b) for a, b in zip(firsts, firsts[1:])]
+    if not panels:
+        raise InputError(f"{similarity_csv}: no two models of one task to compare")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 1.5, 3.8), squeeze=False,
+                             layout="constrained")
+    for ax, (ma, mb) in zip(axes[0], panels):
+        S = layer_square(df, ma, mb)
+        im = ax.imshow(S.values, vmin=0, vmax=1, cmap="viridis", origin="lower")
+        best = np.nanargmax(S.values, axis=1)
+        ax.scatter(best, range(len(S)), marker="o", facecolor="none", edgecolor="white", s=60)
+        ax.set_xticks(range(S.shape[1]), S.columns, rotation=45, ha="right", rotation_mode="anchor", fontsize=8)
+        ax.set_yticks(range(S.shape[0]), S.index, fontsize=8)
+        ax.set(xlabel=mb, ylabel=ma)
+        same = S.shape[0] == S.shape[1] and ma.split("/")[0] == mb.split("/")[0]
+        ax.set_title(f"corresponding: {layer_correspondence(S.values):.0%}" if same else "two architectures",
+                     fontsize=10)
+        ax.grid(False)
+    fig.colorbar(im, ax=axes[0].tolist(), label="debiased linear CKA", shrink=0.8)
+    _titles(fig, "Layer correspondence: is layer i of one network most like layer i of another?\n"
+                 "(circles: each row's most similar layer)", data_label)
     save_figure(fig, out_png)
 
 
@@ -459,7 +531,7 @@ def plot_matching(matching_csvs, out_png, data_label: str) -> None:
                title="all architectures vs depth")
     sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     _profile_legend(fig, colors, _n_pairs(df), unit="seed pair", mark_best=False,
-                    extra=[Line2D([], [], ls=":", color="black", label="chance (shuffled units)")])
+                    extra=[Line2D([], [], ls=":", color="black", label="chance (shuffled images)")])
     _titles(fig, "Convergent learning across seeds (Li et al. 2016)", data_label)
     save_figure(fig, out_png)
 
@@ -524,12 +596,15 @@ def plot_seed_variance(models_csv, variance_csv, out_png, data_label: str) -> No
     save_figure(fig, out_png)
 
 
-KIND_COLORS = {"most": "darkgreen", "least": "firebrick"}
+KIND_COLORS = {"most": "darkgreen", "least": "firebrick", "most_active": "navy", "least_active": "dimgrey"}
+KIND_NAMES = {"most": "most convergent", "least": "least convergent", "most_active": "most active",
+              "least_active": "least active"}
 
 
 def plot_unit_examples(table_csv, stimuli_nc, out_png, data_label: str) -> None:
-    """The images that drive the most and the least convergent units of a layer most: one row
-    per matched pair of units, seed a's top images on the left, its match's in seed b on the
+    """The images that drive the most and the least convergent units of a layer most, and the
+    most and least active units of seed a (Li et al. 2016, Figs. S11-S12), where the table has
+    them: one row per matched pair of units, seed a's top images on the left, its match's in seed b on the
     right (the table of ``goaldriven unit-examples``)."""
     columns = ["model_a", "model_b", "layer", "unit_type", "kind", "rank", "unit_a", "unit_b", "r", "image_rank",
                "stimulus_id_a", "stimulus_id_b"]
@@ -547,7 +622,7 @@ def plot_unit_examples(table_csv, stimuli_nc, out_png, data_label: str) -> None:
     missing = sorted((set(df["stimulus_id_a"].astype(str)) | set(df["stimulus_id_b"].astype(str))) - set(where))
     if missing:
         raise InputError(f"{stimuli_name}: no stimulus {missing[0]!r} ({len(missing)} of {name}'s images missing)")
-    df["kind_order"] = df["kind"].map({"most": 0, "least": 1})
+    df["kind_order"] = df["kind"].map({k: i for i, k in enumerate(KIND_NAMES)}).fillna(len(KIND_NAMES))
     units = df.drop_duplicates(["kind", "rank"]).sort_values(["kind_order", "rank"])
     k = int(df["image_rank"].max())
     widths = [1] * k + [0.3] + [1] * k  # a narrow gap between the two seeds
@@ -568,7 +643,7 @@ def plot_unit_examples(table_csv, stimuli_nc, out_png, data_label: str) -> None:
                 ax = axes[i, offset + j]
                 ax.imshow(stimuli.values[where[sid]], interpolation="nearest")
                 ax.axis("on"), ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
-        label = f"{u.kind} convergent #{u.rank}\n{u.unit_type} {u.unit_a} ↔ {u.unit_b}\nr = {u.r:.2f}"
+        label = f"{KIND_NAMES.get(u.kind, u.kind)} #{u.rank}\n{u.unit_type} {u.unit_a} ↔ {u.unit_b}\nr = {u.r:.2f}"
         axes[i, 0].text(-0.1, 0.5, label, transform=axes[i, 0].transAxes, ha="right", va="center", fontsize=9,
                         color=KIND_COLORS.get(u.kind, "black"))
     first = units.iloc[0]
@@ -576,7 +651,7 @@ def plot_unit_examples(table_csv, stimuli_nc, out_png, data_label: str) -> None:
         left, right = axes[0, offset].get_position(), axes[0, offset + k - 1].get_position()
         fig.text((left.x0 + right.x1) / 2, left.y1 + 0.08 / height, f"{model}: its {k} strongest images",
                  ha="center", va="bottom", fontsize=10)
-    _titles(fig, f"Most and least convergent {first['unit_type']}s of {first['layer']} across seeds\n"
+    _titles(fig, f"Most and least convergent (and active) {first['unit_type']}s of {first['layer']} across seeds\n"
                  "(one-to-one matching by correlation; images ranked by each unit's response)", data_label)
     save_figure(fig, out_png)
 
@@ -658,6 +733,7 @@ def plot_trajectory(table_csv, out_png, data_label: str) -> None:
 
 FIGURES = {"montage": plot_montage, "layer_profiles": plot_layer_profiles,
            "performance_vs_it": plot_performance_vs_it, "rsa": plot_rsa, "cka": plot_cka,
+           "correspondence": plot_correspondence,
            "recovery": plot_recovery, "matching": plot_matching, "seed_variance": plot_seed_variance,
            "unit_examples": plot_unit_examples, "trajectory": plot_trajectory}
 MULTI_INPUT = {"matching"}  # figures that take a list of tables

@@ -58,8 +58,8 @@ if benchmarks_of("simulate") and not SYNTHETIC:
 
 
 def _figures():
-    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance", "unit_examples",
-             "trajectory"]
+    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "matching", "seed_variance",
+             "unit_examples", "trajectory"]
     if SYNTHETIC:
         names.insert(0, "montage")
     if benchmarks_of("simulate"):

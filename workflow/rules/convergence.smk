@@ -1,17 +1,26 @@
 # Convergent learning (Li et al. 2016; Dong, Wang & Hu 2018): do seeds agree, and does it matter?
 # Seeds are compared on one benchmark's stimuli (config convergence.benchmark, else the first).
+# Every pair of models (and raw pixels) and layers: debiased CKA with a shuffled-image null.
 rule convergence:
     input:
-        code("convergence", "features"),
+        code("similarity", "features", "stimuli"),
         features=features_of(convergence_benchmark()),
+        stimuli=benchmark_stimuli(convergence_benchmark()),
     output:
-        f"{R}/convergence/cka.csv",
+        similarity=f"{R}/convergence/similarity.csv",
+        summary=f"{R}/convergence/similarity_summary.csv",
+        correspondence=f"{R}/convergence/correspondence.csv",
     log:
-        f"{L}/convergence/cka.log",
+        f"{L}/convergence/similarity.log",
+    params:
+        permutations=config["convergence"].get("cka_permutations", 100),
+        bootstraps=config["convergence"]["bootstraps"],
     conda:
         "../../envs/goaldriven.yaml"
     shell:
-        "goaldriven convergence --features {input.features} --out {output} > {log} 2>&1"
+        "goaldriven --threads {threads} similarity --features {input.features} --stimuli {input.stimuli}"
+        " --permutations {params.permutations} --bootstraps {params.bootstraps} --out {output.similarity}"
+        " --summary {output.summary} --correspondence {output.correspondence} > {log} 2>&1"
 
 
 rule unit_matching:

@@ -1,0 +1,168 @@
+"""Model x model similarity: debiased CKA with a null, summaries, layer correspondence."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from goaldriven.cli import main
+from goaldriven.convergence import debiased_linear_cka, linear_cka
+from goaldriven.io import InputError, write_netcdf
+from goaldriven.similarity import (Grams, correspondence, layer_correspondence, similarity_summary,
+                                   similarity_table, u_centre)
+
+
+def _features(data, model, ids=None):
+    """A features assembly: {layer: (stimuli, columns)} side by side, in depth order."""
+    layers = list(data)
+    n = len(next(iter(data.values())))
+    ids = ids if ids is not None else [f"s{i:03d}" for i in range(n)]
+    da = xr.DataArray(np.concatenate([data[k] for k in layers], axis=1), dims=("presentation", "neuroid"),
+                      coords={"stimulus_id": ("presentation", list(ids)),
+                              "layer": ("neuroid", sum(([k] * data[k].shape[1] for k in layers), []))},
+                      name="activations", attrs={"model": model, "layers": ",".join(layers), "projected_layers": ""})
+    return da
+
+
+def _network(rng, n, x, widths=(40, 30, 20)):
+    """Layers that each transform the previous one (so layer i of two seeds is most alike)."""
+    out, h = {}, x
+    for i, w in enumerate(widths):
+        h = np.tanh(h @ rng.normal(size=(h.shape[1], w)) / np.sqrt(h.shape[1])) + 0.3 * rng.normal(size=(n, w))
+        out[f"l{i + 1}"] = h
+    return out
+
+
+def _write(tmp_path, models: dict) -> list:
+    paths = []
+    for name, (data, ids) in models.items():
+        paths.append(tmp_path / (name.replace("/", "_") + ".nc"))
+        write_netcdf(_features(data, name, ids), paths[-1])
+    return paths
+
+
+def test_grams_give_the_reference_cka_values():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(60, 30)), rng.normal(size=(60, 12))
+    Y[:, :5] += X[:, :5]
+    grams = Grams(60)
+    grams.add("x", X), grams.add("y", Y)
+    biased, debiased, _, _ = grams.matrices(n_permutations=20)
+    assert biased[0, 1] == pytest.approx(linear_cka(X, Y), rel=1e-5)
+    assert debiased[0, 1] == pytest.approx(debiased_linear_cka(X, Y), rel=1e-6)  # float32 Gram products
+    assert debiased[0, 0] == pytest.approx(1.0)
+    assert np.allclose(u_centre(X @ X.T).sum(axis=0), 0)  # U-centred: rows sum to 0
+
+
+def test_debiased_cka_and_its_null_are_near_zero_on_independent_wide_features():
+    # Independent isotropic features, many more units than stimuli: biased CKA is far from 0.
+    rng = np.random.default_rng(1)
+    n, width = 200, 2000
+    grams = Grams(n)
+    for k in range(4):
+        grams.add(k, rng.normal(size=(n, width)))
+    biased, debiased, null_mean, null_p95 = grams.matrices(n_permutations=100)
+    off = ~np.eye(4, dtype=bool)
+    assert (biased[off] > 0.8).all()
+    assert (np.abs(debiased[off]) < 0.05).all() and (np.abs(null_mean) < 0.05).all()
+    assert (null_p95[off] > 0).all() and (null_p95[off] < 0.05).all()
+
+
+@pytest.fixture
+def nets(tmp_path):
+    """Two architectures x 3 seeds over 80 stimuli: seeds of one architecture share its
+    weights' statistics, architectures differ; one file's rows in another order."""
+    rng = np.random.default_rng(2)
+    n = 80
+    x = rng.normal(size=(n, 25))
+    models = {}
+    for arch, widths in (("deep", (40, 30, 20)), ("flat", (35, 10))):
+        base = np.random.default_rng(hash(arch) % 1000)
+        proto = _network(base, n, x, widths)
+        for seed in range(3):
+            data = {k: v @ np.linalg.qr(rng.normal(size=(v.shape[1], v.shape[1])))[0] + 0.5 * rng.normal(size=v.shape)
+                    for k, v in proto.items()}
+            models[f"{arch}/supervised_seed{seed}"] = (data, None)
+    return tmp_path, models
+
+
+def test_similarity_table_has_every_pair_with_nulls_and_pixels(nets):
+    tmp_path, models = nets
+    paths = _write(tmp_path, models)
+    pixels = xr.DataArray(np.random.default_rng(3).uniform(size=(80, 6, 6, 3)).astype(np.float32),
+                          dims=("presentation", "y", "x", "channel"),
+                          coords={"stimulus_id": ("presentation", [f"s{i:03d}" for i in range(80)])})
+    sim = similarity_table(paths, stimuli=pixels, n_permutations=50)
+    # 6 models: 15 pairs of models, 3 x 3, 3 x 2 or 2 x 2 layer pairs; plus pixels with 6 models.
+    assert len(sim) == 3 * 9 + 9 * 6 + 3 * 4 + 3 * 3 + 3 * 2
+    assert set(sim["comparison"]) == {"cross_seed", "cross_arch", "pixels"}
+    assert sim["null_mean"].abs().max() < 0.05 and (sim["null_p95"] > 0).all()
+    # A layer's counterpart in another seed beats the null by far.
+    same = sim[(sim["comparison"] == "cross_seed") & (sim["layer_a"] == sim["layer_b"])]
+    assert (same["cka_debiased"] > same["null_p95"] + 0.2).all()
+
+
+def test_a_permuted_copy_of_a_file_gives_the_same_numbers(nets):
+    tmp_path, models = nets
+    paths = _write(tmp_path, models)
+    sim = similarity_table(paths, n_permutations=30)
+    order = np.random.default_rng(4).permutation(80)
+    name = "flat/supervised_seed1"
+    data, _ = models[name]
+    write_netcdf(_features({k: v[order] for k, v in data.items()}, name, [f"s{i:03d}" for i in order]),
+                 tmp_path / "flat_supervised_seed1.nc")
+    permuted = similarity_table(paths, n_permutations=30)
+    cols = ["cka", "cka_debiased", "null_mean", "null_p95"]
+    np.testing.assert_allclose(permuted[cols].values, sim[cols].values, rtol=1e-5, atol=1e-6)
+
+
+def test_files_of_other_stimuli_are_refused_by_name(nets):
+    tmp_path, models = nets
+    paths = _write(tmp_path, models)
+    data, _ = models["deep/supervised_seed2"]
+    write_netcdf(_features({k: v[:70] for k, v in data.items()}, "deep/supervised_seed2"), tmp_path / "short.nc")
+    with pytest.raises(InputError, match="short.nc: lacks 10 stimuli"):
+        similarity_table([paths[0], tmp_path / "short.nc"])
+
+
+def test_correspondence_of_a_network_with_itself_is_one(tmp_path):
+    rng = np.random.default_rng(5)
+    data = _network(rng, 60, rng.normal(size=(60, 20)), (30, 30, 30, 30))
+    paths = _write(tmp_path, {f"net/supervised_seed{s}": (data, None) for s in range(2)})
+    table = correspondence(similarity_table(paths, n_permutations=20))
+    assert len(table) == 1 and table["fraction_corresponding"].iloc[0] == 1.0
+    assert table["best_match"].iloc[0] == "l1,l2,l3,l4"
+    assert layer_correspondence([[1, 0.5], [0.9, 0.2]]) == 0.5  # layer 2 prefers layer 1 both ways
+
+
+def test_summary_separates_seeds_from_architectures(nets):
+    tmp_path, models = nets
+    sim = similarity_table(_write(tmp_path, models), n_permutations=30)
+    summary = similarity_summary(sim, n_boot=200)
+    assert set(summary["arch"]) == {"deep", "flat"} and "mean" in set(summary["layer"])
+    deep = summary[summary["arch"] == "deep"].set_index("layer")
+    assert list(deep["other_layer"]) == ["l1", "l2", "l2", "mean"]  # matched relative depth (ties: deeper)
+    mean = deep.loc["mean"]
+    assert mean["cross_seed"] > mean["cross_arch"] and mean["difference_low"] > 0
+    assert mean["cross_seed_low"] <= mean["cross_seed"] <= mean["cross_seed_high"]
+    assert deep["n_seed_pairs"].iloc[0] == 3 and deep["n_arch_pairs"].iloc[0] == 9
+
+
+def test_similarity_command_writes_three_tables(nets):
+    tmp_path, models = nets
+    paths = _write(tmp_path, models)
+    out = {k: tmp_path / f"{k}.csv" for k in ("sim", "summary", "corr")}
+    assert main(["similarity", "--features", *map(str, paths), "--permutations", "20", "--bootstraps", "50",
+                 "--out", str(out["sim"]), "--summary", str(out["summary"]), "--correspondence", str(out["corr"])]) == 0
+    assert len(pd.read_csv(out["sim"])) == 3 * 9 + 9 * 6 + 3 * 4
+    assert set(pd.read_csv(out["corr"])["arch"]) == {"deep", "flat"}
+    assert len(pd.read_csv(out["summary"])) == (3 + 1) + (2 + 1)  # per layer and "mean", each way
+
+
+def test_many_stimuli_are_subsampled_alike_in_every_file(nets):
+    tmp_path, models = nets
+    paths = _write(tmp_path, models)
+    sim = similarity_table(paths[:2], n_permutations=20, max_stimuli=50)
+    assert (sim["n_stimuli"] == 50).all()
+    same = sim[sim["layer_a"] == sim["layer_b"]]
+    assert (same["cka_debiased"] > same["null_p95"]).all()  # the same stimuli in both files
