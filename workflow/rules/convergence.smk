@@ -13,7 +13,7 @@ rule convergence:
     log:
         f"{L}/convergence/similarity.log",
     params:
-        permutations=config["convergence"].get("cka_permutations", 100),
+        permutations=config["convergence"]["cka_permutations"],
         bootstraps=config["convergence"]["bootstraps"],
     conda:
         "../../envs/goaldriven.yaml"
@@ -35,7 +35,7 @@ rule unit_matching:
     params:
         max_units=config["convergence"]["max_units"],
         permutations=config["convergence"]["permutations"],
-        unit=config["convergence"].get("unit", "column"),
+        unit=config["convergence"]["unit"],
     conda:
         "../../envs/goaldriven.yaml"
     shell:
@@ -52,7 +52,7 @@ rule seed_variance:
     log:
         f"{L}/convergence/seed_variance.log",
     params:
-        level=config["convergence"].get("level", 0.95),
+        level=config["convergence"]["level"],
     conda:
         "../../envs/goaldriven.yaml"
     shell:
@@ -71,7 +71,7 @@ rule unit_examples:
         f"{L}/convergence/unit_examples.log",
     params:
         layer=config["convergence"]["examples"]["layer"],
-        unit=config["convergence"].get("unit", "column"),
+        unit=config["convergence"]["unit"],
     conda:
         "../../envs/goaldriven.yaml"
     shell:
