@@ -349,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_lineage)
 
     s = sub.add_parser("crate", help="provenance of the results as a Workflow Run RO-Crate")
-    s.add_argument("out_dir", help="folder to write the crate to (replaced if it exists)")
+    s.add_argument("out_dir", help="folder to write the crate to (an earlier crate there is replaced; "
+                                   "any other folder, results/ or data/ is refused)")
     s.add_argument("--results", default="results/figures", help="results to describe (a folder)")
     s.add_argument("--repo", default=".", help="repository root (holding dvc.yaml and dvc.lock)")
     s.set_defaults(func=cmd_crate)
@@ -359,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", help="import a real dataset (stimuli, assemblies, RDMs) into our netCDF files")
     s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder"))
     s.add_argument("source", help="the dataset as published (a folder; image-folder: a folder or .tar.gz)")
-    s.add_argument("out", help="output folder, replaced only on success (image-folder: a .nc file)")
+    s.add_argument("out", help="output folder, replaced only on success and only if an earlier import "
+                               "wrote it (image-folder: a .nc file); never inside SOURCE")
     s.add_argument("--subdir", help="image-folder: folder inside SOURCE to read, e.g. train")
     s.add_argument("--per-class", type=int, help="image-folder: seeded random subset of this many per class")
     s.add_argument("--size", type=int, help="image-folder: resize images to SIZE x SIZE")

@@ -262,7 +262,7 @@ def import_cowley_v4(source: str | os.PathLike, out: str | os.PathLike) -> Path:
             raws[session.name] = raw
     stimuli = _pixels(np.concatenate(images), _image_coords(names, [len(i) for i in images]),
                       "cowley2023.V4.images", "cowley-v4")
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, sources=[source], command="import cowley-v4") as tmp:
         save_stimulus_set(stimuli, tmp / "stimuli.nc")
         save_assembly(_cowley_assembly(names, averaged), tmp / "assembly.nc")
         if raws:
@@ -393,7 +393,7 @@ def import_kriegeskorte92(source: str | os.PathLike, out: str | os.PathLike) -> 
     mat = _loadmat(path)
     stimuli = _kriegeskorte_stimuli(path, mat)
     rdms = _kriegeskorte_rdms(source, path, mat, stimuli["stimulus_id"].values)
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, sources=[source], command="import kriegeskorte92") as tmp:
         save_stimulus_set(stimuli, tmp / "stimuli.nc")
         write_netcdf(rdms, tmp / "rdms.nc")
     return Path(out)
@@ -517,7 +517,7 @@ def import_kalfas_it(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     })
     stimuli = _pixels(_kalfas_bitmaps(source / KALFAS_BITMAPS, shapes, path), coords,
                       "kalfas2017.shapes", "kalfas-it")
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, sources=[source], command="import kalfas-it") as tmp:
         save_stimulus_set(stimuli, tmp / "stimuli.nc")
         save_assembly(assembly, tmp / "assembly.nc")
     return Path(out)
