@@ -33,7 +33,7 @@ import xarray as xr
 
 from .io import InputError, atomic_folder, write_netcdf
 from .neural import RDM_DIMS, save_assembly
-from .stimuli import import_image_folder, save_stimulus_set
+from .stimuli import import_image_folder, refuse_bombs, save_stimulus_set
 
 # Where each dataset came from: the citation and the repository@commit of the data README.
 SOURCES = {
@@ -135,7 +135,8 @@ def _read_session_images(session: CowleySession) -> np.ndarray:
             members = _session_members(session, archive)
             images = np.empty((len(members), COWLEY_IMAGE_SIZE, COWLEY_IMAGE_SIZE, 3), np.uint8)
             for k, name in enumerate(members):
-                with Image.open(io.BytesIO(archive.read(name))) as image:
+                with refuse_bombs(f"session {session.name}: {session.images}: {name}"), \
+                        Image.open(io.BytesIO(archive.read(name))) as image:
                     image = image.convert("RGB")
                     if image.size != (COWLEY_IMAGE_SIZE, COWLEY_IMAGE_SIZE):
                         raise InputError(f"session {session.name}: {session.images}: {name} is "
@@ -286,12 +287,13 @@ _MODEL_RDMS = {"V1_model": ("rdm92_V1model.mat", "rdm92_V1model"),
 
 def _loadmat(path: Path) -> dict:
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     if not path.exists():
         raise InputError(f"{path}: file not found")
     try:
         return loadmat(path)
-    except (OSError, ValueError, NotImplementedError) as e:
+    except (OSError, ValueError, NotImplementedError, MatReadError) as e:  # e.g. a text file named .mat
         raise InputError(f"{path}: not a readable MATLAB file ({e})") from None
 
 
@@ -409,6 +411,19 @@ _KALFAS_MONKEY = re.compile(r"mnky_1_(?P<first>[A-Za-z]+)_2_(?P<second>[A-Za-z]+
 _KALFAS_SHAPE = re.compile(r"(?P<group>R|I[A-Z]+)(?P<pair>\d+)(?P<member>[ab])")
 
 
+def _mat_read_errors() -> tuple:
+    """What scipy and mat-io raise for a file that is no MATLAB file (e.g. text named .mat)."""
+    from scipy.io.matlab import MatReadError
+
+    errors = [MatReadError]
+    try:
+        from matio.utils.matclass import MatReadError as MatioReadError
+        errors.append(MatioReadError)
+    except ImportError:  # another mat-io version: its errors are then those caught by type above
+        pass
+    return tuple(errors)
+
+
 def read_matlab_table(path: str | os.PathLike) -> pd.DataFrame:
     """The one MATLAB ``table`` stored in a .mat file, as a DataFrame (needs ``mat-io``).
 
@@ -426,7 +441,7 @@ def read_matlab_table(path: str | os.PathLike) -> pd.DataFrame:
             import matio
 
             variables = matio.load_from_mat(path)
-    except (OSError, ValueError, TypeError, KeyError, NotImplementedError) as e:
+    except (OSError, ValueError, TypeError, KeyError, NotImplementedError, *_mat_read_errors()) as e:
         raise InputError(f"{path}: not a readable MATLAB file ({e})") from None
     if len(variables) != 1:
         raise InputError(f"{path}: expected one MATLAB table, found variables {sorted(variables)}")
@@ -474,7 +489,7 @@ def _kalfas_bitmaps(folder: Path, shapes: list[str], table_path: Path) -> np.nda
     for name in shapes:
         path = folder / f"{name}.bmp"
         try:
-            with Image.open(path) as image:
+            with refuse_bombs(path), Image.open(path) as image:
                 images.append(np.asarray(image.convert("RGB")))
         except OSError as e:
             raise InputError(f"{path}: not a readable bitmap ({e})") from None

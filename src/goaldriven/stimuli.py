@@ -8,8 +8,10 @@ Lambertian shading, at the three variation levels of Majaj, Hong et al. (2015).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
+import warnings
 import zlib
 from pathlib import Path
 
@@ -449,12 +451,26 @@ def _wrapper_folder(parts: list) -> str | None:
 
 # --- decoding --------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def refuse_bombs(name):
+    """Open images inside this: one whose header claims more pixels than PIL's limit
+    (``Image.MAX_IMAGE_PIXELS``, a decompression bomb) is refused with an error naming ``name``."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InputError(f"{name}: refused as a possible decompression bomb ({e})") from None
+
+
 def _decode(data: bytes, name) -> "Image.Image":
     """Decode one image file's bytes as RGB (greyscale -> 3 equal channels)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with refuse_bombs(name), Image.open(io.BytesIO(data)) as img:
             img.load()  # decode now: a truncated file fails here, not later
             return img.convert("RGB")
     except UnidentifiedImageError:
