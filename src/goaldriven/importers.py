@@ -287,13 +287,12 @@ _MODEL_RDMS = {"V1_model": ("rdm92_V1model.mat", "rdm92_V1model"),
 
 def _loadmat(path: Path) -> dict:
     from scipy.io import loadmat
-    from scipy.io.matlab import MatReadError
 
     if not path.exists():
         raise InputError(f"{path}: file not found")
     try:
         return loadmat(path)
-    except (OSError, ValueError, NotImplementedError, MatReadError) as e:  # e.g. a text file named .mat
+    except (OSError, ValueError, NotImplementedError, *_mat_read_errors()) as e:  # e.g. a text file named .mat
         raise InputError(f"{path}: not a readable MATLAB file ({e})") from None
 
 
@@ -412,10 +411,11 @@ _KALFAS_SHAPE = re.compile(r"(?P<group>R|I[A-Z]+)(?P<pair>\d+)(?P<member>[ab])")
 
 
 def _mat_read_errors() -> tuple:
-    """What scipy and mat-io raise for a file that is no MATLAB file (e.g. text named .mat)."""
+    """What scipy and mat-io raise for a file that is no MATLAB file (e.g. text named .mat:
+    scipy fails on its short header with an IndexError)."""
     from scipy.io.matlab import MatReadError
 
-    errors = [MatReadError]
+    errors = [MatReadError, IndexError]
     try:
         from matio.utils.matclass import MatReadError as MatioReadError
         errors.append(MatioReadError)
