@@ -138,6 +138,23 @@ def test_recordings_with_a_duplicated_stimulus_id_are_refused(kalfas, tmp_path, 
             tmp_path / "dup_rec.nc", "duplicate presentations", str(ids[1]))
 
 
+def test_trials_of_stimuli_not_in_the_recordings_are_refused(kalfas, tmp_path, capsys):
+    assembly = open_netcdf(kalfas / "kalfas" / "assembly.nc")
+    trials = xr.concat([assembly, assembly + 1.0], dim="presentation")
+    ids = trials["stimulus_id"].values.astype(object).copy()
+    ids[[7, 7 + 64]] = "bogus"
+    trials = trials.assign_coords(stimulus_id=("presentation", ids.astype(str)),
+                                  repetition=("presentation", np.repeat([0, 1], 64)))
+    write_netcdf(trials, tmp_path / "trials.nc")
+    before = digest(tmp_path / "trials.nc")
+    out = tmp_path / "scores.nc"
+    rc = cli.main(["score", "--features", str(kalfas / "features.nc"), "--recordings",
+                   str(kalfas / "kalfas" / "assembly.nc"), "--trials", str(tmp_path / "trials.nc"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "assembly.nc: lacks 1 stimuli of" in err and "trials.nc" in err and "'bogus'" in err, err
+    assert digest(tmp_path / "trials.nc") == before and not out.exists()
+
+
 def test_stimulus_set_with_a_duplicated_id_is_refused(kalfas, tmp_path):
     stimuli = open_netcdf(kalfas / "kalfas" / "stimuli.nc").isel(presentation=slice(0, 4))
     save_stimulus_set_csv(stimuli, tmp_path / "set.csv")

@@ -88,6 +88,8 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     else:
         trials = None
     reps, trial_ids = trials_array(trials) if trials is not None else (None, None)  # (n_reps, n_stimuli, n_sites)
+    if trials_path is not None:  # ceilings of other stimuli than those scored would bound nothing
+        rows_of(trial_ids, responses["stimulus_id"].values, str(recordings_path), str(trials_path))
     ceiling = _ceilings(responses, trials, reps, seed)
     rows = rows_by_stimulus_id(responses, feats, str(recordings_path), str(features_path))
     region = responses["region"].values
