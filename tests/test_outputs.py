@@ -145,3 +145,23 @@ def test_stimulus_set_csv_export_never_replaces_a_folder_it_did_not_write(tmp_pa
     with pytest.raises(InputError, match=r"other.*did not write.*keep.png"):
         save_stimulus_set_csv(da, tmp_path / "other.csv")
     assert tree_hash(tmp_path) == before
+
+
+def test_a_file_output_may_not_be_one_of_the_inputs(tmp_path, capsys):
+    for name in ("features.nc", "assembly.nc"):
+        (tmp_path / name).write_bytes(name.encode())
+    before = tree_hash(tmp_path)
+    features, recordings = tmp_path / "features.nc", tmp_path / "assembly.nc"
+    refused(["score", "--features", str(features), "--recordings", str(recordings), "--out", str(features)],
+            capsys, features, "is the input")
+    refused(["trajectory-join", "--tables", str(recordings), "--out", str(recordings)], capsys, recordings)
+    assert tree_hash(tmp_path) == before
+
+
+def test_training_never_writes_into_its_dataset_or_the_results_folder(tmp_path, fake_repo, capsys):
+    dataset = fake_repo / "results" / "models" / "x.bin"
+    before = tree_hash(fake_repo.parent)
+    for out in (str(dataset), str(fake_repo / "results"), str(fake_repo / "results" / "models")):
+        refused(["train", "--arch", "hmo", "--seed", "0", "--epochs", "1", "--dataset", str(dataset),
+                 "--out", out], capsys, out)
+    assert tree_hash(fake_repo.parent) == before

@@ -392,6 +392,38 @@ def _log_slurm_job() -> None:
                      os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
 
 
+# Arguments that name a command's input files or folders (import and crate check theirs themselves).
+_INPUT_ARGS = ("dataset", "test_dataset", "weights", "stimuli", "features", "recordings", "trials", "rdms", "models",
+               "tables", "inputs", "scores", "metrics", "panel_features", "panel_data", "surrogate_score",
+               "final_scores")
+
+
+def _check_outputs(a) -> None:
+    """Outputs never destroy inputs: a file output may not be one of the command's inputs; a
+    folder output (train, summarise) may not be, hold or lie inside one, nor be the repository,
+    its data/ or its results/."""
+    from pathlib import Path
+
+    from .io import check_output_path
+
+    out = getattr(a, "out", None) or getattr(a, "out_dir", None)
+    if a.command in ("import", "crate") or not out:
+        return
+    inputs = []
+    for key in _INPUT_ARGS:
+        value = getattr(a, key, None)
+        inputs += [value] if isinstance(value, str) else list(value or ())
+    if a.command in ("train", "summarise"):
+        check_output_path(out, sources=inputs, command=a.command)
+        return
+    outs = [Path(out)] + ([Path(out).with_suffix(".pdf")] if a.command == "figure" else [])
+    for path in outs:
+        same = [i for i in inputs if Path(i).resolve() == path.resolve()]
+        if same:
+            raise InputError(f"{path}: the output is the input {same[0]}; {a.command} would overwrite it "
+                             "(choose another output path)")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -400,6 +432,7 @@ def main(argv=None) -> int:
     if args.threads:
         _limit_threads(args.threads)
     try:
+        _check_outputs(args)
         args.func(args)
     except (InputError, ValueError, FileNotFoundError) as e:
         print(f"goaldriven {args.command}: error: {e}", file=sys.stderr)
