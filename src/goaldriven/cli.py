@@ -188,6 +188,10 @@ def cmd_import(a):
     if a.dataset != "image-folder" and options:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise InputError(f"{flags}: only for image-folder, not {a.dataset}")
+    if a.dataset != "image-folder":  # refuse a bad output before reading the data (the importer checks again)
+        from .io import check_output_folder
+
+        check_output_folder(a.out, sources=[a.source], command=f"import {a.dataset}")
     IMPORTERS[a.dataset](a.source, a.out, **options)
     logging.info("imported %s from %s into %s", a.dataset, a.source, a.out)
 

@@ -93,8 +93,9 @@ def check_output_folder(out: str | os.PathLike, sources=(), command: str = "goal
         marker = target / OUTPUT_MARKER
         made_by = marker.read_text().strip() if marker.is_file() else None
         if made_by != command:
-            example = sorted(p.name for p in target.iterdir() if p.name != OUTPUT_MARKER)[0]
-            raise InputError(f"{out}: the output folder holds files {command} did not write (e.g. {example}); "
+            names = sorted(p.name for p in target.iterdir() if p.name != OUTPUT_MARKER)
+            what = f"e.g. {names[0]}" if names else f"written by goaldriven {made_by}"
+            raise InputError(f"{out}: the output folder holds files {command} did not write ({what}); "
                              "it replaces only its own earlier output: remove the folder or choose another")
     return target
 
