@@ -54,7 +54,7 @@ def test_explicit_splits_and_mismatched_stimuli():
     feats, resp = _assemblies(n=100)
     splits = [(np.arange(0, 80), np.arange(80, 100)), (np.arange(20, 100), np.arange(0, 20))]
     assert neural_predictivity(feats, resp, splits=splits).sizes["split"] == 2
-    with pytest.raises(ValueError, match="different stimuli"):
+    with pytest.raises(ValueError, match="features: lacks 10 stimuli of responses"):
         neural_predictivity(feats.isel(presentation=slice(0, 90)), resp, splits=5)
 
 

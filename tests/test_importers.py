@@ -133,7 +133,7 @@ def test_cowley_two_session_copy_imports_byte_identically_twice(tmp_path):
     import_cowley_v4(source, first)
     import_cowley_v4(source, second)
     names = {"stimuli.nc", "assembly.nc", "trials.nc"}
-    assert {p.name for p in first.iterdir()} == names
+    assert {p.name for p in first.iterdir()} == names | {".goaldriven-output"}
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assembly = open_da(first / "assembly.nc")
@@ -266,7 +266,7 @@ def test_cli_imports_into_a_folder_and_reports_errors(tmp_path, capsys):
     argv = ["import", "kriegeskorte92", str(K92), str(tmp_path / "k92")]
     assert cli.main(argv) == 0
     first = {p.name: p.read_bytes() for p in (tmp_path / "k92").iterdir()}
-    assert set(first) == {"stimuli.nc", "rdms.nc"}
+    assert set(first) == {"stimuli.nc", "rdms.nc", ".goaldriven-output"}
     assert cli.main(argv) == 0  # replaces the earlier import, with the same bytes
     assert {p.name: p.read_bytes() for p in (tmp_path / "k92").iterdir()} == first
     assert cli.main(["import", "kalfas-it", str(K92), str(tmp_path / "bad")]) == 2

@@ -87,8 +87,10 @@ def test_lineage_of_a_file_no_stage_produces_is_a_clear_error(built, tmp_path):
     bad = run(["goaldriven", "lineage", "config/smoke.yaml"], built, check=False)
     assert bad.returncode != 0
     assert "config/smoke.yaml: no stage in" in bad.stderr and "dvc.yaml" in bad.stderr
-    outside = run(["goaldriven", "crate", str(tmp_path / "crate"), "--results", str(tmp_path)], built, check=False)
-    assert outside.returncode != 0 and f"{tmp_path}: outside the repository" in outside.stderr
+    (tmp_path / "elsewhere").mkdir()  # not tmp_path itself: a crate inside its --results is refused first
+    outside = run(["goaldriven", "crate", str(tmp_path / "crate"), "--results", str(tmp_path / "elsewhere")],
+                  built, check=False)
+    assert outside.returncode != 0 and f"{tmp_path / 'elsewhere'}: outside the repository" in outside.stderr
     assert not (tmp_path / "crate").exists()
 
 

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from goaldriven.io import InputError
-from goaldriven.stimulus_ids import align_by_stimulus_id, check_unique, rows_of
+from goaldriven.stimulus_ids import align_by_stimulus_id, canonical_order, check_unique, rows_by_stimulus_id, rows_of
 
 
 def _array(ids, objects=None, seed=0):
@@ -54,3 +54,21 @@ def test_shared_metadata_must_agree():
 def test_rows_of_indexes_have_into_wanted_order():
     rows = rows_of(["c", "a"], ["a", "b", "c"], "have.nc", "wanted.nc")
     assert rows.tolist() == [2, 0]
+
+
+def test_canonical_order_depends_only_on_the_ids():
+    ids = np.array(["c", "a", "b", "d"])
+    perm = np.array([2, 0, 3, 1])
+    assert list(ids[canonical_order(ids)]) == ["a", "b", "c", "d"]
+    assert list(ids[perm][canonical_order(ids[perm])]) == ["a", "b", "c", "d"]
+
+
+def test_rows_by_stimulus_id_checks_like_align_without_copying_values():
+    a = _array(["s1", "s2", "s3"], objects=["x", "y", "z"])
+    b = _array(["s3", "s0", "s1", "s2"], objects=["z", "w", "x", "y"])
+    rows = rows_by_stimulus_id(a, b, "a.nc", "b.nc")
+    assert list(b["stimulus_id"].values[rows]) == ["s1", "s2", "s3"]
+    with pytest.raises(InputError, match=r"b.nc: object_name of stimulus 's2' is 'q', but 'y' in a.nc"):
+        rows_by_stimulus_id(a, _array(["s1", "s2", "s3"], objects=["x", "q", "z"]), "a.nc", "b.nc")
+    with pytest.raises(InputError, match=r"b.nc: 1 duplicated stimulus_id \(e.g. 's1'\)"):
+        rows_by_stimulus_id(a, _array(["s1", "s1", "s2", "s3"]), "a.nc", "b.nc")

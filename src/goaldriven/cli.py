@@ -193,6 +193,10 @@ def cmd_import(a):
     if a.dataset != "image-folder" and options:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise InputError(f"{flags}: only for image-folder, not {a.dataset}")
+    if a.dataset != "image-folder":  # refuse a bad output before reading the data (the importer checks again)
+        from .io import check_output_folder
+
+        check_output_folder(a.out, sources=[a.source], command=f"import {a.dataset}")
     IMPORTERS[a.dataset](a.source, a.out, **options)
     logging.info("imported %s from %s into %s", a.dataset, a.source, a.out)
 
@@ -364,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_lineage)
 
     s = sub.add_parser("crate", help="provenance of the results as a Workflow Run RO-Crate")
-    s.add_argument("out_dir", help="folder to write the crate to (replaced if it exists)")
+    s.add_argument("out_dir", help="folder to write the crate to (an earlier crate there is replaced; "
+                                   "any other folder, results/ or data/ is refused)")
     s.add_argument("--results", default="results/figures", help="results to describe (a folder)")
     s.add_argument("--repo", default=".", help="repository root (holding dvc.yaml and dvc.lock)")
     s.set_defaults(func=cmd_crate)
@@ -374,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", help="import a real dataset (stimuli, assemblies, RDMs) into our netCDF files")
     s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder"))
     s.add_argument("source", help="the dataset as published (a folder; image-folder: a folder or .tar.gz)")
-    s.add_argument("out", help="output folder, replaced only on success (image-folder: a .nc file)")
+    s.add_argument("out", help="output folder, replaced only on success and only if an earlier import "
+                               "wrote it (image-folder: a .nc file); never inside SOURCE")
     s.add_argument("--subdir", help="image-folder: folder inside SOURCE to read, e.g. train")
     s.add_argument("--per-class", type=int, help="image-folder: seeded random subset of this many per class")
     s.add_argument("--size", type=int, help="image-folder: resize images to SIZE x SIZE")
@@ -405,6 +411,38 @@ def _log_slurm_job() -> None:
                      os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
 
 
+# Arguments that name a command's input files or folders (import and crate check theirs themselves).
+_INPUT_ARGS = ("dataset", "test_dataset", "weights", "stimuli", "features", "recordings", "trials", "rdms", "models",
+               "tables", "inputs", "scores", "metrics", "panel_features", "panel_data", "surrogate_score",
+               "final_scores")
+
+
+def _check_outputs(a) -> None:
+    """Outputs never destroy inputs: a file output may not be one of the command's inputs; a
+    folder output (train, summarise) may not be, hold or lie inside one, nor be the repository,
+    its data/ or its results/."""
+    from pathlib import Path
+
+    from .io import check_output_path
+
+    out = getattr(a, "out", None) or getattr(a, "out_dir", None)
+    if a.command in ("import", "crate") or not out:
+        return
+    inputs = []
+    for key in _INPUT_ARGS:
+        value = getattr(a, key, None)
+        inputs += [value] if isinstance(value, str) else list(value or ())
+    if a.command in ("train", "summarise"):
+        check_output_path(out, sources=inputs, command=a.command)
+        return
+    outs = [Path(out)] + ([Path(out).with_suffix(".pdf")] if a.command == "figure" else [])
+    for path in outs:
+        same = [i for i in inputs if Path(i).resolve() == path.resolve()]
+        if same:
+            raise InputError(f"{path}: the output is the input {same[0]}; {a.command} would overwrite it "
+                             "(choose another output path)")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -413,6 +451,7 @@ def main(argv=None) -> int:
     if args.threads:
         _limit_threads(args.threads)
     try:
+        _check_outputs(args)
         args.func(args)
     except (InputError, ValueError, FileNotFoundError) as e:
         print(f"goaldriven {args.command}: error: {e}", file=sys.stderr)

@@ -16,6 +16,7 @@ from sklearn.cross_decomposition import PLSRegression
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
 
 from .ridge import ALPHA_GRID, ridge_cv
+from .stimulus_ids import align_by_stimulus_id, canonical_order
 
 __all__ = ["ALPHA_GRID", "bootstrap_rdm_comparison", "compare_rdms", "correlation_ci", "explained_variance",
            "kendall_tau_a", "make_splits", "neural_predictivity", "rdm", "rdm_noise_ceiling",
@@ -67,16 +68,13 @@ def explained_variance(r, ceiling) -> np.ndarray:
     return np.where(np.isfinite(ceiling) & (ceiling > 0), ev, np.nan)
 
 
-def _align(features: xr.DataArray, responses: xr.DataArray):
-    ids_f, ids_r = features["stimulus_id"].values, responses["stimulus_id"].values
-    for name, ids in (("features", ids_f), ("responses", ids_r)):
-        if len(set(ids.tolist())) != len(ids):
-            raise ValueError(f"{name} have duplicate stimulus_id values: average repetitions first")
-    if set(ids_f.tolist()) != set(ids_r.tolist()):
-        only = set(ids_f.tolist()) ^ set(ids_r.tolist())
-        raise ValueError(f"features and responses cover different stimuli ({len(only)} differ, e.g. {sorted(only)[0]})")
-    where = {s: i for i, s in enumerate(ids_f)}
-    return features.isel(presentation=[where[s] for s in ids_r]), responses
+def _align(features: xr.DataArray, responses: xr.DataArray, features_source: str = "features",
+           responses_source: str = "responses"):
+    """Both arrays on the same stimuli, rows paired by ``stimulus_id`` and put in the canonical
+    order (sorted ids), so the cross-validation folds are a function of the ids, not of row order."""
+    responses, features = align_by_stimulus_id(responses, features, responses_source, features_source)
+    order = canonical_order(responses["stimulus_id"].values)
+    return features.isel(presentation=order), responses.isel(presentation=order)
 
 
 def make_splits(splits, n: int, labels=None, seed: int = 0, method: str = "ridge"):
@@ -113,7 +111,10 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
     """
     if method not in ("ridge", "pls"):
         raise ValueError(f"unknown method {method!r}; choose 'ridge' or 'pls'")
-    features, responses = _align(features, responses)
+    if isinstance(splits, int):
+        features, responses = _align(features, responses)
+    else:  # explicit folds index the responses' rows as given
+        responses, features = align_by_stimulus_id(responses, features, "responses", "features")
     labels = responses[stratify_coord].values if stratify_coord in responses.coords else (
         features[stratify_coord].values if stratify_coord in features.coords else None)
     X = features.transpose("presentation", "neuroid").values
@@ -149,15 +150,36 @@ def _pls_predict(X_train, Y_train, X_test) -> np.ndarray:
     return model.predict(X_test)
 
 
-def rdm(X: np.ndarray, metric: str = "correlation") -> np.ndarray:
-    """Square representational dissimilarity matrix over rows (1 - Pearson r, or Euclidean)."""
+def rdm(X: np.ndarray, metric: str = "correlation", ids=None, source: str = "") -> np.ndarray:
+    """Square representational dissimilarity matrix over rows (1 - Pearson r, or Euclidean).
+
+    A stimulus whose features are constant has no correlation distance to anything: its
+    dissimilarities are NaN (not 0, "identical to everything"), every comparison leaves them
+    out (as rsatoolbox does), and a warning names the stimulus (``ids[row]``, from ``source``).
+    """
     if metric not in ("correlation", "euclidean"):
         raise ValueError(f"unknown RDM metric {metric!r}")
-    return squareform(np.nan_to_num(pdist(np.asarray(X, float), metric=metric)))
+    X = np.asarray(X, float)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the undefined distances: reported below
+        d = squareform(pdist(X, metric=metric))
+    bad = ~np.isfinite(X).all(axis=1) if X.ndim == 2 and X.size else np.zeros(len(X), bool)
+    if metric == "correlation" and X.ndim == 2 and X.shape[1]:
+        bad |= np.ptp(np.where(np.isfinite(X), X, 0), axis=1) == 0
+    undefined = np.flatnonzero(bad)
+    if len(undefined):
+        names = [str(ids[i]) if ids is not None else f"row {i}" for i in undefined]
+        why = "constant or non-finite features" if metric == "correlation" else "non-finite features"
+        warnings.warn(f"{source + ': ' if source else ''}{len(names)} stimuli with {why} (e.g. {names[0]!r}) have "
+                      "undefined dissimilarities: NaN, left out of every RDM comparison", RuntimeWarning,
+                      stacklevel=2)
+    np.fill_diagonal(d, 0.0)
+    return d
 
 
 def compare_rdms(a: np.ndarray, b: np.ndarray, method: str = "spearman") -> float:
-    """Correlation of the upper triangles of two square RDMs."""
+    """Correlation of the upper triangles of two square RDMs; pairs undefined (NaN) in either
+    are left out."""
     iu = np.triu_indices_from(a, k=1)
     return _compare_vectors(a[iu], b[iu], method)
 
@@ -168,7 +190,11 @@ RDM_COMPARISONS = ("spearman", "pearson", "kendall_tau_a")
 def _compare_vectors(x: np.ndarray, y: np.ndarray, method: str) -> float:
     if method not in RDM_COMPARISONS:
         raise ValueError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
-    if np.ptp(x) == 0 or np.ptp(y) == 0:  # a constant RDM correlates with nothing
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y)  # undefined dissimilarities (see rdm) take no part
+    if not ok.all():
+        x, y = x[ok], y[ok]
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:  # a constant RDM correlates with nothing
         return float("nan")
     if method == "spearman":
         return float(spearmanr(x, y)[0])
@@ -198,6 +224,7 @@ def rdm_noise_ceiling(rdms, method: str = "spearman") -> tuple[float, float]:
     before averaging, so the mean RDM is the best-fitting one under that comparison.
     """
     vecs = _stacked_upper(rdms)
+    vecs = vecs[:, np.isfinite(vecs).all(axis=0)]  # pairs undefined in any RDM (see rdm) are left out
     if method not in RDM_COMPARISONS:
         raise ValueError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
     if method == "pearson":

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 import xarray as xr
 
 from .io import InputError, atomic_path, open_netcdf, write_netcdf
+from .stimulus_ids import check_unique
 
 POOLINGS = ("none", "avg", "max")
 REDUCTIONS = ("none", "sparse", "gaussian", "pca")
@@ -384,6 +385,12 @@ def open_features(path, lazy: bool = False) -> xr.DataArray:
     if "layer" not in da.coords or "layers" not in da.attrs:
         da.close()
         raise InputError(f"{path}: not a features file (needs a 'layer' coordinate and a 'layers' attribute)")
+    if "stimulus_id" in da.coords:  # one row per stimulus: a duplicate would make pairing ambiguous
+        try:
+            check_unique(da["stimulus_id"].values, str(path))
+        except InputError:
+            da.close()
+            raise
     return da
 
 

@@ -33,7 +33,7 @@ import xarray as xr
 
 from .io import InputError, atomic_folder, write_netcdf
 from .neural import RDM_DIMS, save_assembly
-from .stimuli import import_image_folder, save_stimulus_set
+from .stimuli import import_image_folder, refuse_bombs, save_stimulus_set
 
 # Where each dataset came from: the citation and the repository@commit of the data README.
 SOURCES = {
@@ -135,7 +135,8 @@ def _read_session_images(session: CowleySession) -> np.ndarray:
             members = _session_members(session, archive)
             images = np.empty((len(members), COWLEY_IMAGE_SIZE, COWLEY_IMAGE_SIZE, 3), np.uint8)
             for k, name in enumerate(members):
-                with Image.open(io.BytesIO(archive.read(name))) as image:
+                with refuse_bombs(f"session {session.name}: {session.images}: {name}"), \
+                        Image.open(io.BytesIO(archive.read(name))) as image:
                     image = image.convert("RGB")
                     if image.size != (COWLEY_IMAGE_SIZE, COWLEY_IMAGE_SIZE):
                         raise InputError(f"session {session.name}: {session.images}: {name} is "
@@ -262,7 +263,7 @@ def import_cowley_v4(source: str | os.PathLike, out: str | os.PathLike) -> Path:
             raws[session.name] = raw
     stimuli = _pixels(np.concatenate(images), _image_coords(names, [len(i) for i in images]),
                       "cowley2023.V4.images", "cowley-v4")
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, sources=[source], command="import cowley-v4") as tmp:
         save_stimulus_set(stimuli, tmp / "stimuli.nc")
         save_assembly(_cowley_assembly(names, averaged), tmp / "assembly.nc")
         if raws:
@@ -291,7 +292,7 @@ def _loadmat(path: Path) -> dict:
         raise InputError(f"{path}: file not found")
     try:
         return loadmat(path)
-    except (OSError, ValueError, NotImplementedError) as e:
+    except (OSError, ValueError, NotImplementedError, *_mat_read_errors()) as e:  # e.g. a text file named .mat
         raise InputError(f"{path}: not a readable MATLAB file ({e})") from None
 
 
@@ -393,7 +394,7 @@ def import_kriegeskorte92(source: str | os.PathLike, out: str | os.PathLike) -> 
     mat = _loadmat(path)
     stimuli = _kriegeskorte_stimuli(path, mat)
     rdms = _kriegeskorte_rdms(source, path, mat, stimuli["stimulus_id"].values)
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, sources=[source], command="import kriegeskorte92") as tmp:
         save_stimulus_set(stimuli, tmp / "stimuli.nc")
         write_netcdf(rdms, tmp / "rdms.nc")
     return Path(out)
@@ -407,6 +408,20 @@ KALFAS_BITMAPS = "regularIrregular"
 _KALFAS_MONKEY = re.compile(r"mnky_1_(?P<first>[A-Za-z]+)_2_(?P<second>[A-Za-z]+)")
 # Shape names: group (R regular; IC, ISC, ISS irregular), pair number 1-8, pair member a/b.
 _KALFAS_SHAPE = re.compile(r"(?P<group>R|I[A-Z]+)(?P<pair>\d+)(?P<member>[ab])")
+
+
+def _mat_read_errors() -> tuple:
+    """What scipy and mat-io raise for a file that is no MATLAB file (e.g. text named .mat:
+    scipy fails on its short header with an IndexError)."""
+    from scipy.io.matlab import MatReadError
+
+    errors = [MatReadError, IndexError]
+    try:
+        from matio.utils.matclass import MatReadError as MatioReadError
+        errors.append(MatioReadError)
+    except ImportError:  # another mat-io version: its errors are then those caught by type above
+        pass
+    return tuple(errors)
 
 
 def read_matlab_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -426,7 +441,7 @@ def read_matlab_table(path: str | os.PathLike) -> pd.DataFrame:
             import matio
 
             variables = matio.load_from_mat(path)
-    except (OSError, ValueError, TypeError, KeyError, NotImplementedError) as e:
+    except (OSError, ValueError, TypeError, KeyError, NotImplementedError, *_mat_read_errors()) as e:
         raise InputError(f"{path}: not a readable MATLAB file ({e})") from None
     if len(variables) != 1:
         raise InputError(f"{path}: expected one MATLAB table, found variables {sorted(variables)}")
@@ -474,7 +489,7 @@ def _kalfas_bitmaps(folder: Path, shapes: list[str], table_path: Path) -> np.nda
     for name in shapes:
         path = folder / f"{name}.bmp"
         try:
-            with Image.open(path) as image:
+            with refuse_bombs(path), Image.open(path) as image:
                 images.append(np.asarray(image.convert("RGB")))
         except OSError as e:
             raise InputError(f"{path}: not a readable bitmap ({e})") from None
@@ -517,7 +532,7 @@ def import_kalfas_it(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     })
     stimuli = _pixels(_kalfas_bitmaps(source / KALFAS_BITMAPS, shapes, path), coords,
                       "kalfas2017.shapes", "kalfas-it")
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, sources=[source], command="import kalfas-it") as tmp:
         save_stimulus_set(stimuli, tmp / "stimuli.nc")
         save_assembly(assembly, tmp / "assembly.nc")
     return Path(out)

@@ -46,20 +46,79 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
             tmp.unlink()
 
 
+# A folder a command writes holds this file, naming the command: the mark by which a later run
+# recognises its own earlier output, the only kind of folder it will replace.
+OUTPUT_MARKER = ".goaldriven-output"
+
+
+def _repo_roots(paths) -> set[Path]:
+    """Repositories around ``paths`` (and the working directory): folders holding .git or a Snakefile."""
+    roots = set()
+    for p in [*paths, Path.cwd()]:
+        for folder in [p, *p.parents]:
+            if (folder / ".git").exists() or (folder / "Snakefile").is_file():
+                roots.add(folder)
+    return roots
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def check_output_path(out: str | os.PathLike, sources=(), command: str = "goaldriven") -> Path:
+    """Refuse an output that would destroy data: one that equals, contains or lies inside a
+    source, or equals or contains a repository root, its ``data/`` or its ``results/``.
+    Returns ``out`` resolved. Errors name the output and what it would have replaced."""
+    target = Path(out).resolve()
+    for src in sources:
+        src_path = Path(src).resolve()
+        if _inside(target, src_path) or _inside(src_path, target):
+            how = "is" if target == src_path else ("lies inside" if _inside(target, src_path) else "contains")
+            raise InputError(f"{out}: the output {how} the source {src}; {command} would overwrite its input "
+                             "(choose another output path)")
+    for root in _repo_roots([target, *(Path(s).resolve() for s in sources)]):
+        for protected in (root, root / "data", root / "results"):
+            if _inside(protected, target):
+                what = "the repository root" if protected == root else f"the repository's {protected.name}/"
+                raise InputError(f"{out}: the output would replace {what} ({protected}); "
+                                 f"{command} writes only to a folder of its own (choose another output path)")
+    return target
+
+
+def check_output_folder(out: str | os.PathLike, sources=(), command: str = "goaldriven") -> Path:
+    """:func:`check_output_path`, and an existing non-empty ``out`` must be this command's own
+    earlier output (it holds :data:`OUTPUT_MARKER` naming ``command``): nothing else is replaced."""
+    target = check_output_path(out, sources, command)
+    if target.is_dir() and any(target.iterdir()):
+        marker = target / OUTPUT_MARKER
+        made_by = marker.read_text().strip() if marker.is_file() else None
+        if made_by != command:
+            names = sorted(p.name for p in target.iterdir() if p.name != OUTPUT_MARKER)
+            what = f"e.g. {names[0]}" if names else f"written by goaldriven {made_by}"
+            raise InputError(f"{out}: the output folder holds files {command} did not write ({what}); "
+                             "it replaces only its own earlier output: remove the folder or choose another")
+    return target
+
+
 @contextlib.contextmanager
-def atomic_folder(out: str | os.PathLike) -> Iterator[Path]:
+def atomic_folder(out: str | os.PathLike, sources=(), command: str = "goaldriven") -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; it replaces ``out`` only on success.
 
-    On any exception the temporary folder is removed and ``out`` is left as it was.
+    ``out`` is checked first (:func:`check_output_folder`): never a source, the repository, its
+    ``data/`` or ``results/``, nor a folder of files ``command`` did not write. The result holds
+    :data:`OUTPUT_MARKER` naming ``command``. On any exception the temporary folder is removed
+    and ``out`` is left as it was.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
+    check_output_folder(out, sources, command)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
+        (tmp / OUTPUT_MARKER).write_text(command + "\n")
         if out.exists():
             # A folder cannot be renamed onto a non-empty one: move the old one aside first.
             old = out.with_name(f".{out.name}.{uuid.uuid4().hex}.old")

@@ -21,7 +21,7 @@ from pathlib import Path
 from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
-from .io import atomic_folder
+from .io import atomic_folder, check_output_folder
 from .lineage import LineageError, check_raw_inputs, dvc_files, load_stages, producers, trace
 
 PROFILES = {  # Workflow Run Crate builds on Process Run Crate and Workflow RO-Crate
@@ -57,6 +57,7 @@ def build_crate(out_dir, results="results/figures", repo=".") -> Path:
     """Write a Workflow Run RO-Crate of everything that led to the files in ``results``."""
     repo = Path(repo).resolve()
     folder = Path(results) if Path(results).is_absolute() else repo / results
+    check_output_folder(out_dir, sources=[folder], command="crate")  # before any work: never replace data
     dvc_yaml, stages, targets = results_in(folder, repo)
     produced = producers(stages)
     lineage = trace(sorted({produced[t] for t in targets}), stages, dvc_yaml, repo)
@@ -66,7 +67,7 @@ def build_crate(out_dir, results="results/figures", repo=".") -> Path:
         raise LineageError(f"{dvc_yaml.with_name('dvc.lock')}: no record of {len(unrecorded)} stage(s) "
                            f"({', '.join(unrecorded[:5])}): run the workflow before exporting its provenance")
     crate = _crate(lineage, targets, repo)
-    return _write_atomically(crate, Path(out_dir))
+    return _write_atomically(crate, Path(out_dir), sources=[folder])
 
 
 def _crate(lineage: dict, targets: list[str], repo: Path) -> ROCrate:
@@ -150,9 +151,9 @@ def _job_action(crate: ROCrate, st: dict, files: dict, tool) -> None:
                                  "description": st["cmd"]})
 
 
-def _write_atomically(crate: ROCrate, out_dir: Path) -> Path:
+def _write_atomically(crate: ROCrate, out_dir: Path, sources=()) -> Path:
     """Write the crate into a fresh folder swapped in on success (``io.atomic_folder``), so a
     failed export never leaves a half-written crate behind."""
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, sources=sources, command="crate") as tmp:
         crate.write(tmp)
     return out_dir / "ro-crate-metadata.json"

@@ -18,10 +18,11 @@ import xarray as xr
 
 from .compare import (bootstrap_rdm_comparison, compare_rdms, explained_variance, neural_predictivity, rdm,
                       rdm_noise_ceiling, repetition_split_rdms, split_half_reliability)
-from .features import layer_matrix, layer_order
-from .io import InputError, open_netcdf
+from .features import layer_matrix, layer_order, open_features
+from .io import open_netcdf
 from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
 from .ridge import CRITERIA
+from .stimulus_ids import rows_by_stimulus_id, rows_of
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _rsa_ceilings(trials: xr.DataArray | None, reps, trial_ids, blocks, regions:
 
 def score_model(features_path, recordings_path, trials_path=None, splits: int = 10, seed: int = 0,
                 benchmark: str = "", criterion: str = "loo") -> xr.Dataset:
-    feats = open_netcdf(features_path)
+    feats = open_features(features_path)
     recordings = plain_coords(load_assembly(recordings_path))
     responses = average_repetitions(recordings)
     if trials_path is not None:
@@ -87,17 +88,17 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     else:
         trials = None
     reps, trial_ids = trials_array(trials) if trials is not None else (None, None)  # (n_reps, n_stimuli, n_sites)
+    if trials_path is not None:  # ceilings of other stimuli than those scored would bound nothing
+        rows_of(trial_ids, responses["stimulus_id"].values, str(recordings_path), str(trials_path))
     ceiling = _ceilings(responses, trials, reps, seed)
-    position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
-    missing = [s for s in responses["stimulus_id"].values if s not in position]
-    if missing:
-        raise InputError(f"{features_path}: lacks {len(missing)} stimuli of {recordings_path} (e.g. {missing[0]})")
-    rows = np.array([position[s] for s in responses["stimulus_id"].values])
+    rows = rows_by_stimulus_id(responses, feats, str(recordings_path), str(features_path))
     region = responses["region"].values
     regions = list(dict.fromkeys(region.tolist()))
     blocks = [(p_idx, n_idx, responses.isel(presentation=p_idx, neuroid=n_idx)) for p_idx, n_idx in _blocks(responses)]
     # Each block's area RDMs, computed once rather than once per layer.
-    area_rdms = [{g: rdm(block.values[:, region[n_idx] == g]) for g in dict.fromkeys(region[n_idx].tolist())}
+    area_rdms = [{g: rdm(block.values[:, region[n_idx] == g], ids=block["stimulus_id"].values,
+                         source=f"{recordings_path} ({g})")
+                  for g in dict.fromkeys(region[n_idx].tolist())}
                  for _, n_idx, block in blocks]
 
     layers = layer_order(feats)
@@ -110,7 +111,7 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
             xb = x.isel(presentation=rows[p_idx])
             r[i, n_idx] = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed,
                                                  criterion=criterion)["r"].values
-            layer_rdm = rdm(xb.values)
+            layer_rdm = rdm(xb.values, ids=xb["stimulus_id"].values, source=f"{features_path} ({layer})")
             for g, target in targets.items():
                 per_region[g].append(compare_rdms(layer_rdm, target, method="spearman"))
         rsa[i] = [np.mean(per_region[g]) for g in regions]  # mean over sessions
@@ -142,21 +143,17 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
 
 def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, benchmark: str = "") -> xr.Dataset:
     """Each layer's RDM against each published RDM; reference (model) RDMs against the neural ones."""
-    feats = open_netcdf(features_path)
+    feats = open_features(features_path)
     rdms = open_netcdf(rdms_path)
     ids, is_neural = rdm_parts(rdms, rdms_path)
-    position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
-    missing = [s for s in ids if s not in position]
-    if missing:
-        raise InputError(f"{features_path}: lacks {len(missing)} stimuli of {rdms_path} (e.g. {missing[0]})")
-    rows = np.array([position[s] for s in ids])
+    rows = rows_of(ids, feats["stimulus_id"].values, str(features_path), str(rdms_path))
     neural = np.flatnonzero(is_neural)
     sources = [str(rdms["source"].values[i]) for i in neural]
     layers = layer_order(feats)
     shape = (len(layers), len(neural))
     rho, tau, low, high = (np.full(shape, np.nan) for _ in range(4))
     for i, layer in enumerate(layers):
-        layer_rdm = rdm(layer_matrix(feats, layer).values[rows])
+        layer_rdm = rdm(layer_matrix(feats, layer).values[rows], ids=ids, source=f"{features_path} ({layer})")
         for j, k in enumerate(neural):
             target = rdms.values[k]
             rho[i, j] = compare_rdms(layer_rdm, target, method="spearman")

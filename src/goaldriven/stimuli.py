@@ -8,8 +8,10 @@ Lambertian shading, at the three variation levels of Majaj, Hong et al. (2015).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
+import warnings
 import zlib
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .io import InputError, atomic_folder, atomic_path, open_netcdf, write_csv
+from .io import InputError, atomic_folder, atomic_path, check_output_path, open_netcdf, write_csv
 
 CATEGORIES = ("animals", "boats", "cars", "chairs", "faces", "fruits", "planes", "tables")
 
@@ -252,7 +254,7 @@ def save_stimulus_set_csv(da: xr.DataArray, csv_path) -> None:
     folder = csv_path.with_suffix("")
     names = [f"{folder.name}/{i:06d}.png" for i in range(da.sizes["presentation"])]
     # Write the images to a temporary folder and swap it in, so no half-written set remains.
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, command="stimulus-set-csv") as tmp:
         for name, pixels in zip(names, da.values):
             Image.fromarray(pixels).save(tmp / Path(name).name)
     table = {"stimulus_id": da["stimulus_id"].values, "filename": names}
@@ -344,7 +346,9 @@ def read_image_folder(source, subdir: str | None = None, per_class: int | None =
 
 def import_image_folder(source, out, subdir: str | None = None, per_class: int | None = None,
                         size: int | None = None, seed: int = 0) -> xr.DataArray:
-    """:func:`read_image_folder`, written atomically to the netCDF ``out``; returns the set."""
+    """:func:`read_image_folder`, written atomically to the netCDF ``out``; returns the set.
+    ``out`` may not be, or lie inside, ``source`` (nor be the repository, its data/ or results/)."""
+    check_output_path(out, sources=[source], command="import image-folder")
     da = read_image_folder(source, subdir=subdir, per_class=per_class, size=size, seed=seed)
     save_stimulus_set(da, out)
     return da
@@ -447,12 +451,26 @@ def _wrapper_folder(parts: list) -> str | None:
 
 # --- decoding --------------------------------------------------------------------------
 
+@contextlib.contextmanager
+def refuse_bombs(name):
+    """Open images inside this: one whose header claims more pixels than PIL's limit
+    (``Image.MAX_IMAGE_PIXELS``, a decompression bomb) is refused with an error naming ``name``."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InputError(f"{name}: refused as a possible decompression bomb ({e})") from None
+
+
 def _decode(data: bytes, name) -> "Image.Image":
     """Decode one image file's bytes as RGB (greyscale -> 3 equal channels)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with refuse_bombs(name), Image.open(io.BytesIO(data)) as img:
             img.load()  # decode now: a truncated file fails here, not later
             return img.convert("RGB")
     except UnidentifiedImageError:

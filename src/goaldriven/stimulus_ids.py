@@ -37,6 +37,12 @@ def check_unique(ids, source: str) -> None:
                          "each stimulus must appear once (average repetitions first)")
 
 
+def canonical_order(ids) -> np.ndarray:
+    """Row order that sorts ``ids`` (as text): put rows in it before drawing cross-validation
+    folds, and the folds become a function of the stimulus ids rather than of the file's row order."""
+    return np.argsort(np.asarray(ids).astype(str), kind="stable")
+
+
 def rows_of(wanted, have, have_source: str, wanted_source: str) -> np.ndarray:
     """Row indices into ``have`` such that ``have[rows] == wanted``; both free of duplicates and
     every wanted id present in ``have``."""
@@ -87,3 +93,20 @@ def align_by_stimulus_id(a: xr.DataArray, b: xr.DataArray, a_source: str = "firs
     b = b.isel({dim: rows})
     check_metadata(a, b, a_source, b_source, dim)
     return a, b
+
+
+def _coords_only(da: xr.DataArray, dim: str) -> xr.DataArray:
+    """``da``'s coordinates along ``dim`` without its values (nothing large is copied)."""
+    return xr.DataArray(np.zeros(da.sizes[dim]), dims=(dim,),
+                        coords={k: (dim, v.values) for k, v in da.coords.items() if v.dims == (dim,)})
+
+
+def rows_by_stimulus_id(a: xr.DataArray, b: xr.DataArray, a_source: str, b_source: str, dim: str = DIM,
+                        same_set: bool = False) -> np.ndarray:
+    """Row indices into ``b`` for ``a``'s stimuli in ``a``'s order, with every check of
+    :func:`align_by_stimulus_id` (duplicates, missing ids, shared metadata) but without copying
+    ``b``'s values: for large arrays (a features file) that are then indexed layer by layer."""
+    a_c, b_c = _coords_only(a, dim), _coords_only(b, dim)
+    rows = rows_of(_ids(a_c, a_source), _ids(b_c, b_source), b_source, a_source)
+    align_by_stimulus_id(a_c, b_c, a_source, b_source, dim=dim, same_set=same_set)
+    return rows

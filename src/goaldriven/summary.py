@@ -16,6 +16,7 @@ from .compare import rdm
 from .features import layer_matrix, open_features
 from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
 from .neural import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
+from .stimulus_ids import rows_of
 
 log = logging.getLogger(__name__)
 # How the layer behind each *_ev score of models.csv is chosen (held-out), and behind *_rsa (not).
@@ -218,7 +219,8 @@ def _area_rdms(data_path) -> tuple[list[str], list[np.ndarray], np.ndarray, np.n
         responses = responses.isel(presentation=responses[session].values == first)
         responses = responses.isel(neuroid=np.isfinite(responses.values).all(axis=0))
     regions = list(dict.fromkeys(responses["region"].values.tolist()))
-    mats = [rdm(responses.values[:, responses["region"].values == g]) for g in regions]
+    mats = [rdm(responses.values[:, responses["region"].values == g], ids=responses["stimulus_id"].values,
+                source=f"{data_path} ({g})") for g in regions]
     cats = responses["category_name"].values if "category_name" in responses.coords else None
     return regions, mats, responses["stimulus_id"].values, cats
 
@@ -228,9 +230,8 @@ def rdm_panel(areas, features_path, layer: str, label: str) -> xr.DataArray:
     by category if known."""
     names, mats, ids, cats = areas
     with open_features(features_path, lazy=True) as feats:  # reads only this layer from disk
-        position = {s: i for i, s in enumerate(feats["stimulus_id"].values)}
-        rows = np.array([position[s] for s in ids])
-        mats = mats + [rdm(layer_matrix(feats, layer).values[rows])]
+        rows = rows_of(ids, feats["stimulus_id"].values, str(features_path), "the RDM panel's benchmark")
+        mats = mats + [rdm(layer_matrix(feats, layer).values[rows], ids=ids, source=f"{features_path} ({layer})")]
     order = np.argsort(cats, kind="stable") if cats is not None else np.arange(len(ids))
     stack = np.stack([m[np.ix_(order, order)] for m in mats]).astype(np.float32)
     da = xr.DataArray(stack, dims=RDM_DIMS,

@@ -57,6 +57,58 @@ if benchmarks_of("simulate") and not SYNTHETIC:
                      "(its surrogate network is trained on the synthetic stimuli)")
 
 
+def _architecture_layers():
+    """{arch: [layer names]} read from src/goaldriven/models.py without importing torch: the
+    names of each factory's ``stages`` list, for the architectures in ``ARCHITECTURES``."""
+    tree = ast.parse((Path(workflow.main_snakefile).parent / "src" / "goaldriven" / "models.py").read_text())
+    layers, registry = {}, {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            for sub in ast.walk(node):
+                if (isinstance(sub, ast.Assign) and any(getattr(t, "id", None) == "stages" for t in sub.targets)
+                        and isinstance(sub.value, ast.List)):
+                    layers[node.name] = [e.elts[0].value for e in sub.value.elts if isinstance(e, ast.Tuple)]
+        elif (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ARCHITECTURES" for t in node.targets)
+              and isinstance(node.value, ast.Dict)):
+            registry = {k.value: v.id for k, v in zip(node.value.keys, node.value.values)}
+    return {arch: layers.get(factory, []) for arch, factory in registry.items()}
+
+
+ARCH_LAYERS = _architecture_layers()
+
+
+def _check_names():
+    """Benchmark and layer names the config refers to must exist: refused here, at parse time,
+    naming the config key, rather than by a job hours into the run."""
+    def refuse(key, value, choices, what):
+        raise WorkflowError(f"config: {key} is {value!r}, not {what}; choose from {sorted(choices)}")
+
+    for key, value, choices, what in (
+            ("models.trajectory_benchmark", config["models"].get("trajectory_benchmark"), PREDICTIVITY,
+             "a benchmark of site responses in config 'neural'"),
+            ("convergence.benchmark", config["convergence"].get("benchmark"), BENCHMARKS,
+             "a benchmark in config 'neural'")):
+        if value is not None and value not in choices:
+            refuse(key, value, choices, what)
+    examples = config["convergence"]["examples"]
+    if examples["arch"] not in config["models"]["archs"]:
+        refuse("convergence.examples.arch", examples["arch"], config["models"]["archs"], "one of models.archs")
+    if examples["layer"] not in ARCH_LAYERS.get(examples["arch"], []):
+        refuse("convergence.examples.layer", examples["layer"], ARCH_LAYERS.get(examples["arch"], []),
+               f"a layer of {examples['arch']}")
+    if benchmarks_of("simulate"):
+        surrogate = config["surrogate"]
+        if surrogate["arch"] not in ARCH_LAYERS:
+            refuse("surrogate.arch", surrogate["arch"], ARCH_LAYERS, "an architecture")
+        for key in ("v4_layer", "it_layer"):
+            if surrogate[key] not in ARCH_LAYERS[surrogate["arch"]]:
+                refuse(f"surrogate.{key}", surrogate[key], ARCH_LAYERS[surrogate["arch"]],
+                       f"a layer of {surrogate['arch']}")
+
+
+_check_names()
+
+
 def _figures():
     names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "matching", "seed_variance",
              "unit_examples", "trajectory"]

@@ -1,0 +1,70 @@
+"""Unknown benchmark and layer names in a config are refused when the Snakefile is parsed, before
+any job runs, naming the config key (issue #14, should-fix)."""
+
+import hashlib
+import os
+
+import pytest
+import yaml
+
+from goaldriven.models import ARCHITECTURES, build_model
+from workflow_helpers import copy_repo, run
+
+
+def snapshot(repo):
+    """Every file outside .git and .snakemake (to show a refused run changed nothing)."""
+    return {p.relative_to(repo).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in repo.rglob("*") if p.is_file() and not {".git", ".snakemake"} & set(p.relative_to(repo).parts)}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return copy_repo(tmp_path_factory.mktemp("repo"))
+
+
+BAD = {
+    "trajectory_benchmark": (lambda c: c["models"].update(trajectory_benchmark="kalfas"),
+                             "models.trajectory_benchmark is 'kalfas'"),
+    "convergence_benchmark": (lambda c: c["convergence"].update(benchmark="nope"), "convergence.benchmark is 'nope'"),
+    "examples_layer": (lambda c: c["convergence"]["examples"].update(layer="conv9"),
+                       "convergence.examples.layer is 'conv9'"),
+    "examples_arch": (lambda c: c["convergence"]["examples"].update(arch="vgg"), "convergence.examples.arch is 'vgg'"),
+    "surrogate_layer": (lambda c: c["surrogate"].update(it_layer="stage9"), "surrogate.it_layer is 'stage9'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_unknown_names_are_refused_before_any_job_runs(repo, case):
+    change, message = BAD[case]
+    config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    change(config)
+    bad = repo / f"bad_{case}.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    before = snapshot(repo)
+    result = run(["snakemake", "-n", "--cores", "1", "--configfile", bad.name], repo, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout, result.stderr[-2000:]
+    assert snapshot(repo) == before and not (repo / "results").exists()
+
+
+def test_the_shipped_configs_pass(repo):
+    for name in sorted(os.listdir(repo / "config")):
+        result = run(["snakemake", "-n", "--cores", "1", "--configfile", f"config/{name}"], repo, check=False)
+        assert "config:" not in result.stderr, (name, result.stderr[-2000:])
+
+
+def test_layer_names_read_without_torch_match_the_networks(repo):
+    """The Snakefile reads each architecture's layer names from models.py's source: they must be
+    the names the networks really have."""
+    import ast
+
+    source = (repo / "workflow" / "rules" / "common.smk").read_text()
+    tree = ast.parse(source)
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_architecture_layers")
+    namespace = {"ast": ast, "Path": __import__("pathlib").Path,
+                 "workflow": type("W", (), {"main_snakefile": str(repo / "Snakefile")})}
+    exec(compile(ast.Module([fn], []), "common.smk", "exec"), namespace)
+    layers = namespace["_architecture_layers"]()
+    assert set(layers) == set(ARCHITECTURES)
+    for arch in ARCHITECTURES:
+        assert layers[arch] == build_model(arch, 10, width=0.25).layer_names, arch

@@ -1,0 +1,81 @@
+"""Damaged inputs are one-line errors naming the file, never tracebacks (issue #14, should-fix):
+a text file named .mat, a decompression-bomb image. Nothing is written and the inputs are unchanged."""
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from goaldriven import cli
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
+KALFAS = DATA / "kalfas2017_it"
+K92 = DATA / "kriegeskorte2008_92images"
+
+
+def tree_hash(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def copy_data(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest)
+    for path in [dest, *dest.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)  # the shared data is read-only
+    return dest
+
+
+def refused(argv, capsys, *names):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"goaldriven {argv[0]}: error:") and err.count("\n") == 1, err
+    for name in names:
+        assert str(name) in err, err
+    return err
+
+
+@pytest.mark.parametrize("dataset, folder, mat", [
+    ("kalfas-it", KALFAS, "regular_irregular_SPIKES_yannis.mat"),              # read by mat-io
+    ("kriegeskorte92", K92, "Kriegeskorte_Neuron2008_supplementalData.mat"),  # read by scipy
+])
+def test_a_text_file_named_mat_is_named(tmp_path, capsys, dataset, folder, mat):
+    source = copy_data(folder, tmp_path / "src")
+    (source / mat).write_text("this is not a MATLAB file\n")
+    before = tree_hash(tmp_path)
+    refused(["import", dataset, str(source), str(tmp_path / "out")], capsys, source / mat,
+            "not a readable MATLAB file")
+    assert tree_hash(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+def bomb(path: Path) -> Path:
+    """A real decompression bomb: 196 million pixels (over twice PIL's limit) in a few kB of PNG."""
+    Image.new("1", (14000, 14000)).save(path)
+    assert path.stat().st_size < 100_000
+    return path
+
+
+def test_a_decompression_bomb_in_an_image_folder_is_named_and_refused(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for cls in ("cats", "dogs"):
+        (tmp_path / "src" / cls).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "src" / cls / "0.png")
+    bomb(tmp_path / "src" / "dogs" / "1.png")
+    before = tree_hash(tmp_path)
+    refused(["import", "image-folder", str(tmp_path / "src"), str(tmp_path / "set.nc")], capsys,
+            "dogs/1.png", "decompression bomb")
+    assert tree_hash(tmp_path) == before and not (tmp_path / "set.nc").exists()
+
+
+def test_a_decompression_bomb_among_the_kalfas_bitmaps_is_named_and_refused(tmp_path, capsys):
+    source = copy_data(KALFAS, tmp_path / "src")
+    target = source / "regularIrregular" / "R1a.bmp"
+    bomb(tmp_path / "bomb.png")
+    shutil.move(tmp_path / "bomb.png", target)  # a PNG under a .bmp name: PIL reads the header, not the name
+    before = tree_hash(tmp_path)
+    refused(["import", "kalfas-it", str(source), str(tmp_path / "out")], capsys, target, "decompression bomb")
+    assert tree_hash(tmp_path) == before and not (tmp_path / "out").exists()
