@@ -1,5 +1,7 @@
 """Model x model similarity: debiased CKA with a null, summaries, layer correspondence."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,7 +140,7 @@ def test_correspondence_of_a_network_with_itself_is_one(tmp_path):
 def test_summary_separates_seeds_from_architectures(nets):
     tmp_path, models = nets
     sim = similarity_table(_write(tmp_path, models), n_permutations=30)
-    summary = similarity_summary(sim, n_boot=200)
+    summary = similarity_summary(sim)
     assert set(summary["arch"]) == {"deep", "flat"} and "mean" in set(summary["layer"])
     deep = summary[summary["arch"] == "deep"].set_index("layer")
     assert list(deep["other_layer"]) == ["l1", "l2", "l2", "mean"]  # matched relative depth (ties: deeper)
@@ -152,7 +154,7 @@ def test_similarity_command_writes_three_tables(nets):
     tmp_path, models = nets
     paths = _write(tmp_path, models)
     out = {k: tmp_path / f"{k}.csv" for k in ("sim", "summary", "corr")}
-    assert main(["similarity", "--features", *map(str, paths), "--permutations", "20", "--bootstraps", "50",
+    assert main(["similarity", "--features", *map(str, paths), "--permutations", "20",
                  "--out", str(out["sim"]), "--summary", str(out["summary"]), "--correspondence", str(out["corr"])]) == 0
     assert len(pd.read_csv(out["sim"])) == 3 * 9 + 9 * 6 + 3 * 4
     assert set(pd.read_csv(out["corr"])["arch"]) == {"deep", "flat"}
@@ -166,3 +168,16 @@ def test_many_stimuli_are_subsampled_alike_in_every_file(nets):
     assert (sim["n_stimuli"] == 50).all()
     same = sim[sim["layer_a"] == sim["layer_b"]]
     assert (same["cka_debiased"] > same["null_p95"]).all()  # the same stimuli in both files
+
+
+def test_the_difference_interval_leaves_out_networks_and_covers():
+    # Pairs share networks: the interval must resample seeds, not pairs. Seeded simulation of
+    # known truth (benchmarks/similarity_coverage.py runs the full count); the jackknife is
+    # conservative, so at least 95% with 3 and with 10 seeds per architecture.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import similarity_coverage
+
+    assert similarity_coverage.coverage(3, datasets=300) >= 0.95
+    assert similarity_coverage.coverage(10, datasets=300) >= 0.93

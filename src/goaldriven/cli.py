@@ -109,7 +109,7 @@ def cmd_similarity(a):
     sim = similarity_table(a.features, stimuli=a.stimuli, n_permutations=a.permutations, seed=a.seed,
                            max_stimuli=a.max_stimuli)
     write_csv(sim, a.out)
-    write_csv(similarity_summary(sim, n_boot=a.bootstraps, seed=a.seed), a.summary)
+    write_csv(similarity_summary(sim), a.summary)
     write_csv(correspondence(sim), a.correspondence)
 
 
@@ -285,7 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stimuli", help="the benchmark's stimulus set: raw pixels as a pseudo-model (the floor)")
     s.add_argument("--permutations", type=int, default=100, help="image shuffles for the null")
     s.add_argument("--max-stimuli", type=int, default=1000, help="a seeded subset of the stimuli beyond this")
-    s.add_argument("--bootstraps", type=int, default=1000, help="resamples of seed pairs for the intervals")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, help="similarity.csv: one row per pair of (model, layer)")
     s.add_argument("--summary", required=True, help="cross-seed vs cross-architecture at matched depth")

@@ -14,12 +14,11 @@ rule convergence:
         f"{L}/convergence/similarity.log",
     params:
         permutations=config["convergence"]["cka_permutations"],
-        bootstraps=config["convergence"]["bootstraps"],
     conda:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} similarity --features {input.features} --stimuli {input.stimuli}"
-        " --permutations {params.permutations} --bootstraps {params.bootstraps} --out {output.similarity}"
+        " --permutations {params.permutations} --out {output.similarity}"
         " --summary {output.summary} --correspondence {output.correspondence} > {log} 2>&1"
 
 
