@@ -2,21 +2,22 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
 
 from goaldriven.io import file_md5
 from goaldriven.lineage import dir_md5, lineage
-from workflow_helpers import SMOKE, planned_jobs, run
+from workflow_helpers import PIPELINE, SMOKE, planned_jobs, run
 
 pytestmark = pytest.mark.slow
-FIGURE = "results/figures/layer_profiles.png"
+FIGURE = "results/smoke/figures/layer_profiles.png"
 
 
 def _lock(repo):
     """dvc.lock read directly: {stage: {"deps": {path: md5}, "outs": {path: md5}}}."""
-    stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    stages = yaml.safe_load((repo / PIPELINE).with_name("dvc.lock").read_text())["stages"]
     return {name: {key: {e["path"]: e["md5"] for e in st.get(key, [])} for key in ("deps", "outs")}
             for name, st in stages.items()}
 
@@ -94,7 +95,7 @@ def test_lineage_of_a_file_no_stage_produces_is_a_clear_error(built, tmp_path):
 
 def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
     out = tmp_path / "crate"
-    run(["goaldriven", "crate", str(out), "--results", "results/figures"], built)
+    run(["goaldriven", "crate", str(out), "--results", "results/smoke/figures"], built)
     graph = {e["@id"]: e for e in json.loads((out / "ro-crate-metadata.json").read_text())["@graph"]}
     ids = lambda v: {x["@id"] for x in (v if isinstance(v, list) else [v])}  # noqa: E731
 
@@ -113,7 +114,7 @@ def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
     jobs = [a for a in actions if a["@id"] != "#workflow-run"]
     assert {a["@id"] for a in jobs} == {f"#job-{s}" for s in _stages_upstream_of_figures(built)}
     produced = set().union(*(ids(a["result"]) for a in jobs))
-    figures = sorted(p.relative_to(built).as_posix() for p in (built / "results/figures").iterdir())
+    figures = sorted(p.relative_to(built).as_posix() for p in (built / "results/smoke/figures").iterdir())
     assert figures and set(figures) <= produced and set(figures) == ids(run_action["result"])
     for f in figures:  # results are copied into the crate, byte for byte
         assert (out / f).read_bytes() == (built / f).read_bytes()
@@ -136,7 +137,7 @@ def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
 
 def _stages_upstream_of_figures(repo):
     """Names of the stages the figures depend on, from the lineage of each figure."""
-    return {s["stage"] for figure in (repo / "results/figures").iterdir()
+    return {s["stage"] for figure in (repo / "results/smoke/figures").iterdir()
             for s in lineage(figure.relative_to(repo).as_posix(), repo=repo)["stages"]}
 
 
@@ -144,17 +145,17 @@ def test_fresh_clone_and_dvc_pull_has_nothing_to_rerun(built, tmp_path):
     # What a user's repository commits: dvc.yaml and dvc.lock; the results go to a DVC remote.
     # (DVC commands name the pipeline: the raw-data imports in data/ need the `shared` remote.)
     remote, clone = tmp_path / "remote", tmp_path / "clone"
-    run(["git", "add", "dvc.yaml", "dvc.lock"], built)
+    run(["git", "add", PIPELINE, str(Path(PIPELINE).with_name("dvc.lock"))], built)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], built)
     run(["dvc", "remote", "add", "--local", "--force", "store", str(remote)], built)
-    run(["dvc", "push", "-q", "-r", "store", "dvc.yaml"], built)
+    run(["dvc", "push", "-q", "-r", "store", PIPELINE], built)
     run(["git", "clone", "-q", str(built), str(clone)], tmp_path)
     run(["dvc", "remote", "add", "--local", "store", str(remote)], clone)
-    run(["dvc", "pull", "-q", "-r", "store", "dvc.yaml"], clone)
+    run(["dvc", "pull", "-q", "-r", "store", PIPELINE], clone)
     assert (clone / FIGURE).read_bytes() == (built / FIGURE).read_bytes()
 
     run(["python", "workflow/scripts/after_pull.py", *SMOKE], clone)
-    assert json.loads(run(["dvc", "status", "--json", "dvc.yaml"], clone).stdout) == {}
+    assert json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout) == {}
     assert planned_jobs(clone, *SMOKE) == {}
 
     # Real changes are not hidden: a new learning rate retrains every trained (not the untrained)
@@ -168,14 +169,14 @@ def test_fresh_clone_and_dvc_pull_has_nothing_to_rerun(built, tmp_path):
     assert {"features", "score", "summarise", "figure"} <= set(jobs)
     assert not {"stimuli", "train_surrogate", "simulate_recordings", "initialise"} & set(jobs)
     run(["python", "workflow/scripts/export_dvc.py", *SMOKE], clone)
-    stale = json.loads(run(["dvc", "status", "--json", "dvc.yaml"], clone).stdout)  # the changed stages only
+    stale = json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout)  # the changed stages only
     assert sorted(name.split("--")[0] for name in stale) == ["train"] * jobs["train"]
 
 
 def test_after_pull_refuses_to_mark_changed_results_current(built, tmp_path):
     clone = tmp_path / "clone"
     shutil.copytree(built, clone, symlinks=True)
-    summary = clone / "results/summary/models.csv"
+    summary = clone / "results/smoke/summary/models.csv"
     summary.write_text(summary.read_text() + "\n")
     bad = run(["python", "workflow/scripts/after_pull.py", *SMOKE], clone, check=False)
     assert bad.returncode != 0 and "summarise" in bad.stderr
