@@ -1,6 +1,7 @@
 """Lineage, the RO-Crate export and a fresh clone + `dvc pull`, on the smoke experiment."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -114,7 +115,8 @@ def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
     jobs = [a for a in actions if a["@id"] != "#workflow-run"]
     assert {a["@id"] for a in jobs} == {f"#job-{s}" for s in _stages_upstream_of_figures(built)}
     produced = set().union(*(ids(a["result"]) for a in jobs))
-    figures = sorted(p.relative_to(built).as_posix() for p in (built / "results/smoke/figures").iterdir())
+    figures = sorted(p.relative_to(built).as_posix() for p in (built / "results/smoke/figures").iterdir()
+                     if p.is_file())
     assert figures and set(figures) <= produced and set(figures) == ids(run_action["result"])
     for f in figures:  # results are copied into the crate, byte for byte
         assert (out / f).read_bytes() == (built / f).read_bytes()
@@ -137,7 +139,7 @@ def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
 
 def _stages_upstream_of_figures(repo):
     """Names of the stages the figures depend on, from the lineage of each figure."""
-    return {s["stage"] for figure in (repo / "results/smoke/figures").iterdir()
+    return {s["stage"] for figure in (repo / "results/smoke/figures").iterdir() if figure.is_file()
             for s in lineage(figure.relative_to(repo).as_posix(), repo=repo)["stages"]}
 
 
@@ -180,3 +182,97 @@ def test_after_pull_refuses_to_mark_changed_results_current(built, tmp_path):
     summary.write_text(summary.read_text() + "\n")
     bad = run(["python", "workflow/scripts/after_pull.py", *SMOKE], clone, check=False)
     assert bad.returncode != 0 and "summarise" in bad.stderr
+
+
+# --- lineage that checks (issue #14): every file of the chain against dvc.lock, and what the
+# jobs ran with as recorded when they ran --------------------------------------------------
+
+INTERMEDIATE = "results/smoke/scores/simulated/hmo/supervised_seed0.nc"
+
+
+def _state(repo):
+    """md5 of the results, the lock and the config: what an audit must never change."""
+    paths = [p for p in sorted((repo / "results/smoke").rglob("*")) if p.is_file()]
+    paths += [repo / PIPELINE, (repo / PIPELINE).with_name("dvc.lock"), repo / "config/smoke.yaml"]
+    return {p.relative_to(repo).as_posix(): file_md5(p) for p in paths}
+
+
+def _audit(repo, target=FIGURE):
+    before = _state(repo)
+    result = run(["goaldriven", "lineage", target], repo, check=False)
+    assert _state(repo) == before  # an audit changes nothing
+    return result
+
+
+def test_lineage_of_an_untouched_run_reports_what_the_jobs_ran_with(built):
+    head = run(["git", "rev-parse", "HEAD"], built).stdout.strip()
+    result = _lineage(built)
+    assert result["recorded_run"] and result["git_commit"] == head
+    assert set(result["config"]) == {"config/smoke.yaml"}
+    assert result["config"]["config/smoke.yaml"] == file_md5(built / "config/smoke.yaml")
+    assert result["software"]["goaldriven"] and result["software"]["torch"]
+    for st in result["stages"]:  # every job left a manifest that describes its recorded outputs
+        assert st["run"] is not None, st["stage"]
+        assert all(o["status"] == "ok" for o in st["outs"] + st["deps"]), st["stage"]
+    ok = _audit(built)
+    assert ok.returncode == 0, ok.stderr
+    assert f"code: git {head}" in ok.stdout and "config: config/smoke.yaml md5 " in ok.stdout
+    assert f"torch {result['software']['torch']}" in ok.stdout
+
+
+def test_lineage_reports_the_commit_of_the_run_not_the_current_one(built):
+    ran_at = run(["git", "rev-parse", "HEAD"], built).stdout.strip()
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "later"], built)
+    try:
+        now = run(["git", "rev-parse", "HEAD"], built).stdout.strip()
+        out = _audit(built)
+        assert out.returncode == 0 and f"code: git {ran_at}" in out.stdout and now not in out.stdout
+    finally:
+        run(["git", "reset", "-q", "--soft", "HEAD~1"], built)
+
+
+@pytest.mark.parametrize("path", [INTERMEDIATE, FIGURE], ids=["intermediate", "target"])
+def test_lineage_fails_naming_a_file_changed_in_place_with_its_mtime_kept(built, path):
+    file = built / path
+    original, stat = file.read_bytes(), file.stat()
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 0x01
+    try:
+        file.write_bytes(bytes(flipped))
+        os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as if untouched
+        bad = _audit(built)
+    finally:
+        file.write_bytes(original)
+        os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert bad.returncode == 2
+    err = bad.stderr.strip()
+    assert f"{path} (modified: recorded {file_md5(file)}" in err
+    assert err.startswith(f"goaldriven lineage: error: {FIGURE}: its lineage does not check against "
+                          f"{Path(PIPELINE).with_name('dvc.lock').as_posix()}")
+    assert len(err.splitlines()) == 1
+
+
+def test_lineage_fails_naming_a_deleted_intermediate(built, tmp_path):
+    file = built / INTERMEDIATE
+    shutil.copy2(file, tmp_path / "saved")
+    try:
+        file.unlink()
+        bad = run(["goaldriven", "lineage", FIGURE], built, check=False)
+    finally:
+        shutil.copy2(tmp_path / "saved", file)
+    assert bad.returncode == 2 and f"{INTERMEDIATE} (missing: recorded " in bad.stderr
+
+
+def test_lineage_fails_naming_a_job_never_recorded(built):
+    lock_file = (built / PIPELINE).with_name("dvc.lock")
+    original = lock_file.read_bytes()
+    lock = yaml.safe_load(original)
+    dropped = next(name for name in lock["stages"] if name.startswith("score--"))
+    del lock["stages"][dropped]
+    try:
+        lock_file.write_text(yaml.safe_dump(lock))
+        bad = run(["goaldriven", "lineage", FIGURE], built, check=False)
+    finally:
+        lock_file.write_bytes(original)
+    assert bad.returncode == 2
+    assert f"job {dropped} (never recorded in {Path(PIPELINE).with_name('dvc.lock').as_posix()})" in bad.stderr

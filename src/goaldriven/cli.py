@@ -401,7 +401,26 @@ def _log_slurm_job() -> None:
                      os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
 
 
+# Commands whose output gets a run manifest (what lineage reports): the workflow's jobs.
+_NOT_JOBS = ("lineage", "crate")
+
+
+def _record_run(args, argv, started: float) -> None:
+    from .lineage import write_manifest
+
+    out = getattr(args, "out", None) or getattr(args, "out_dir", None)
+    if args.command in _NOT_JOBS or not out:
+        return
+    try:
+        write_manifest(out, ["goaldriven", *(sys.argv[1:] if argv is None else argv)], started)
+    except OSError as e:  # the result itself is written: say so, do not fail the job
+        logging.warning("could not write the run manifest of %s (%s)", out, e)
+
+
 def main(argv=None) -> int:
+    import time
+
+    started = time.time()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -413,6 +432,7 @@ def main(argv=None) -> int:
     except (InputError, ValueError, FileNotFoundError) as e:
         print(f"goaldriven {args.command}: error: {e}", file=sys.stderr)
         return 2
+    _record_run(args, argv, started)
     return 0
 
 
