@@ -318,12 +318,13 @@ def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend, criterion: str):
     # kernel changes nothing but rounding: it lifts the constant direction, an eigenvalue ~0 of
     # the centred kernel, to an average one, without which B = (K + alpha I)^-1 is dominated by
     # 1 / alpha along it and float32 loses ~3 digits in the block inverse below.
-    K = Xg @ Xg.T
-    K = K + K.diagonal().mean() / n
-    Xg64 = bk.as_float64(Xg)   # the decomposition in float64, as in _left_svd (see there)
+    # The kernel and its decomposition in float64, as in _left_svd (see there): in float32 the
+    # small eigenvalues, where the chosen penalties lie on steep spectra, drown in rounding.
+    Xg64 = bk.as_float64(Xg)
     K64 = Xg64 @ Xg64.T
-    lam, Q = bk.eigh(K64 + K64.diagonal().mean() / n)
-    lam, Q = bk.asarray(lam), bk.asarray(Q)
+    K64 = K64 + K64.diagonal().mean() / n
+    lam, Q = bk.eigh(K64)
+    K, lam, Q = bk.asarray(K64), bk.asarray(lam), bk.asarray(Q)
     Q2t = (Q * Q).T if criterion == "loo" else None   # diag(B) = D @ Q2t
     R = _concat([Y, bk.asarray(np.ones((n, 1)))])      # targets and the constant
     out = []
