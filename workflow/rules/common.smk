@@ -21,8 +21,9 @@ IMPORTER_FILES = {
 SYNTHETIC = config["training"]["dataset"] == "synthetic"
 KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored along training
 # The config files of this run, recorded by every job in its run manifest (goaldriven lineage).
-os.environ["GOALDRIVEN_CONFIG"] = os.pathsep.join(
-    map(str, workflow.overwrite_configfiles or ["config/config.yaml"]))
+# Set, not read (so no `envvars:`); a cluster job parses this file again and sets it there too.
+os.environ.update(GOALDRIVEN_CONFIG=os.pathsep.join(
+    map(str, workflow.overwrite_configfiles or ["config/config.yaml"])))
 
 
 def raw_data(path):
