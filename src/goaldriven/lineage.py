@@ -211,7 +211,8 @@ def trace(names, stages: dict, dvc_yaml: Path, repo: Path) -> dict:
     return {"repository": str(repo), "dvc_file": dvc_yaml.relative_to(repo).as_posix(),
             "lock_file": dvc_yaml.with_name("dvc.lock").relative_to(repo).as_posix(),
             "git_commit": recorded.get("git_commit"), "git_dirty": recorded.get("git_dirty"),
-            "config": recorded.get("config"), "ran_at": recorded.get("time"),
+            "config": {_relative_to(c, repo): md5 for c, md5 in (recorded.get("config") or {}).items()},
+            "ran_at": recorded.get("time"),
             "software": recorded.get("software") or {}, "recorded_run": last_run is not None,
             "audit": {"git_commit": _git_commit(repo), "software": software_versions()},
             "stages": chain, "raw_inputs": raw}
@@ -303,7 +304,7 @@ def write_manifest(out, command: list[str], started: float) -> Path | None:
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "git_commit": _git_commit(Path.cwd()),
         "git_dirty": _git_dirty(Path.cwd()),
-        "config": {c: (file_md5(c) if Path(c).is_file() else None) for c in configs},
+        "config": {_cwd_relative(Path(c)): (file_md5(c) if Path(c).is_file() else None) for c in configs},
         "software": software_versions(),
         "outputs": {_cwd_relative(f): file_md5(f) for f in files},
     }
@@ -314,6 +315,14 @@ def write_manifest(out, command: list[str], started: float) -> Path | None:
 
 def _cwd_relative(path: Path) -> str:
     return Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix()
+
+
+def _relative_to(path: str, repo: Path) -> str:
+    """A recorded path, repository-relative where it lies inside ``repo``."""
+    p = Path(path)
+    if p.is_absolute() and p.is_relative_to(repo):
+        return p.relative_to(repo).as_posix()
+    return path
 
 
 def _git_dirty(repo: Path) -> bool | None:
