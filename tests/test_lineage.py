@@ -172,7 +172,7 @@ def test_fresh_clone_and_dvc_pull_has_nothing_to_rerun(built, tmp_path):
     assert not {"stimuli", "train_surrogate", "simulate_recordings", "initialise"} & set(jobs)
     run(["python", "workflow/scripts/export_dvc.py", *SMOKE], clone)
     stale = json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout)  # the changed stages only
-    assert sorted(name.split("--")[0] for name in stale) == ["train"] * jobs["train"]
+    assert sorted(name.split(":", 1)[-1].split("--")[0] for name in stale) == ["train"] * jobs["train"]
 
 
 def test_after_pull_refuses_to_mark_changed_results_current(built, tmp_path):
