@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from workflow_helpers import REPO, SMOKE, copy_repo, env_for, run
+from workflow_helpers import PIPELINE, REPO, SMOKE, copy_repo, env_for, run
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ SITE_ENV = {"GOALDRIVEN_SLURM_PARTITION": "cpu", "GOALDRIVEN_SLURM_GPU_PARTITION
 SITE_ARGS = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]
 GPU_LOGS = ("train/", "features/", "recordings/train_surrogate", "summary/trajectory/")  # GPU rules' logs, under logs/
 JOB_LINE = re.compile(r"SLURM job (\d+) on \S+, CUDA_VISIBLE_DEVICES=(\S+)")
-FAULT_MODEL = "results/models/hmo/supervised_seed0"
+FAULT_MODEL = "results/smoke/models/hmo/supervised_seed0"
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +82,8 @@ def finished_jobs(root: Path) -> dict[str, dict[str, str]]:
 def job_logs(repo: Path) -> dict[str, tuple[str, str]]:
     """Job log (relative to logs/) -> (SLURM job id, CUDA_VISIBLE_DEVICES) that the job logged."""
     found = {}
-    for log in (repo / "logs").rglob("*.log"):
-        rel = log.relative_to(repo / "logs").as_posix()
+    for log in (repo / "logs/smoke").rglob("*.log"):
+        rel = log.relative_to(repo / "logs/smoke").as_posix()
         if rel.startswith("slurm/"):  # the executor's own logs, not the jobs'
             continue
         m = JOB_LINE.search(log.read_text())
@@ -123,7 +123,7 @@ def test_every_smoke_job_ran_under_slurm_and_gpu_rules_got_a_gpu(smoke, cluster)
 
 def test_smoke_results_exist_and_are_valid(smoke):
     repo, _ = smoke
-    figures = sorted((repo / "results/figures").glob("*.png"))
+    figures = sorted((repo / "results/smoke/figures").glob("*.png"))
     assert figures
     for png in figures:
         img = mpimg.imread(png)
@@ -137,7 +137,7 @@ def test_dvc_ran_on_the_submitting_host_only(smoke):
     repo, dvc_calls = smoke
     calls = dvc_calls.read_text().split()
     assert calls and set(calls) == {"host"}, calls
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    lock = yaml.safe_load((repo / PIPELINE).with_name("dvc.lock").read_text())
     assert any(name.startswith("train") for name in lock["stages"])
 
 
@@ -150,7 +150,7 @@ def stimuli_repo(tmp_path_factory):
     cfg["dvc"]["commit_after_snakemake"] = False
     (repo / "config/faults.yaml").write_text(yaml.safe_dump(cfg))
     # (targets before --configfile, which takes every following word as a config file)
-    run(["snakemake", "results/stimuli/train.nc", "results/stimuli/test.nc", "--cores", "2",
+    run(["snakemake", "results/smoke/stimuli/train.nc", "results/smoke/stimuli/test.nc", "--cores", "2",
          "--configfile", "config/faults.yaml"], repo)
     return repo
 
@@ -168,7 +168,7 @@ def wait_for(predicate, timeout: float, what: str):
 def test_killed_training_job_is_retried_and_resumes_to_identical_weights(cluster, stimuli_repo, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(stimuli_repo, repo, symlinks=True)
-    log = repo / "logs/train/hmo/supervised_seed0.log"
+    log = repo / "logs/smoke/train/hmo/supervised_seed0.log"
     t0 = time.perf_counter()
     proc = snakemake_on_cluster(repo, f"{FAULT_MODEL}/weights.safetensors", "--configfile", "config/faults.yaml",
                                 wait=False)
@@ -195,7 +195,7 @@ def test_killed_training_job_is_retried_and_resumes_to_identical_weights(cluster
     threads = str(min(4, os.cpu_count()))
     run(["goaldriven", "--threads", threads, "train", "--arch", "hmo", "--task", "supervised", "--seed", "0",
          "--epochs", "12", "--width", "0.25", "--batch-size", "32", "--lr", "0.05",
-         "--dataset", "results/stimuli/train.nc", "--test-dataset", "results/stimuli/test.nc",
+         "--dataset", "results/smoke/stimuli/train.nc", "--test-dataset", "results/smoke/stimuli/test.nc",
          "--out", "reference"], repo)
     assert (repo / FAULT_MODEL / "weights.safetensors").read_bytes() == (repo / "reference/weights.safetensors").read_bytes()
 
@@ -203,13 +203,13 @@ def test_killed_training_job_is_retried_and_resumes_to_identical_weights(cluster
 def test_failing_job_fails_the_workflow_and_names_its_log(cluster, stimuli_repo, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(stimuli_repo, repo, symlinks=True)
-    train_nc = repo / "results/stimuli/train.nc"
+    train_nc = repo / "results/smoke/stimuli/train.nc"
     train_nc.write_bytes(train_nc.read_bytes()[:1000])  # truncated: the training job cannot read it
     # --retries 0: a retry would fail the same way, after more polling.
-    result = snakemake_on_cluster(repo, "results/models/hmo/untrained_seed0/weights.safetensors", "--retries", "0",
+    result = snakemake_on_cluster(repo, "results/smoke/models/hmo/untrained_seed0/weights.safetensors", "--retries", "0",
                                   "--configfile", "config/faults.yaml")
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "Error in rule initialise" in output and "logs/train/hmo/untrained_seed0.log" in output, output[-4000:]
-    job_log = (repo / "logs/train/hmo/untrained_seed0.log").read_text()
+    assert "Error in rule initialise" in output and "logs/smoke/train/hmo/untrained_seed0.log" in output, output[-4000:]
+    job_log = (repo / "logs/smoke/train/hmo/untrained_seed0.log").read_text()
     assert "SLURM job" in job_log and "train.nc" in job_log, job_log

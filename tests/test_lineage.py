@@ -1,22 +1,24 @@
 """Lineage, the RO-Crate export and a fresh clone + `dvc pull`, on the smoke experiment."""
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
 
 from goaldriven.io import file_md5
 from goaldriven.lineage import dir_md5, lineage
-from workflow_helpers import SMOKE, planned_jobs, run
+from workflow_helpers import PIPELINE, SMOKE, planned_jobs, run
 
 pytestmark = pytest.mark.slow
-FIGURE = "results/figures/layer_profiles.png"
+FIGURE = "results/smoke/figures/layer_profiles.png"
 
 
 def _lock(repo):
     """dvc.lock read directly: {stage: {"deps": {path: md5}, "outs": {path: md5}}}."""
-    stages = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    stages = yaml.safe_load((repo / PIPELINE).with_name("dvc.lock").read_text())["stages"]
     return {name: {key: {e["path"]: e["md5"] for e in st.get(key, [])} for key in ("deps", "outs")}
             for name, st in stages.items()}
 
@@ -96,7 +98,7 @@ def test_lineage_of_a_file_no_stage_produces_is_a_clear_error(built, tmp_path):
 
 def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
     out = tmp_path / "crate"
-    run(["goaldriven", "crate", str(out), "--results", "results/figures"], built)
+    run(["goaldriven", "crate", str(out), "--results", "results/smoke/figures"], built)
     graph = {e["@id"]: e for e in json.loads((out / "ro-crate-metadata.json").read_text())["@graph"]}
     ids = lambda v: {x["@id"] for x in (v if isinstance(v, list) else [v])}  # noqa: E731
 
@@ -115,7 +117,8 @@ def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
     jobs = [a for a in actions if a["@id"] != "#workflow-run"]
     assert {a["@id"] for a in jobs} == {f"#job-{s}" for s in _stages_upstream_of_figures(built)}
     produced = set().union(*(ids(a["result"]) for a in jobs))
-    figures = sorted(p.relative_to(built).as_posix() for p in (built / "results/figures").iterdir())
+    figures = sorted(p.relative_to(built).as_posix() for p in (built / "results/smoke/figures").iterdir()
+                     if p.is_file())
     assert figures and set(figures) <= produced and set(figures) == ids(run_action["result"])
     for f in figures:  # results are copied into the crate, byte for byte
         assert (out / f).read_bytes() == (built / f).read_bytes()
@@ -138,7 +141,7 @@ def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
 
 def _stages_upstream_of_figures(repo):
     """Names of the stages the figures depend on, from the lineage of each figure."""
-    return {s["stage"] for figure in (repo / "results/figures").iterdir()
+    return {s["stage"] for figure in (repo / "results/smoke/figures").iterdir() if figure.is_file()
             for s in lineage(figure.relative_to(repo).as_posix(), repo=repo)["stages"]}
 
 
@@ -146,17 +149,17 @@ def test_fresh_clone_and_dvc_pull_has_nothing_to_rerun(built, tmp_path):
     # What a user's repository commits: dvc.yaml and dvc.lock; the results go to a DVC remote.
     # (DVC commands name the pipeline: the raw-data imports in data/ need the `shared` remote.)
     remote, clone = tmp_path / "remote", tmp_path / "clone"
-    run(["git", "add", "dvc.yaml", "dvc.lock"], built)
+    run(["git", "add", PIPELINE, str(Path(PIPELINE).with_name("dvc.lock"))], built)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], built)
     run(["dvc", "remote", "add", "--local", "--force", "store", str(remote)], built)
-    run(["dvc", "push", "-q", "-r", "store", "dvc.yaml"], built)
+    run(["dvc", "push", "-q", "-r", "store", PIPELINE], built)
     run(["git", "clone", "-q", str(built), str(clone)], tmp_path)
     run(["dvc", "remote", "add", "--local", "store", str(remote)], clone)
-    run(["dvc", "pull", "-q", "-r", "store", "dvc.yaml"], clone)
+    run(["dvc", "pull", "-q", "-r", "store", PIPELINE], clone)
     assert (clone / FIGURE).read_bytes() == (built / FIGURE).read_bytes()
 
     run(["python", "workflow/scripts/after_pull.py", *SMOKE], clone)
-    assert json.loads(run(["dvc", "status", "--json", "dvc.yaml"], clone).stdout) == {}
+    assert json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout) == {}
     assert planned_jobs(clone, *SMOKE) == {}
 
     # Real changes are not hidden: a new learning rate retrains every trained (not the untrained)
@@ -170,14 +173,108 @@ def test_fresh_clone_and_dvc_pull_has_nothing_to_rerun(built, tmp_path):
     assert {"features", "score", "summarise", "figure"} <= set(jobs)
     assert not {"stimuli", "train_surrogate", "simulate_recordings", "initialise"} & set(jobs)
     run(["python", "workflow/scripts/export_dvc.py", *SMOKE], clone)
-    stale = json.loads(run(["dvc", "status", "--json", "dvc.yaml"], clone).stdout)  # the changed stages only
-    assert sorted(name.split("--")[0] for name in stale) == ["train"] * jobs["train"]
+    stale = json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout)  # the changed stages only
+    assert sorted(name.split(":", 1)[-1].split("--")[0] for name in stale) == ["train"] * jobs["train"]
 
 
 def test_after_pull_refuses_to_mark_changed_results_current(built, tmp_path):
     clone = tmp_path / "clone"
     shutil.copytree(built, clone, symlinks=True)
-    summary = clone / "results/summary/models.csv"
+    summary = clone / "results/smoke/summary/models.csv"
     summary.write_text(summary.read_text() + "\n")
     bad = run(["python", "workflow/scripts/after_pull.py", *SMOKE], clone, check=False)
     assert bad.returncode != 0 and "summarise" in bad.stderr
+
+
+# --- lineage that checks (issue #14): every file of the chain against dvc.lock, and what the
+# jobs ran with as recorded when they ran --------------------------------------------------
+
+INTERMEDIATE = "results/smoke/scores/simulated/hmo/supervised_seed0.nc"
+
+
+def _state(repo):
+    """md5 of the results, the lock and the config: what an audit must never change."""
+    paths = [p for p in sorted((repo / "results/smoke").rglob("*")) if p.is_file()]
+    paths += [repo / PIPELINE, (repo / PIPELINE).with_name("dvc.lock"), repo / "config/smoke.yaml"]
+    return {p.relative_to(repo).as_posix(): file_md5(p) for p in paths}
+
+
+def _audit(repo, target=FIGURE):
+    before = _state(repo)
+    result = run(["goaldriven", "lineage", target], repo, check=False)
+    assert _state(repo) == before  # an audit changes nothing
+    return result
+
+
+def test_lineage_of_an_untouched_run_reports_what_the_jobs_ran_with(built):
+    head = run(["git", "rev-parse", "HEAD"], built).stdout.strip()
+    result = _lineage(built)
+    assert result["recorded_run"] and result["git_commit"] == head
+    assert set(result["config"]) == {"config/smoke.yaml"}
+    assert result["config"]["config/smoke.yaml"] == file_md5(built / "config/smoke.yaml")
+    assert result["software"]["goaldriven"] and result["software"]["torch"]
+    for st in result["stages"]:  # every job left a manifest that describes its recorded outputs
+        assert st["run"] is not None, st["stage"]
+        assert all(o["status"] == "ok" for o in st["outs"] + st["deps"]), st["stage"]
+    ok = _audit(built)
+    assert ok.returncode == 0, ok.stderr
+    assert f"code: git {head}" in ok.stdout and "config: config/smoke.yaml md5 " in ok.stdout
+    assert f"torch {result['software']['torch']}" in ok.stdout
+
+
+def test_lineage_reports_the_commit_of_the_run_not_the_current_one(built):
+    ran_at = run(["git", "rev-parse", "HEAD"], built).stdout.strip()
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "later"], built)
+    try:
+        now = run(["git", "rev-parse", "HEAD"], built).stdout.strip()
+        out = _audit(built)
+        assert out.returncode == 0 and f"code: git {ran_at}" in out.stdout and now not in out.stdout
+    finally:
+        run(["git", "reset", "-q", "--soft", "HEAD~1"], built)
+
+
+@pytest.mark.parametrize("path", [INTERMEDIATE, FIGURE], ids=["intermediate", "target"])
+def test_lineage_fails_naming_a_file_changed_in_place_with_its_mtime_kept(built, path):
+    file = built / path
+    original, stat = file.read_bytes(), file.stat()
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 0x01
+    try:
+        file.write_bytes(bytes(flipped))
+        os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as if untouched
+        bad = _audit(built)
+    finally:
+        file.write_bytes(original)
+        os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert bad.returncode == 2
+    err = bad.stderr.strip()
+    assert f"{path} (modified: recorded {file_md5(file)}" in err
+    assert err.startswith(f"goaldriven lineage: error: {FIGURE}: its lineage does not check against "
+                          f"{Path(PIPELINE).with_name('dvc.lock').as_posix()}")
+    assert len(err.splitlines()) == 1
+
+
+def test_lineage_fails_naming_a_deleted_intermediate(built, tmp_path):
+    file = built / INTERMEDIATE
+    shutil.copy2(file, tmp_path / "saved")
+    try:
+        file.unlink()
+        bad = run(["goaldriven", "lineage", FIGURE], built, check=False)
+    finally:
+        shutil.copy2(tmp_path / "saved", file)
+    assert bad.returncode == 2 and f"{INTERMEDIATE} (missing: recorded " in bad.stderr
+
+
+def test_lineage_fails_naming_a_job_never_recorded(built):
+    lock_file = (built / PIPELINE).with_name("dvc.lock")
+    original = lock_file.read_bytes()
+    lock = yaml.safe_load(original)
+    dropped = next(name for name in lock["stages"] if name.startswith("score--"))
+    del lock["stages"][dropped]
+    try:
+        lock_file.write_text(yaml.safe_dump(lock))
+        bad = run(["goaldriven", "lineage", FIGURE], built, check=False)
+    finally:
+        lock_file.write_bytes(original)
+    assert bad.returncode == 2
+    assert f"job {dropped} (never recorded in {Path(PIPELINE).with_name('dvc.lock').as_posix()})" in bad.stderr

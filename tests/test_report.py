@@ -9,7 +9,7 @@ import jinja2
 import pytest
 import yaml
 
-from workflow_helpers import REPO, SMOKE, run
+from workflow_helpers import PIPELINE, REPO, SMOKE, run
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -56,7 +56,7 @@ def _browse(page, tmp_path, *args) -> subprocess.CompletedProcess:
 
 def _figure_inputs(repo) -> dict[str, list[str]]:
     """Each figure's data files (its job's inputs, less the code), from the generated dvc.yaml."""
-    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    stages = yaml.safe_load((repo / PIPELINE).read_text())["stages"]
     return {st["meta"]["wildcards"]["figure"]: [d for d in st["deps"] if not d.startswith("src/")]
             for st in stages.values() if st["meta"]["rule"] == "figure"}
 
@@ -94,7 +94,7 @@ def test_every_figure_has_an_entry_and_its_caption_in_the_rendered_report(built,
     seen = re.search(r'<pre id="harness-seen">(.*?)</pre>', dom, flags=re.S)
     assert seen, "the report's scripts did not run in the browser"
     views = dict(re.findall(r"=== (\S+)\n(.*?)(?=\n=== |\Z)", html.unescape(seen.group(1)), flags=re.S))
-    figures = sorted(p.stem for p in (built / "results/figures").glob("*.png"))
+    figures = sorted(p.stem for p in (built / "results/smoke/figures").glob("*.png"))
     inputs = _figure_inputs(built)
     label = yaml.safe_load((built / "config/smoke.yaml").read_text())["label"]
     assert figures and set(figures) == set(inputs)

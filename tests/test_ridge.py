@@ -134,3 +134,48 @@ def test_wide_features_share_one_eigendecomposition_and_match_fold_by_fold_fits(
                                                 shared):
         np.testing.assert_allclose(alpha32, alpha, rtol=1e-5)
         np.testing.assert_allclose(pred32, pred, atol=1e-4 * np.abs(pred).max())
+
+
+def _cnn_like(n, p, t, seed, decay=1.5):
+    """Features with the steep power-law spectrum of CNN layers (eigenvalues over ~7 decades)
+    and a non-zero mean; sites are noisy read-outs of many of their directions, with noise
+    levels that make them pick different penalties."""
+    rng = np.random.default_rng(seed)
+    k = min(n, p)
+    Z = rng.normal(size=(n, k))
+    V = np.linalg.qr(rng.normal(size=(p, k)))[0]
+    X = (Z * np.arange(1, k + 1) ** -decay) @ V.T + rng.gamma(2.0, 1.0, p)
+    signal = Z @ (rng.normal(size=(k, t)) * (np.arange(1, k + 1) ** -0.5)[:, None])
+    return X, signal / signal.std(0) + rng.normal(size=(n, t)) * np.geomspace(0.3, 3, t)
+
+
+def _median_r(preds, Y, folds):
+    P = np.concatenate(preds)
+    T = np.concatenate([Y[te] for _, te in folds])
+    return np.median([np.corrcoef(P[:, j], T[:, j])[0, 1] for j in range(T.shape[1])])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("n,p", [(300, 120), (240, 235), (120, 480)], ids=["narrow", "square", "wide"])
+def test_exact_loo_is_exact_in_every_regime(n, p, backend, dtype):
+    # Issue #14: in float32 the narrow path dropped every direction below ~1e-4 of the largest
+    # eigenvalue, so on steep (CNN-like) spectra it picked other penalties than exact LOO and
+    # predicted worse. Every regime must agree with scikit-learn's exact LOO.
+    X, Y = _cnn_like(n, p, 40, seed=n + p)
+    idx = np.random.default_rng(0).permutation(n)
+    parts = np.array_split(idx, 4)
+    folds = [(np.sort(np.concatenate(parts[:i] + parts[i + 1:])), np.sort(parts[i])) for i in range(4)]
+    ours = ridge_cv(X, Y, folds, backend=backend, dtype=dtype)
+    same, ref_preds = [], []
+    for (train, test), (_, alpha) in zip(folds, ours):
+        ref = RidgeCV(alphas=ALPHA_GRID * X[train].var(0).sum(), alpha_per_target=True).fit(X[train], Y[train])
+        same.append(np.isclose(alpha, ref.alpha_, rtol=1e-4))
+        ref_preds.append(ref.predict(X[test]))
+    assert np.mean(np.concatenate(same)) >= 0.99
+    assert abs(_median_r([pred for pred, _ in ours], Y, folds) - _median_r(ref_preds, Y, folds)) < 0.002
+    # a single fit (no folds to share a kernel across) is exact too
+    train = folds[0][0]
+    single = fit_ridge_loo(X[train], Y[train], backend=backend, dtype=dtype)
+    ref = RidgeCV(alphas=ALPHA_GRID * X[train].var(0).sum(), alpha_per_target=True).fit(X[train], Y[train])
+    assert np.mean(np.isclose(_numpy(single.alpha), ref.alpha_, rtol=1e-4)) >= 0.99

@@ -8,12 +8,12 @@ import pytest
 import xarray as xr
 import yaml
 
-from workflow_helpers import REPO, SMOKE, copy_repo, planned_jobs, run
+from workflow_helpers import PIPELINE, REPO, SMOKE, copy_repo, planned_jobs, run
 
 
 
 def test_snakemake_builds_every_figure_and_valid_files(built):
-    figures = sorted((built / "results/figures").glob("*.png"))
+    figures = sorted((built / "results/smoke/figures").glob("*.png"))
     assert [f.stem for f in figures] == sorted(
         ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "recovery", "matching",
          "seed_variance", "unit_examples", "trajectory"])
@@ -23,7 +23,7 @@ def test_snakemake_builds_every_figure_and_valid_files(built):
         assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     for nc in (built / "results").rglob("*.nc"):
         xr.open_dataset(nc).close()
-    rec = xr.open_dataarray(built / "results/recordings/simulated.nc")
+    rec = xr.open_dataarray(built / "results/smoke/recordings/simulated.nc")
     assert rec.attrs["simulated"] == 1
 
 
@@ -32,13 +32,13 @@ def test_second_dry_run_has_nothing_to_do(built):
 
 
 def test_recovery_check_finds_the_surrogate_top_layer_for_it(built):
-    rec = pd.read_csv(built / "results/summary/recovery.csv")
+    rec = pd.read_csv(built / "results/smoke/summary/recovery.csv")
     it = rec[rec["region"] == "IT"]
     assert it["best_layer"].iloc[0] == it["ground_truth_layer"].iloc[0] == "stage5"
 
 
 def test_dvc_finds_snakemake_results_up_to_date(built):
-    status = run(["dvc", "status", "--json", "dvc.yaml"], built).stdout
+    status = run(["dvc", "status", "--json", PIPELINE], built).stdout
     assert json.loads(status) == {}, status
 
 
@@ -57,7 +57,8 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
     # so do the trajectories of their models: each model's checkpoints are scored in a job of its own)
     # DVC sees the same: new stages plus the aggregates; nothing upstream.
     run(["python", "workflow/scripts/export_dvc.py", *other], built)
-    stale = set(json.loads(run(["dvc", "status", "--json", "dvc.yaml"], built).stdout))
+    # (DVC names a stage of a pipeline outside the root "pipelines/smoke/dvc.yaml:STAGE")
+    stale = {s.split(":", 1)[-1] for s in json.loads(run(["dvc", "status", "--json", PIPELINE], built).stdout)}
     assert not any(s.startswith(("stimuli", "train_surrogate", "simulate", "figure--montage")) for s in stale)
     assert sum(s.startswith(("train--", "initialise--")) for s in stale) == n_new
     assert {"convergence", "summarise"} <= stale
@@ -81,14 +82,14 @@ def test_dvc_repro_then_snakemake_finds_nothing_to_do(tmp_path):
     (repo / "config/one_arch.yaml").write_text(yaml.safe_dump(cfg))
     one_arch = ["--configfile", "config/one_arch.yaml"]
     run(["python", "workflow/scripts/export_dvc.py", *one_arch], repo)
-    dag = run(["dvc", "dag", "dvc.yaml"], repo).stdout
+    dag = run(["dvc", "dag", PIPELINE], repo).stdout
     for stage in ("stimuli--train", "train_surrogate", "simulate_recordings", "train--hmo-supervised-0",
                   "features--", "score--", "convergence", "summarise", "figure--cka"):
         assert stage in dag
-    run(["dvc", "repro", "--quiet"], repo)
-    assert (repo / "results/figures/cka.png").exists()
+    run(["dvc", "repro", "--quiet", PIPELINE], repo)
+    assert (repo / "results/smoke/figures/cka.png").exists()
     assert planned_jobs(repo, *one_arch) == {}
-    assert json.loads(run(["dvc", "status", "--json", "dvc.yaml"], repo).stdout) == {}
+    assert json.loads(run(["dvc", "status", "--json", PIPELINE], repo).stdout) == {}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,8 @@ def fresh_clone(tmp_path_factory):
 
 
 @pytest.mark.parametrize("where", ["checkout", pytest.param("fresh clone", marks=pytest.mark.slow)])
-@pytest.mark.parametrize("config", ["config/config.yaml", "config/real.yaml", "config/real_small.yaml"])
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/smoke.yaml", "config/real.yaml",
+                                    "config/real_small.yaml"])
 def test_committed_dvc_yaml_matches_the_snakefile(config, where, fresh_clone):
     # The generated pipeline must not depend on whether `dvc update` has fetched data/ yet.
     repo = REPO if where == "checkout" else fresh_clone
@@ -122,19 +124,19 @@ def test_snakemake_lint_passes():
 
 
 def test_unit_matching_skips_randomly_projected_layers(built):
-    feats = xr.open_dataarray(built / "results/features/simulated/hmo/supervised_seed0.nc")
+    feats = xr.open_dataarray(built / "results/smoke/features/simulated/hmo/supervised_seed0.nc")
     projected = set(filter(None, feats.attrs["projected_layers"].split(",")))
     assert projected, "the smoke config should project at least one layer"
-    matched = set(pd.read_csv(built / "results/convergence/matching/hmo_supervised.csv")["layer"])
+    matched = set(pd.read_csv(built / "results/smoke/convergence/matching/hmo_supervised.csv")["layer"])
     assert matched and not matched & projected
     assert matched | projected == set(feats.attrs["layers"].split(","))
 
 
 def test_similarity_tables_compare_seeds_and_architectures_against_a_null(built):
-    sim = pd.read_csv(built / "results/convergence/similarity.csv")
+    sim = pd.read_csv(built / "results/smoke/convergence/similarity.csv")
     assert {"cross_seed", "cross_arch", "pixels"} <= set(sim["comparison"])
     assert sim["null_mean"].abs().max() <= 0.05 and (sim["null_p95"] > sim["null_mean"]).all()
-    summary = pd.read_csv(built / "results/convergence/similarity_summary.csv")
+    summary = pd.read_csv(built / "results/smoke/convergence/similarity_summary.csv")
     assert {"cross_seed", "cross_arch", "difference_low", "difference_high"} <= set(summary.columns)
-    corr = pd.read_csv(built / "results/convergence/correspondence.csv")
+    corr = pd.read_csv(built / "results/smoke/convergence/correspondence.csv")
     assert corr["fraction_corresponding"].between(0, 1).all() and set(corr["arch"]) == {"hmo", "alexnet"}

@@ -10,6 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The real public data (../shared/data beside the repository, or where the variable says).
 SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
 SMOKE = ["--configfile", "config/smoke.yaml"]  # the toy-size experiment the workflow tests run
+PIPELINE = "pipelines/smoke/dvc.yaml"  # its own DVC pipeline (results in results/smoke)
 
 
 def copy_repo(dest: Path) -> Path:

@@ -17,6 +17,17 @@ def _variation_counts(text: str) -> dict[int, int]:
         raise argparse.ArgumentTypeError(f"expected LEVEL:COUNT[,LEVEL:COUNT...], got {text!r}") from None
 
 
+def _positive_int(text: str) -> int:
+    """An integer >= 1 (image sizes, counts): 0 or a negative one is refused at parsing."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def _epoch_list(text: str) -> tuple[int, ...]:
     """'1,2,4' -> (1, 2, 4)."""
     try:
@@ -210,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("stimuli", help="render the synthetic HvM-style stimulus set")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--split", default="train")
-    s.add_argument("--size", type=int, default=64)
-    s.add_argument("--objects-per-category", type=int, default=8)
+    s.add_argument("--size", type=_positive_int, default=64)
+    s.add_argument("--objects-per-category", type=_positive_int, default=8)
     s.add_argument("--images-per-variation", type=_variation_counts, default={0: 1, 3: 4, 6: 5})
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_stimuli)
@@ -228,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep-epochs", type=_epoch_list, default=(),
                    help="also keep these epochs' weights, e.g. 1,2,4 (in OUT/epochs/)")
     s.add_argument("--width", type=float, default=1.0)
-    s.add_argument("--batch-size", type=int, default=64)
+    s.add_argument("--batch-size", type=_positive_int, default=64)
     s.add_argument("--lr", type=float, default=0.05)
     s.add_argument("--out", required=True, help="output folder (weights, metrics, checkpoints)")
     s.set_defaults(func=cmd_train)
@@ -382,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "wrote it (image-folder: a .nc file); never inside SOURCE")
     s.add_argument("--subdir", help="image-folder: folder inside SOURCE to read, e.g. train")
     s.add_argument("--per-class", type=int, help="image-folder: seeded random subset of this many per class")
-    s.add_argument("--size", type=int, help="image-folder: resize images to SIZE x SIZE")
+    s.add_argument("--size", type=_positive_int, help="image-folder: resize images to SIZE x SIZE")
     s.add_argument("--seed", type=int, help="image-folder: seed of the per-class subset (default 0)")
     s.set_defaults(func=cmd_import)
     return p
@@ -442,7 +453,26 @@ def _check_outputs(a) -> None:
                              "(choose another output path)")
 
 
+# Commands whose output gets a run manifest (what lineage reports): the workflow's jobs.
+_NOT_JOBS = ("lineage", "crate")
+
+
+def _record_run(args, argv, started: float) -> None:
+    from .lineage import write_manifest
+
+    out = getattr(args, "out", None) or getattr(args, "out_dir", None)
+    if args.command in _NOT_JOBS or not out:
+        return
+    try:
+        write_manifest(out, ["goaldriven", *(sys.argv[1:] if argv is None else argv)], started)
+    except OSError as e:  # the result itself is written: say so, do not fail the job
+        logging.warning("could not write the run manifest of %s (%s)", out, e)
+
+
 def main(argv=None) -> int:
+    import time
+
+    started = time.time()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -455,6 +485,7 @@ def main(argv=None) -> int:
     except (InputError, ValueError, FileNotFoundError) as e:
         print(f"goaldriven {args.command}: error: {e}", file=sys.stderr)
         return 2
+    _record_run(args, argv, started)
     return 0
 
 

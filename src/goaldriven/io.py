@@ -7,6 +7,7 @@ so a crash or a bad input never leaves a half-written file that a later run woul
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -41,6 +42,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         if tmp.is_file():  # mkstemp makes 0600 files: give results the usual permissions
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except Exception as e:
+        _raise_if_disk_full(e, path)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -131,9 +135,32 @@ def atomic_folder(out: str | os.PathLike, sources=(), command: str = "goaldriven
             shutil.rmtree(old)
         else:
             os.rename(tmp, out)
+    except Exception as e:
+        _raise_if_disk_full(e, out)
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+# Below this much free space, a failed write is reported as a full disk: netCDF/HDF5 and torch
+# say "HDF error" or "unexpected pos" instead of ENOSPC.
+_NEARLY_FULL = 64 << 20
+
+
+def _raise_if_disk_full(e: Exception, path: Path) -> None:
+    """Turn a write that failed for want of space into one line naming the path."""
+    if isinstance(e, InputError):
+        return
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        raise InputError(f"{path}: no space left on device") from None
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return
+    if free < _NEARLY_FULL:
+        raise InputError(f"{path}: no space left on device ({free >> 10} KiB free in {path.parent}; "
+                         f"the write failed with: {type(e).__name__}: {str(e)[:200]})") from None
 
 
 def _umask() -> int:

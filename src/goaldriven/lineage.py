@@ -86,6 +86,7 @@ def load_lock(dvc_yaml: Path, stages: dict, repo: Path) -> dict:
         base = dvc_yaml.parent / stages.get(name, {}).get("wdir", ".")
         records[name] = {key: {_repo_path(e["path"], base, repo): e.get("md5") for e in st.get(key, [])}
                          for key in ("deps", "outs")}
+        records[name]["cmd"] = st.get("cmd")
     return records
 
 
@@ -146,7 +147,42 @@ def lineage(target, repo=".") -> dict:
     result = trace([producers(stages)[target]], stages, dvc_yaml, repo)
     result["target"] = target
     check_raw_inputs(result)
+    verify_chain(result, repo)
     return result
+
+
+def verify_chain(result: dict, repo: Path) -> None:
+    """Check every file of the chain (each job's inputs and outputs, the target among them) on
+    disk against the md5 dvc.lock recorded, whatever its modification time says, and that every
+    job was recorded as it is defined now. Raise LineageError naming each file or job that is
+    modified, missing or was never recorded; otherwise add each file's ``status`` ("ok")."""
+    hashes, problems = {}, []
+    for st in result["stages"]:
+        if not st["ran_in_lock"]:
+            problems.append(f"job {st['stage']} (never recorded in {result['lock_file']})")
+            continue
+        if st["cmd_recorded"] != st["cmd"]:
+            problems.append(f"job {st['stage']} (its command changed since it was recorded)")
+        for entry in st["deps"] + st["outs"]:
+            if entry["path"] not in hashes:
+                hashes[entry["path"]] = disk_md5(repo / entry["path"])
+            md5 = entry["on_disk_md5"] = hashes[entry["path"]]
+            if entry["md5"] is None:
+                entry["status"] = "not recorded"
+            elif md5 is None:
+                entry["status"] = "missing"
+            else:
+                entry["status"] = "ok" if md5 == entry["md5"] else "modified"
+            if entry["status"] != "ok":
+                problems.append(f"{entry['path']} ({entry['status']}: recorded {entry['md5'] or '-'}, "
+                                f"on disk {md5 or '-'})")
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        err = LineageError(f"{result['target']}: its lineage does not check against "
+                           f"{result['lock_file']}: {'; '.join(unique)}. The result is not what was "
+                           "recorded: rerun `snakemake --cores all` or `dvc repro` for its config.")
+        err.result = result
+        raise err
 
 
 def trace(names, stages: dict, dvc_yaml: Path, repo: Path) -> dict:
@@ -158,18 +194,28 @@ def trace(names, stages: dict, dvc_yaml: Path, repo: Path) -> dict:
         st, rec = stages[name], lock.get(name, {"deps": {}, "outs": {}})
         meta = st.get("meta", {})
         deps = [{"path": d, "md5": rec["deps"].get(d)} for d in st.get("deps", [])]
+        outs = [{"path": o, "md5": rec["outs"].get(o)} for o in st.get("outs", [])]
         chain.append({"stage": name, "rule": meta.get("rule", name), "wildcards": meta.get("wildcards", {}),
-                      "params": meta.get("params", {}), "cmd": st["cmd"], "deps": deps,
-                      "outs": [{"path": o, "md5": rec["outs"].get(o)} for o in st.get("outs", [])],
-                      "ran_in_lock": name in lock})
+                      "params": meta.get("params", {}), "cmd": st["cmd"], "cmd_recorded": rec.get("cmd"),
+                      "deps": deps, "outs": outs, "ran_in_lock": name in lock,
+                      "run": find_manifest(outs, repo) if name in lock else None})
         for dep in deps:
             if dep["path"] not in producer:
                 raw_recorded.setdefault(dep["path"], set()).add(dep["md5"])
     tracked = tracked_data(repo)
     raw = [_raw_entry(repo, path, recorded - {None} or {tracked.get(path)})
            for path, recorded in sorted(raw_recorded.items())]
+    # What the jobs ran with, as recorded then (the last job's run manifest), not what is here now.
+    last_run = chain[-1]["run"] if chain else None
+    recorded = last_run or {}
     return {"repository": str(repo), "dvc_file": dvc_yaml.relative_to(repo).as_posix(),
-            "git_commit": _git_commit(repo), "software": software_versions(), "stages": chain, "raw_inputs": raw}
+            "lock_file": dvc_yaml.with_name("dvc.lock").relative_to(repo).as_posix(),
+            "git_commit": recorded.get("git_commit"), "git_dirty": recorded.get("git_dirty"),
+            "config": {_relative_to(c, repo): md5 for c, md5 in (recorded.get("config") or {}).items()},
+            "ran_at": recorded.get("time"),
+            "software": recorded.get("software") or {}, "recorded_run": last_run is not None,
+            "audit": {"git_commit": _git_commit(repo), "software": software_versions()},
+            "stages": chain, "raw_inputs": raw}
 
 
 def check_raw_inputs(result: dict) -> None:
@@ -186,12 +232,29 @@ def check_raw_inputs(result: dict) -> None:
 
 
 def dir_md5(path: Path) -> str:
-    """DVC 3's hash of a folder: the md5 of its listing (every file's md5 and relative path,
-    sorted, as JSON with sorted keys, the format of dvc-data's Tree), with the suffix ``.dir``."""
-    entries = [{"md5": file_md5(f), "relpath": f.relative_to(path).as_posix()}
-               for f in path.rglob("*") if f.is_file()]
-    entries.sort(key=lambda e: e["relpath"])
-    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+    """DVC 3's hash of a folder (ending in ``.dir``), computed by dvc-data itself (a dry-run
+    build: nothing is written to any cache); without dvc-data, the same listing hash: every
+    file's md5 and relative path, sorted, as JSON with sorted keys."""
+    try:
+        import tempfile
+
+        from dvc_data.hashfile.build import build
+        from dvc_data.hashfile.db import HashFileDB
+        from dvc_objects.fs.local import LocalFileSystem
+    except ImportError:
+        entries = [{"md5": file_md5(f), "relpath": f.relative_to(path).as_posix()}
+                   for f in path.rglob("*") if f.is_file()]
+        entries.sort(key=lambda e: e["relpath"])
+        return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+    fs = LocalFileSystem()
+    with tempfile.TemporaryDirectory(prefix="goaldriven-lineage-") as tmp:
+        _, _, obj = build(HashFileDB(fs, tmp), str(path), fs, "md5", dry_run=True)
+    return obj.hash_info.value
+
+
+def disk_md5(path: Path) -> str | None:
+    """md5 of a file or folder as DVC records it, or None when it does not exist."""
+    return file_md5(path) if path.is_file() else dir_md5(path) if path.is_dir() else None
 
 
 def _raw_entry(repo: Path, dep: str, recorded: set) -> dict:
@@ -206,6 +269,90 @@ def _raw_entry(repo: Path, dep: str, recorded: set) -> dict:
     else:
         status = "ok" if recorded == {md5} else "modified"
     return {"path": dep, "md5": md5, "recorded_md5": recorded_md5, "status": status}
+
+
+# --- run manifests: what a job ran with, written by the CLI beside its output -------------
+
+MANIFESTS = ".goaldriven-runs"  # folder beside an output: one JSON manifest per output
+CONFIG_ENV = "GOALDRIVEN_CONFIG"  # the workflow's config files, set by workflow/rules/common.smk
+
+
+def manifest_path(out: Path) -> Path:
+    return out.parent / MANIFESTS / f"{out.name}.json"
+
+
+def write_manifest(out, command: list[str], started: float) -> Path | None:
+    """Record beside ``out`` (a file, or a folder of files) the commit, config, software and time
+    of the job that just wrote it, with the md5 of what it wrote (files changed since
+    ``started``), so that ``lineage`` can tell which run a manifest belongs to."""
+    import time
+
+    from .io import write_json
+
+    out = Path(out)
+    if out.is_dir():
+        files = [f for f in sorted(out.rglob("*")) if f.is_file() and "checkpoints" not in f.parts
+                 and not any(part.startswith(".") for part in f.relative_to(out).parts)]
+    else:
+        files = [f for f in sorted(out.parent.glob(f"{out.stem}.*")) if f.is_file()]
+    files = [f for f in files if f == out or f.stat().st_mtime >= started - 1]
+    if not files:
+        return None
+    configs = [c for c in os.environ.get(CONFIG_ENV, "").split(os.pathsep) if c]
+    manifest = {
+        "command": command,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "git_commit": _git_commit(Path.cwd()),
+        "git_dirty": _git_dirty(Path.cwd()),
+        "config": {_cwd_relative(Path(c)): (file_md5(c) if Path(c).is_file() else None) for c in configs},
+        "software": software_versions(),
+        "outputs": {_cwd_relative(f): file_md5(f) for f in files},
+    }
+    path = manifest_path(out)
+    write_json(manifest, path)
+    return path
+
+
+def _cwd_relative(path: Path) -> str:
+    return Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix()
+
+
+def _relative_to(path: str, repo: Path) -> str:
+    """A recorded path, repository-relative where it lies inside ``repo``."""
+    p = Path(path)
+    if p.is_absolute() and p.is_relative_to(repo):
+        return p.relative_to(repo).as_posix()
+    return path
+
+
+def _git_dirty(repo: Path) -> bool | None:
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True)
+    except FileNotFoundError:
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def find_manifest(outs: list[dict], repo: Path) -> dict | None:
+    """The run manifest of the job that wrote these recorded outputs: one beside an output (or
+    beside a folder holding it) that lists it with the md5 dvc.lock recorded; None if none does."""
+    for out in outs:
+        path = Path(out["path"])
+        for holder in (path, *list(path.parents)[:2]):
+            if not holder.name:
+                break
+            found = repo / manifest_path(holder)
+            if not found.is_file():
+                continue
+            try:
+                manifest = json.loads(found.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            listed = manifest.get("outputs", {}) if isinstance(manifest, dict) else {}
+            if out["path"] in listed and listed[out["path"]] == out["md5"]:
+                return {**manifest, "path": found.relative_to(repo).as_posix()}
+    return None
 
 
 def _git_commit(repo: Path) -> str | None:
@@ -229,9 +376,16 @@ def software_versions() -> dict:
 def render(result: dict, fmt: str = "text") -> str:
     if fmt == "json":
         return json.dumps(result, indent=2)
-    lines = [f"lineage of {result['target']}",
-             f"  code: git {result['git_commit'] or '(not a git checkout)'}",
-             "  software: " + ", ".join(f"{k} {v}" for k, v in result["software"].items() if v), "",
+    if result["recorded_run"]:
+        dirty = " (with uncommitted changes)" if result.get("git_dirty") else ""
+        config = ", ".join(f"{c} md5 {m}" for c, m in (result.get("config") or {}).items()) or "(none recorded)"
+        head = [f"  as recorded when its job ran, {result['ran_at']}:",
+                f"  code: git {result['git_commit'] or '(not a git checkout)'}{dirty}",
+                f"  config: {config}",
+                "  software: " + ", ".join(f"{k} {v}" for k, v in result["software"].items() if v)]
+    else:
+        head = ["  no run manifest records what its job ran with (made by an older goaldriven?)"]
+    lines = [f"lineage of {result['target']}", *head, "",
              f"jobs, raw inputs first ({len(result['stages'])}):"]
     for i, st in enumerate(result["stages"], 1):
         wc = ", ".join(f"{k}={v}" for k, v in st["wildcards"].items())
@@ -240,7 +394,11 @@ def render(result: dict, fmt: str = "text") -> str:
         for k, v in st["params"].items():
             lines.append(f"       param {k} = {json.dumps(v, sort_keys=True)}")
         for out in st["outs"]:
-            lines.append(f"       -> {out['path']}  md5 {out['md5'] or '-'}")
+            lines.append(f"       -> {out['path']}  md5 {out['md5'] or '-'}"
+                         + (f"  {out['status']}" if "status" in out else ""))
+        run = st.get("run")
+        if run and run.get("git_commit") != result.get("git_commit"):
+            lines.append(f"       ran at git {run.get('git_commit')}, {run.get('time')}")
     lines += ["", f"raw inputs ({len(result['raw_inputs'])}), md5 as recorded by DVC:"]
     for r in result["raw_inputs"]:
         lines.append(f"  {r['recorded_md5'] or r['md5'] or '-':32s}  {r['status']:12s}  {r['path']}")

@@ -61,6 +61,8 @@ def build_crate(out_dir, results="results/figures", repo=".") -> Path:
     dvc_yaml, stages, targets = results_in(folder, repo)
     produced = producers(stages)
     lineage = trace(sorted({produced[t] for t in targets}), stages, dvc_yaml, repo)
+    if not lineage["recorded_run"]:  # no run manifest: describe the code and software found now
+        lineage.update(lineage["audit"])
     check_raw_inputs(lineage)
     unrecorded = [s["stage"] for s in lineage["stages"] if not s["ran_in_lock"]]
     if unrecorded:

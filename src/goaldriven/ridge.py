@@ -9,11 +9,11 @@ fraction of its cost. Features and targets are centred, i.e. an unpenalised inte
 
 The SVD comes from an eigendecomposition of the smaller Gram matrix: the ``n x n`` kernel
 ``X X^T`` when features outnumber samples (dual form), ``X^T X`` otherwise (primal form).
-Squaring the matrix loses the smallest singular values to rounding: directions below
-``max(n, p) * eps * d_max`` are dropped. The penalty grid starts at 1e-3 of the total
-variance, usually above that cut-off; for the steep spectra of conv layers it can fall below
-it in float32, and then the smallest penalties are fitted without those directions (on real V4
-this changed the penalties picked; the shared-kernel path below keeps every direction).
+Squaring the matrix loses the smallest singular values to rounding (directions below
+``max(n, p) * eps * d_max``), so the Gram matrix is formed and decomposed in float64 whatever
+the working dtype: in float32 the cut-off (~1e-4 of the largest eigenvalue) removed most
+directions of real conv layers, where the chosen penalties lie, and changed the penalties
+picked on real V4 data (issue #14). The rest of the work runs in the working dtype.
 
 Cross-validation over wide features (p > n, the usual case for a layer against a few hundred
 or thousand images) decomposes the kernel of all samples once and gets each training fold's
@@ -64,6 +64,13 @@ class _Backend:
         if isinstance(a, torch.Tensor):
             return a.to(device=self.device, dtype=self.dtype)
         return torch.as_tensor(np.asarray(a), dtype=self.dtype, device=self.device)
+
+    def as_float64(self, a):
+        if self.name == "numpy":
+            return np.asarray(a, dtype=np.float64)
+        import torch
+
+        return a.to(dtype=torch.float64)
 
     def index(self, idx):
         """Integer row indices usable on this backend's arrays."""
@@ -152,12 +159,21 @@ class RidgeFit:
 def _left_svd(Xc, bk: _Backend):
     """Left singular vectors U (n, r) and squared singular values d (r,) of ``Xc``, from the
     eigendecomposition of its smaller Gram matrix; directions with a numerically zero singular
-    value are dropped. (The right singular vectors are never needed: see ``_fit``.)"""
+    value are dropped. (The right singular vectors are never needed: see ``_fit``.)
+
+    The Gram matrix and its eigendecomposition are always computed in float64, and U and d
+    returned in the backend's dtype: squaring the matrix in float32 would lose every direction
+    below ``max(n, p) * 1.2e-7`` of the largest eigenvalue (about 1e-4 for a few hundred images),
+    where conv layers have most of their directions and the chosen penalties lie, so that the
+    leave-one-out errors would no longer be exact. In float64 the cut-off is ~1e-13: only truly
+    degenerate directions go. The extra cost is one ``min(n, p)``-sized float64 decomposition."""
     n, p = Xc.shape
-    d, vecs = bk.eigh(Xc @ Xc.T if p > n else Xc.T @ Xc)
-    keep = d > max(n, p) * bk.eps * float(d.max())
+    X64 = bk.as_float64(Xc)
+    d, vecs = bk.eigh(X64 @ X64.T if p > n else X64.T @ X64)
+    keep = d > max(n, p) * np.finfo(np.float64).eps * float(d.max())
     d, vecs = d[keep], vecs[:, keep]
-    return (vecs, d) if p > n else ((Xc @ vecs) / d ** 0.5, d)
+    U = vecs if p > n else (X64 @ vecs) / d ** 0.5
+    return bk.asarray(U), bk.asarray(d)
 
 
 def _cv_mse(U, d, UtY, Yc, alphas, criterion: str = "loo"):
@@ -302,9 +318,13 @@ def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend, criterion: str):
     # kernel changes nothing but rounding: it lifts the constant direction, an eigenvalue ~0 of
     # the centred kernel, to an average one, without which B = (K + alpha I)^-1 is dominated by
     # 1 / alpha along it and float32 loses ~3 digits in the block inverse below.
-    K = Xg @ Xg.T
-    K = K + K.diagonal().mean() / n
-    lam, Q = bk.eigh(K)
+    # The kernel and its decomposition in float64, as in _left_svd (see there): in float32 the
+    # small eigenvalues, where the chosen penalties lie on steep spectra, drown in rounding.
+    Xg64 = bk.as_float64(Xg)
+    K64 = Xg64 @ Xg64.T
+    K64 = K64 + K64.diagonal().mean() / n
+    lam, Q = bk.eigh(K64)
+    K, lam, Q = bk.asarray(K64), bk.asarray(lam), bk.asarray(Q)
     Q2t = (Q * Q).T if criterion == "loo" else None   # diag(B) = D @ Q2t
     R = _concat([Y, bk.asarray(np.ones((n, 1)))])      # targets and the constant
     out = []

@@ -29,6 +29,8 @@ import hashlib
 import json
 import logging
 import math
+import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -291,13 +293,24 @@ def _latest_checkpoint(ckpt_dir: Path, fingerprint: str) -> dict | None:
 
 
 def _check_request(cfg: TrainConfig, keep_epochs) -> None:
-    """Fail before loading any data on a request that cannot run."""
+    """Fail before loading any data on a request that cannot run (or could only run to
+    nonsense: NaN weights from a NaN learning rate, a 'trained' network that never trained)."""
     if cfg.task not in TASKS:
         raise ValueError(f"unknown task {cfg.task!r}; choose from {TASKS}")
     if cfg.arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {cfg.arch!r}; choose from {sorted(ARCHITECTURES)}")
-    if cfg.epochs < 0 or cfg.batch_size < 1 or cfg.width <= 0:
-        raise ValueError(f"need epochs >= 0, batch_size >= 1 and width > 0, got {cfg}")
+    for name, value, ok, need in (
+            ("width", cfg.width, lambda v: v > 0, "a finite number > 0"),
+            ("lr", cfg.lr, lambda v: v > 0, "a finite number > 0"),
+            ("weight_decay", cfg.weight_decay, lambda v: v >= 0, "a finite number >= 0")):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and ok(value)):
+            raise ValueError(f"{name}: must be {need}, got {value!r}")
+    if cfg.epochs < 0 or cfg.batch_size < 1:
+        raise ValueError(f"need epochs >= 0 and batch_size >= 1, got epochs {cfg.epochs}, "
+                         f"batch_size {cfg.batch_size}")
+    if cfg.task != "untrained" and cfg.epochs == 0:
+        raise ValueError(f"epochs: task {cfg.task!r} needs at least 1 epoch (0 epochs would save the "
+                         "random initialisation as a trained network; that is task 'untrained')")
     n_epochs = 0 if cfg.task == "untrained" else cfg.epochs
     outside = [e for e in keep_epochs if not 1 <= e <= n_epochs]
     if outside:
@@ -327,24 +340,98 @@ def train(cfg: TrainConfig, dataset, out_dir, test_dataset=None, progress: bool 
         n_out = len(POSE_TARGETS)
     images = _Images(x, y, dev)
     test_images = _Images(x_test, y_test, dev) if test_dataset else None
-    fingerprint = _fingerprint(cfg, _data_digest(x, y, categories), dev)
-    with _numerics(dev):
-        torch.manual_seed(cfg.seed)
-        model = build_model(cfg.arch, n_out, cfg.width)
-        learner = Autoencoder(model, tuple(x.shape[-2:])) if cfg.task == "autoencoder" else model
-        learner.to(dev)
-        if dev.type == "cuda":
-            learner.to(memory_format=torch.channels_last)
-        history = _fit(cfg, learner, images, test_images, out_dir / "checkpoints", fingerprint, progress)
-        metrics = {"config": asdict(cfg), "categories": categories, "history": history,
-                   "device": dev.type, **_final_scores(cfg.task, model, images, test_images),
-                   "n_train": len(images), "n_test": len(test_images) if test_images else None}
-        if pose_scale:
-            metrics["pose_targets"] = pose_scale
-        _write_kept_epochs(keep_epochs, learner, out_dir, fingerprint, cfg, categories, x.shape[-1])
-    save_weights(model, out_dir / "weights.safetensors", cfg, categories, input_size=x.shape[-1])
-    write_json(metrics, out_dir / "metrics.json")
-    return metrics
+    _check_writable(out_dir, keep_epochs)  # before any training, not after an epoch of it
+    with _folder_lock(out_dir):
+        fingerprint = _fingerprint(cfg, _data_digest(x, y, categories), dev)
+        _claim_folder(out_dir, fingerprint, keep_epochs)
+        with _numerics(dev):
+            torch.manual_seed(cfg.seed)
+            model = build_model(cfg.arch, n_out, cfg.width)
+            learner = Autoencoder(model, tuple(x.shape[-2:])) if cfg.task == "autoencoder" else model
+            learner.to(dev)
+            if dev.type == "cuda":
+                learner.to(memory_format=torch.channels_last)
+            history = _fit(cfg, learner, images, test_images, out_dir / "checkpoints", fingerprint, progress)
+            metrics = {"config": asdict(cfg), "categories": categories, "history": history,
+                       "device": dev.type, **_final_scores(cfg.task, model, images, test_images),
+                       "n_train": len(images), "n_test": len(test_images) if test_images else None}
+            if pose_scale:
+                metrics["pose_targets"] = pose_scale
+            _write_kept_epochs(keep_epochs, learner, out_dir, fingerprint, cfg, categories, x.shape[-1])
+        save_weights(model, out_dir / "weights.safetensors", cfg, categories, input_size=x.shape[-1], run=fingerprint)
+        write_json({**metrics, "run": fingerprint}, out_dir / "metrics.json")
+        return metrics
+
+
+def _check_writable(out_dir: Path, keep_epochs) -> None:
+    """Fail before any training (not after an epoch of it) when the outputs cannot be written."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder")
+    for folder in (out_dir, out_dir / "checkpoints", *[out_dir / "epochs"] * bool(keep_epochs)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as e:
+            raise InputError(f"{folder}: cannot write the training outputs here ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def _folder_lock(out_dir: Path):
+    """One training at a time per output folder: a second one is refused, not interleaved."""
+    import fcntl
+
+    path = out_dir / ".train.lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            raise InputError(f"{out_dir}: another training (process {holder}) is writing into this "
+                             f"folder; wait for it to finish (lock {path})") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _run_of(path: Path) -> str | None:
+    """The run fingerprint a weights file of :func:`save_weights` carries (None if none or unreadable)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            return json.loads((f.metadata() or {}).get("goaldriven", "{}")).get("run")
+    except Exception:
+        return None
+
+
+def _claim_folder(out_dir: Path, fingerprint: str, keep_epochs) -> None:
+    """A training run owns its folder: remove what another run (another fingerprint: other
+    config, data, seed or device) left there, so that no reader takes it for this run's.
+    Own checkpoints stay (resume); kept epochs not asked for this time go too."""
+    stale = [p for p in sorted((out_dir / "checkpoints").glob("epoch_*.pt"))
+             if _read_checkpoint(p, fingerprint) is None]
+    stale += [p for p in sorted((out_dir / "epochs").glob("epoch_*.safetensors"))
+              if _run_of(p) != fingerprint or _epoch_number(p) not in keep_epochs]
+    final = out_dir / "weights.safetensors"
+    if final.exists() and _run_of(final) != fingerprint:
+        stale += [final] + [out_dir / "metrics.json"] * (out_dir / "metrics.json").exists()
+    for path in stale:
+        log.warning("%s: left by another run (or not kept by this one); removing it", path)
+        path.unlink()
+
+
+def _epoch_number(path: Path) -> int | None:
+    try:
+        return int(path.stem.split("_")[-1])
+    except ValueError:
+        return None
 
 
 def _final_scores(task: str, model: nn.Module, images: _Images, test_images: _Images | None) -> dict:
@@ -381,7 +468,15 @@ def _fit(cfg: TrainConfig, learner: nn.Module, images: _Images, test_images: _Im
                     desc=f"{cfg.task} {cfg.arch} seed {cfg.seed}", enabled=progress)
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
-        row = _train_epoch(cfg.task, learner, images, opt, sched, order_rng, cfg.batch_size, bar)
+        try:
+            row = _train_epoch(cfg.task, learner, images, opt, sched, order_rng, cfg.batch_size, bar)
+        except TrainingDiverged as e:
+            bar.close()
+            at = (f"step {e.step}/{steps_per_epoch}" if e.step is not None
+                  else "its end (non-finite weights or BatchNorm statistics)")
+            raise InputError(
+                f"{ckpt_dir.parent}: training diverged in epoch {epoch + 1} at {at}: loss {e.loss} "
+                f"(lr {cfg.lr}); no weights written, try a smaller --lr") from None
         row = {"epoch": epoch + 1, **row, "seconds": time.perf_counter() - t0}
         if test_images is not None:
             row.update(_test_scores(cfg.task, learner, test_images))
@@ -393,6 +488,15 @@ def _fit(cfg: TrainConfig, learner: nn.Module, images: _Images, test_images: _Im
             "order_rng": order_rng.get_state(), "torch_rng": torch.get_rng_state(), "history": history})
     bar.close()
     return history
+
+
+class TrainingDiverged(Exception):
+    """The loss (or a weight) became NaN or infinite in an epoch: nothing of it can be trusted.
+    ``_fit`` turns it into an InputError naming the epoch, step, loss and output folder."""
+
+    def __init__(self, step, loss):
+        super().__init__(step, loss)
+        self.step, self.loss = step, loss
 
 
 def _test_scores(task: str, learner: nn.Module, test_images: _Images) -> dict:
@@ -410,8 +514,11 @@ def _train_epoch(task, learner, images: _Images, opt, sched, order_rng, batch_si
     dev = images.device
     total_loss = torch.zeros((), device=dev)
     correct = torch.zeros((), dtype=torch.long, device=dev)
+    # The first step with a non-finite loss and that loss, kept on the device (no host sync).
+    bad_step = torch.full((), -1, dtype=torch.long, device=dev)
+    bad_loss = torch.zeros((), device=dev)
     order = images.order(order_rng)
-    for i in range(0, len(images), batch_size):
+    for step, i in enumerate(range(0, len(images), batch_size), 1):
         xb, yb = images.batch(order[i:i + batch_size])
         with _autocast(dev):
             out = learner(xb)
@@ -427,7 +534,16 @@ def _train_epoch(task, learner, images: _Images, opt, sched, order_rng, batch_si
         opt.step()
         sched.step()
         total_loss += loss.detach() * len(xb)
+        first = (bad_step < 0) & ~torch.isfinite(loss.detach())
+        bad_step = torch.where(first, step, bad_step)
+        bad_loss = torch.where(first, loss.detach().float(), bad_loss)
         bar.update(1)
+    if bad_step.item() >= 0:
+        raise TrainingDiverged(step=bad_step.item(), loss=bad_loss.item())
+    # Weights and BatchNorm statistics: a running variance can overflow while the loss stays finite.
+    tensors = [t for t in learner.state_dict().values() if t.is_floating_point()]
+    if not torch.stack([torch.isfinite(t).all() for t in tensors]).all().item():
+        raise TrainingDiverged(step=None, loss=total_loss.item() / len(images))
     if task == "autoencoder":
         return {"reconstruction_loss": total_loss.item() / len(images)}
     if task == "pose":
@@ -453,7 +569,7 @@ def _write_kept_epochs(keep_epochs, learner, out_dir: Path, fingerprint: str, cf
         # Wall time stays in metrics.json only, so that the file is byte-reproducible.
         metrics = {k: v for k, v in state["history"][epoch - 1].items() if k != "seconds"}
         save_weights(network, out_dir / "epochs" / f"epoch_{epoch:03d}.safetensors", cfg, categories,
-                     input_size, epoch=epoch, metrics=metrics)
+                     input_size, epoch=epoch, metrics=metrics, run=fingerprint)
 
 
 def _progress(total, initial, desc, enabled):
@@ -463,14 +579,17 @@ def _progress(total, initial, desc, enabled):
 
 
 def save_weights(model: nn.Module, path, cfg: TrainConfig, categories, input_size: int,
-                 epoch: int | None = None, metrics: dict | None = None) -> None:
+                 epoch: int | None = None, metrics: dict | None = None, run: str | None = None) -> None:
     """Write the network's weights as safetensors, with the run's description as metadata
-    (and, for a kept epoch, that epoch's number and metrics)."""
+    (and, for a kept epoch, that epoch's number and metrics; ``run``: the training run's
+    fingerprint, which readers compare between the files of one model folder)."""
     meta = {"arch": cfg.arch, "width": repr(cfg.width), "task": cfg.task, "seed": str(cfg.seed),
             "epochs": str(cfg.epochs), "categories": ",".join(categories), "input_size": str(input_size),
             "n_out": str(model.head.out_features)}
     if epoch is not None:
         meta.update(epoch=str(epoch), metrics=json.dumps(metrics, sort_keys=True))
+    if run is not None:
+        meta["run"] = run
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     # One metadata entry holding sorted JSON: safetensors writes a multi-key map in random
     # order, which would make identical weights differ byte for byte.
@@ -495,5 +614,24 @@ def load_weights(path) -> tuple[nn.Module, dict]:
     # Files from before 'n_out' was recorded all have one output per category.
     n_out = int(meta.get("n_out", len(meta["categories"].split(","))))
     model = build_model(meta["arch"], n_out, float(meta["width"]))
+    _check_tensors(path, state, model.state_dict(), meta)
     model.load_state_dict(state)
     return model.eval(), meta
+
+
+def _check_tensors(path: Path, state: dict, expected: dict, meta: dict) -> None:
+    """One line naming the file and the first bad tensor, instead of torch's page of mismatches."""
+    net = f"the {meta['arch']} network of width {meta['width']}"
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise InputError(f"{path}: lacks tensor {missing[0]!r} of {net}"
+                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    extra = [k for k in state if k not in expected]
+    if extra:
+        raise InputError(f"{path}: tensor {extra[0]!r} is not part of {net}")
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(expected[k].shape):
+            raise InputError(f"{path}: tensor {k!r} has shape {tuple(v.shape)}, {net} needs "
+                             f"{tuple(expected[k].shape)}")
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise InputError(f"{path}: tensor {k!r} holds NaN or infinite values (did training diverge?)")

@@ -41,11 +41,20 @@ def _accuracy(value) -> float:
     return float("nan") if value is None else float(value)
 
 
-def _kept_epoch(path: Path) -> Checkpoint:
+def _same_run(path: Path, found, run) -> None:
+    """Every file of a model folder must come from the training run of its metrics.json."""
+    if found != run:
+        what = "carries no training-run fingerprint" if found is None else f"comes from another training run ({found[:12]})"
+        raise InputError(f"{path}: {what}, not from the run of the folder's metrics.json "
+                         f"({str(run)[:12]}); retrain the model into a clean folder")
+
+
+def _kept_epoch(path: Path, run) -> Checkpoint:
     """A kept epoch's number and metrics, from the metadata :func:`goaldriven.train.save_weights` wrote."""
     from .train import load_weights
 
     meta = load_weights(path)[1]
+    _same_run(path, meta.get("run"), run)
     if "epoch" not in meta or "metrics" not in meta:
         raise InputError(f"{path}: not a kept epoch (its metadata has no 'epoch' and 'metrics')")
     try:
@@ -74,8 +83,15 @@ def checkpoints(model_dir, metrics: dict) -> list[Checkpoint]:
     final_weights = model_dir / "weights.safetensors"
     if not final_weights.is_file():
         raise InputError(f"{final_weights}: file not found (is {model_dir} a folder written by goaldriven train?)")
+    from .train import _run_of
+
+    run = metrics.get("run")
+    if run is None:
+        raise InputError(f"{model_dir / 'metrics.json'}: has no training-run fingerprint ('run'; written "
+                         "by an older goaldriven), so its kept epochs cannot be checked; retrain the model")
+    _same_run(final_weights, _run_of(final_weights), run)
     last = len(metrics.get("history", []))
-    kept = [_kept_epoch(p) for p in sorted((model_dir / "epochs").glob("epoch_*.safetensors"))]
+    kept = [_kept_epoch(p, run) for p in sorted((model_dir / "epochs").glob("epoch_*.safetensors"))]
     late = [c.epoch for c in kept if c.epoch > last]
     if late:
         raise InputError(f"{model_dir / 'epochs'}: epochs {late} lie beyond the {last} epochs of "

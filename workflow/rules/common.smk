@@ -1,6 +1,7 @@
 # Helpers shared by the rules: where files live, which models and benchmarks a config asks for,
 # code dependencies. Every path is under the experiment's results folder R (config "results").
 import ast
+import os
 import subprocess
 from pathlib import Path
 
@@ -19,6 +20,10 @@ IMPORTER_FILES = {
 }
 SYNTHETIC = config["training"]["dataset"] == "synthetic"
 KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored along training
+# The config files of this run, recorded by every job in its run manifest (goaldriven lineage).
+# Set, not read (so no `envvars:`); a cluster job parses this file again and sets it there too.
+os.environ.update(GOALDRIVEN_CONFIG=os.pathsep.join(
+    map(str, workflow.overwrite_configfiles or ["config/config.yaml"])))
 
 
 def raw_data(path):
