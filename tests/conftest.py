@@ -13,7 +13,7 @@ from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set
 from workflow_helpers import SMOKE, copy_repo, run
 
 # Markers that only ``--full`` runs; a test that builds the smoke experiment is ``slow`` too.
-FULL_ONLY = ("slow", "real_data")
+FULL_ONLY = ("slow", "real_data", "root")
 
 
 def pytest_addoption(parser):
