@@ -6,7 +6,6 @@ input and no unrelated file changed."""
 import fcntl
 import hashlib
 import shutil
-
 import subprocess
 
 import pytest
