@@ -81,3 +81,36 @@ def test_every_stage_depends_on_all_the_package_code_it_runs(pipeline):
     assert checked > 10
     score = next(s for n, s in stages.items() if n.startswith("score"))
     assert "src/goaldriven/ridge.py" in score["deps"]
+
+
+# The engine's modules in the order data flow through them (stimuli -> recordings ->
+# models/training -> features -> mapping, RSA, similarity -> summary -> figures; provenance at
+# the edge). A module may import only modules of earlier layers: the flow is one way.
+LAYERS = [
+    {"io"},
+    {"ridge", "models", "stimulus_ids"},
+    {"stimuli"},
+    {"neural"},
+    {"importers", "train"},
+    {"features"},
+    {"simulate", "compare"},
+    {"score", "similarity", "convergence"},
+    {"summary", "seed_variance"},
+    {"trajectory"},
+    {"figures"},
+    {"lineage"},
+    {"provenance"},
+    {"cli"},
+]
+
+
+def test_package_imports_flow_one_way():
+    package = REPO / "src/goaldriven"
+    layer = {m: i for i, group in enumerate(LAYERS) for m in group}
+    modules = {p.stem for p in package.glob("*.py")} - {"__init__"}
+    assert modules <= set(layer), f"place {sorted(modules - set(layer))} in LAYERS"
+    upward = [f"{m} imports {d}" for m in sorted(modules) for d in sorted(_package_imports(package / f"{m}.py"))
+              if layer[d] >= layer[m]]
+    assert not upward, upward
+    # The engine knows nothing of the workflow that runs it.
+    assert not [m for m in modules if re.search(r"^\s*(import|from) snakemake", (package / f"{m}.py").read_text(), re.M)]
