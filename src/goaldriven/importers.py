@@ -50,9 +50,9 @@ SOURCES = {
 
 
 def _progress(iterable, desc: str):
-    from tqdm.auto import tqdm
+    from .progress import progress
 
-    return tqdm(iterable, desc=desc, disable=None)  # silent when not a terminal
+    return progress(iterable, desc)  # a bar on a terminal, log lines in a job's log
 
 
 def _pixels(values: np.ndarray, coords: dict, identifier: str, dataset: str) -> xr.DataArray:

@@ -469,8 +469,10 @@ def _decode_all(items, n: int, size: int | None) -> np.ndarray:
     """
     from PIL import Image
 
+    from .progress import progress
+
     out = first = None
-    for i, (name, data) in enumerate(items):
+    for i, (name, data) in enumerate(progress(items, "decoding images", total=n)):
         img = _decode(data, name)
         if size is not None and img.size != (size, size):
             img = img.resize((size, size), Image.Resampling.LANCZOS)

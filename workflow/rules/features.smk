@@ -20,4 +20,4 @@ rule features:
         "goaldriven --threads {threads} features --weights {input.weights} --stimuli {input.stimuli}"
         " --model-id {wildcards.model} --pooling {params.pooling} --pool-grid {params.pool_grid}"
         " --reduction {params.reduction} --max-features {params.max_features}"
-        " --seed {params.seed} --out {output} > {log} 2>&1"
+        " --seed {params.seed} --device auto --out {output} > {log} 2>&1"

@@ -26,8 +26,26 @@ HEADER = ("# GENERATED from the Snakefile by workflow/scripts/export_dvc.py -- d
           "# Regenerate after changing rules or config/config.yaml; tests check it is current.\n")
 
 
+# The snakemake releases this script is tested with (pyproject.toml pins the same range):
+# it calls Snakemake's internal DAG API, which minor releases may change.
+TESTED_SNAKEMAKE = ">=9.27,<9.28"
+
+
+def check_snakemake_version(version: str | None = None) -> None:
+    """Refuse, with a clear message, a snakemake outside the tested range."""
+    from importlib.metadata import version as installed
+
+    from packaging.specifiers import SpecifierSet
+
+    version = version or installed("snakemake")
+    if version not in SpecifierSet(TESTED_SNAKEMAKE):
+        raise SystemExit(f"export_dvc.py: snakemake {version} is untested (uses its internal DAG API; tested: "
+                         f"snakemake{TESTED_SNAKEMAKE}); install that range: pip install 'snakemake{TESTED_SNAKEMAKE}'")
+
+
 def snakemake_jobs(configfiles: list[str]):
     """The jobs of the full DAG (as if every output were missing), in dependency order."""
+    check_snakemake_version()
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings,
                                           ResourceSettings, StorageSettings)
