@@ -204,8 +204,9 @@ def cmd_import(a):
     from .importers import IMPORTERS
 
     options = {k: getattr(a, k) for k in _IMAGE_FOLDER_OPTIONS if getattr(a, k) is not None}
-    if a.dataset != "image-folder" and options:
-        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+    allowed = {"image-folder": _IMAGE_FOLDER_OPTIONS, "assembly": ("size",)}.get(a.dataset, ())
+    if set(options) - set(allowed):
+        flags = ", ".join("--" + k.replace("_", "-") for k in options if k not in allowed)
         raise InputError(f"{flags}: only for image-folder, not {a.dataset}")
     logging.info("importing %s from %s", a.dataset, a.source)
     IMPORTERS[a.dataset](a.source, a.out, **options)
@@ -403,12 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     # The dataset names are goaldriven.importers.IMPORTERS' keys (a test checks), listed here so
     # that parsing the command line does not import the data stack.
     s = sub.add_parser("import", help="import a real dataset (stimuli, assemblies, RDMs) into our netCDF files")
-    s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder"))
+    s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder", "assembly"))
     s.add_argument("source", help="the dataset as published (a folder; image-folder: a folder or .tar.gz)")
     s.add_argument("out", help="output folder, replaced only on success (image-folder: a .nc file)")
     s.add_argument("--subdir", help="image-folder: folder inside SOURCE to read, e.g. train")
     s.add_argument("--per-class", type=int, help="image-folder: seeded random subset of this many per class")
-    s.add_argument("--size", type=int, help="image-folder: resize images to SIZE x SIZE")
+    s.add_argument("--size", type=int, help="image-folder, assembly: resize images to SIZE x SIZE")
     s.add_argument("--seed", type=int, help="image-folder: seed of the per-class subset (default 0)")
     s.set_defaults(func=cmd_import)
     _describe(p, sub)
@@ -483,7 +484,7 @@ _HELP = {
     ("figure", "--label"): "data label shown on the figure",
     ("lineage", "path"): "a result file",
     ("lineage", "--format"): "plain text or JSON",
-    ("import", "dataset"): "which importer",
+    ("import", "dataset"): "which importer (assembly: any BrainIO-style folder, assembly.nc + a stimulus set)",
     (None, "--verbose"): "log debug messages too",
 }
 _FEATURE_HELP = {"--pool-grid": "side of the pooling grid (1: global pooling)",

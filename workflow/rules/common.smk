@@ -16,6 +16,7 @@ IMPORTER_FILES = {
     "cowley-v4": ["assembly.nc", "trials.nc", "stimuli.nc"],
     "kalfas-it": ["assembly.nc", "stimuli.nc"],
     "kriegeskorte92": ["rdms.nc", "stimuli.nc"],
+    "assembly": ["assembly.nc", "stimuli.nc"],  # any BrainIO-style folder (goaldriven import assembly)
 }
 SYNTHETIC = config["training"]["dataset"] == "synthetic"
 KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored along training
@@ -47,7 +48,7 @@ def one_of(names):
     return "|".join(names) if names else "(?!)"
 
 
-PREDICTIVITY = benchmarks_of("simulate", "cowley-v4", "kalfas-it")  # site responses
+PREDICTIVITY = benchmarks_of("simulate", "cowley-v4", "kalfas-it", "assembly")  # site responses
 if any(not 0 < e < config["models"]["epochs"] for e in KEEP_EPOCHS):
     raise ValueError("config: models.keep_epochs must lie between 0 and models.epochs (the final "
                      "weights are always scored)")

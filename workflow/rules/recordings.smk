@@ -70,7 +70,8 @@ for _importer, _files in IMPORTER_FILES.items():
                 importer=_importer,
                 source=lambda w: BENCHMARKS[w.benchmark]["source"],
                 out=lambda w: f"{R}/neural/{w.benchmark}",
+                size=lambda w: f" --size {BENCHMARKS[w.benchmark]['size']}" if "size" in BENCHMARKS[w.benchmark] else "",
             conda:
                 "../../envs/goaldriven.yaml"
             shell:
-                "goaldriven import {params.importer} {params.source} {params.out} > {log} 2>&1"
+                "goaldriven import {params.importer} {params.source} {params.out}{params.size} > {log} 2>&1"
