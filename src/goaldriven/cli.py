@@ -94,6 +94,17 @@ def cmd_features(a):
                       layers=layers, batch_size=a.batch_size, image_size=a.image_size, device=a.device)
 
 
+def cmd_external_model(a):
+    from .external import describe, load_external
+    from .io import write_json
+
+    layers = a.layers.split(",")
+    model = load_external(a.model, layers, input_size=a.image_size, preprocessing=a.preprocessing,
+                          weights=a.weights, name=a.name)
+    write_json(describe(model, a.name, a.model, layers, a.weights), a.out)
+    logging.info("%s: %s, layers %s checked", a.name, a.model, layers)
+
+
 def cmd_score_model(a):
     from .api import score
 
@@ -287,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_criterion_option(s)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("external-model", help="check an external model (factory, layers, weights) and describe it")
+    s.add_argument("--model", required=True, metavar="FACTORY",
+                   help="FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module")
+    s.add_argument("--layers", required=True, help="comma-separated module names (as model.named_modules() gives)")
+    s.add_argument("--name", required=True, help="the model's name in the tables")
+    s.add_argument("--weights", help="weights to load into the model (.safetensors or a torch state dict)")
+    s.add_argument("--image-size", type=int, help="input size the stimuli are resized to (recorded)")
+    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
+                   help="pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
+    s.add_argument("--out", required=True, help="JSON description (metrics.json of the workflow)")
+    s.set_defaults(func=cmd_external_model)
 
     s = sub.add_parser("score-model", help="score your own nn.Module's layers on one benchmark, in one call")
     s.add_argument("--model", required=True, metavar="FACTORY",

@@ -212,3 +212,15 @@ def load_external(factory, layers=None, input_size: int | None = None, preproces
     if layers is not None:
         model.check_layers(layers)
     return model
+
+
+def describe(model: ExternalModel, name: str, factory: str, layers, weights=None) -> dict:
+    """What the workflow records of an external model (its metrics.json): the fields the
+    summary tables read of a zoo model (config arch/task/seed; no test accuracy), and how it
+    was built."""
+    return {"config": {"arch": name, "task": "external", "seed": 0, "factory": str(factory),
+                       "layers": list(layers), "input_size": model.input_size,
+                       "preprocessing": model.preprocessing, "weights": str(weights or "")},
+            "test_accuracy": None, "external": True,
+            "n_parameters": int(sum(p.numel() for p in model.module.parameters())),
+            "modules": model.layer_names}

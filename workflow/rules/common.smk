@@ -9,7 +9,9 @@ from snakemake.logging import logger
 
 R = config.get("results", "results")
 L = config.get("logs", "logs")
-MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained|autoencoder)_seed[0-9]+"
+ZOO_MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained|autoencoder)_seed[0-9]+"
+MODEL_RE = ZOO_MODEL_RE + r"|[a-z0-9]+/external_seed0"  # external models: NAME/external_seed0
+EXTERNAL = {e["name"]: e for e in config["models"].get("external", [])}  # name -> models.external entry
 BENCHMARKS = config["neural"]  # name -> {importer, source}
 # What each importer writes into R/neural/{benchmark}/ (the simulator writes R/recordings/).
 IMPORTER_FILES = {
@@ -107,6 +109,38 @@ def candidate_models():
     return [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"]]
 
 
+def external_models():
+    """Model ids of the config's external models (models.external): NAME/external_seed0."""
+    return [f"{name}/external_seed0" for name in EXTERNAL]
+
+
+def scored_models():
+    """Every model scored and summarised: the zoo's and the external ones."""
+    return candidate_models() + external_models()
+
+
+def external_files(w):
+    """An external model's files, as inputs: its factory file (when it names one) and weights."""
+    entry, files = EXTERNAL[w.name], {}
+    where = entry["factory"].rpartition(":")[0]
+    if where.endswith(".py") or "/" in where:
+        files["factory"] = where
+    if entry.get("weights"):
+        files["model_weights"] = entry["weights"]
+    return files
+
+
+def external_options(name):
+    """The goaldriven options that describe an external model (features, external-model)."""
+    e = EXTERNAL[name]
+    options = f"--model {e['factory']} --layers {','.join(e['layers'])} --preprocessing {e.get('preprocessing', 'imagenet')}"
+    if e.get("input_size"):
+        options += f" --image-size {e['input_size']}"
+    if e.get("weights"):
+        options += f" --weights {e['weights']}"
+    return options
+
+
 def benchmark_stimuli(benchmark):
     if BENCHMARKS[benchmark]["importer"] == "simulate":
         return f"{R}/stimuli/test.nc"
@@ -157,7 +191,7 @@ def features_of(benchmark, models=None):
 
 
 def all_scores():
-    return [f"{R}/scores/{b}/{m}.nc" for b in BENCHMARKS for m in candidate_models()]
+    return [f"{R}/scores/{b}/{m}.nc" for b in BENCHMARKS for m in scored_models()]
 
 
 def matching_tables():

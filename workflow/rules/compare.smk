@@ -49,8 +49,8 @@ rule summarise:
     input:
         code("compare", "features", "neural", "summary"),
         scores=all_scores(),
-        metrics=expand(f"{R}/models/{{model}}/metrics.json", model=candidate_models()),
-        panel_features=features_of(rsa_panel_benchmark()),
+        metrics=expand(f"{R}/models/{{model}}/metrics.json", model=scored_models()),
+        panel_features=features_of(rsa_panel_benchmark(), scored_models()),
         panel_data=panel_data(rsa_panel_benchmark()),
         surrogate=[f"{R}/scores/{b}/surrogate.nc" for b in benchmarks_of("simulate")],
     output:
