@@ -174,6 +174,20 @@ def cmd_summarise(a):
               surrogate_score=a.surrogate_score)
 
 
+def cmd_leaderboard(a):
+    from .leaderboard import write_leaderboard
+
+    df = write_leaderboard(a.scores, a.out_csv, a.out_json, n_boot=a.bootstraps, seed=a.seed)
+    logging.info("leaderboard of %d models x areas:\n%s", len(df), df.head(20).to_string(index=False))
+
+
+def cmd_layer_profiles(a):
+    from .leaderboard import layer_profiles
+
+    for path in layer_profiles(a.predictivity, a.out_dir):
+        logging.info("wrote %s", path)
+
+
 def cmd_trajectory_join(a):
     from .io import write_csv
     from .trajectory import join_tables
@@ -382,6 +396,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_summarise)
 
+    s = sub.add_parser("leaderboard", help="every model x area ranked: best layer chosen on held-out sites")
+    s.add_argument("--scores", nargs="+", required=True, help="scores files (goaldriven score, score-rdms)")
+    s.add_argument("--bootstraps", type=int, default=1000, help="resamples of sites for the 95%% interval")
+    s.add_argument("--seed", type=int, default=0, help="seed of the site halves and the resamples")
+    s.add_argument("--out-csv", required=True, help="the ranked table (CSV)")
+    s.add_argument("--out-json", required=True, help="the same as DVC metrics (JSON)")
+    s.set_defaults(func=cmd_leaderboard)
+
+    s = sub.add_parser("layer-profiles", help="per benchmark and area, every model's layer profile (DVC plots)")
+    s.add_argument("--predictivity", required=True, help="predictivity.csv of goaldriven summarise")
+    s.add_argument("--out-dir", required=True, help="folder of one CSV per benchmark and area")
+    s.set_defaults(func=cmd_layer_profiles)
+
     s = sub.add_parser("trajectory", help="neural predictivity of every kept epoch of trained models")
     s.add_argument("--models", nargs="+", required=True,
                    help="folders of goaldriven train (kept epochs in DIR/epochs/, final weights last)")
@@ -444,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 ARCHITECTURES = ("hmo", "alexnet", "vgg", "resnet18", "brainnet")
 TRAIN_TASKS = ("supervised", "untrained", "autoencoder", "pose")
 FIGURE_NAMES = ("montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching",
-                "seed_variance", "unit_examples", "trajectory")
+                "seed_variance", "unit_examples", "trajectory", "leaderboard")
 _OUT = "output file (written atomically: replaced only on success)"
 # (command, option) -> help, for options declared without one above.
 _HELP = {

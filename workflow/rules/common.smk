@@ -62,7 +62,7 @@ if benchmarks_of("simulate") and not SYNTHETIC:
 
 def _figures():
     names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance", "unit_examples",
-             "trajectory"]
+             "trajectory", "leaderboard"]
     if SYNTHETIC:
         names.insert(0, "montage")
     if benchmarks_of("simulate"):

@@ -126,3 +126,24 @@ rule trajectory:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven trajectory-join --tables {input.tables} --out {output} > {log} 2>&1"
+
+
+# Every model (zoo, controls, external) x area, best layer chosen on held-out sites, ranked; the
+# JSON is the pipeline's DVC metrics, the CSV a table of the report.
+rule leaderboard:
+    input:
+        code("leaderboard"),
+        scores=all_scores(),
+    output:
+        csv=report(f"{R}/summary/leaderboard.csv", caption="../report/leaderboard.rst", category="Leaderboard"),
+        json=f"{R}/summary/leaderboard.json",
+    log:
+        f"{L}/summary/leaderboard.log",
+    params:
+        bootstraps=config["comparison"].get("leaderboard_bootstraps", 1000),
+        seed=config["comparison"]["seed"],
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        "goaldriven leaderboard --scores {input.scores} --bootstraps {params.bootstraps} --seed {params.seed}"
+        " --out-csv {output.csv} --out-json {output.json} > {log} 2>&1"

@@ -8,6 +8,7 @@ FIGURE_INPUTS = {
     "matching": matching_tables(),
     "seed_variance": [f"{R}/summary/models.csv", f"{R}/convergence/seed_variance.csv"],
     "trajectory": [f"{R}/summary/trajectory.csv"],
+    "leaderboard": [f"{R}/summary/leaderboard.csv"],
     "unit_examples": [f"{R}/convergence/unit_examples.csv", benchmark_stimuli(convergence_benchmark())],
 }
 
