@@ -147,3 +147,18 @@ rule leaderboard:
     shell:
         "goaldriven leaderboard --scores {input.scores} --bootstraps {params.bootstraps} --seed {params.seed}"
         " --out-csv {output.csv} --out-json {output.json} > {log} 2>&1"
+
+
+# Every model's layer profile per benchmark and area, one CSV each: the pipeline's DVC plots.
+rule layer_profiles:
+    input:
+        code("leaderboard"),
+        predictivity=f"{R}/summary/predictivity.csv",
+    output:
+        directory(f"{R}/summary/layer_profiles"),
+    log:
+        f"{L}/summary/layer_profiles.log",
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        "goaldriven layer-profiles --predictivity {input.predictivity} --out-dir {output} > {log} 2>&1"
