@@ -82,8 +82,9 @@ def test_json_metrics_figure_and_profiles(tmp_path, files):
                          "task": ["supervised", "supervised", "external"], "seed": 0, "layer": ["a", "b", "c"],
                          "layer_index": [0, 1, 0], "ev_median": [0.1, 0.2, 0.3]})
     pred.to_csv(tmp_path / "pred.csv", index=False)
-    (path,) = layer_profiles(tmp_path / "pred.csv", tmp_path / "plots")
-    assert path.name == "bench_IT.csv" and set(pd.read_csv(path)["model"]) == {"hmo/supervised", "mynet"}
+    paths = layer_profiles(tmp_path / "pred.csv", tmp_path / "plots")
+    assert [p.name for p in paths] == ["bench_IT_hmo-supervised.csv", "bench_IT_mynet.csv"]
+    assert list(pd.read_csv(paths[0])["layer"]) == ["a", "b"]
 
 
 def test_bad_model_id_names_the_file(tmp_path):

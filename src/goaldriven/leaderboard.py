@@ -129,17 +129,17 @@ def write_leaderboard(score_paths, out_csv, out_json, n_boot: int = 1000, seed: 
 
 
 def layer_profiles(predictivity_csv, out_dir) -> list[Path]:
-    """Per benchmark and area, the layer profile of every model as a CSV (DVC plots): one row
-    per model and layer, the median EV (mean over seeds)."""
+    """Per benchmark, area and model, its layer profile as a CSV (DVC plots, one plot per file,
+    so that ``dvc plots diff`` sets a model's profile in two experiments side by side): one row
+    per layer, the median EV (mean over seeds)."""
     df = pd.read_csv(predictivity_csv)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     df["model"] = np.where(df["task"] == "external", df["arch"], df["arch"] + "/" + df["task"])
-    for (benchmark, region), g in df.groupby(["benchmark", "region"]):
-        table = (g.groupby(["model", "layer_index", "layer"], as_index=False)["ev_median"].mean()
-                 .sort_values(["model", "layer_index"]))
-        path = out_dir / f"{benchmark}_{re.sub(r'[^A-Za-z0-9]+', '_', str(region))}.csv"
-        write_csv(table, path)
-        written.append(path)
+    for (benchmark, region, model), g in df.groupby(["benchmark", "region", "model"]):
+        table = g.groupby(["layer_index", "layer"], as_index=False)["ev_median"].mean().sort_values("layer_index")
+        name = "_".join(re.sub(r"[^A-Za-z0-9]+", "-", str(part)).strip("-") for part in (benchmark, region, model))
+        write_csv(table, out_dir / f"{name}.csv")
+        written.append(out_dir / f"{name}.csv")
     return written
