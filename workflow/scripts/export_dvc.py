@@ -129,8 +129,8 @@ def _toposorted(jobs: list[dict]) -> list[dict]:
 
 # A rule parameter read straight from the config: NAME=config["a"]["b"] or
 # NAME=config["a"].get("b", default); any config["a"]["b"] / .get("b") the rule reads.
-_PARAM_FROM_CONFIG = re.compile(r'(\w+)=config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")')
-_CONFIG_READ = re.compile(r'config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")')
+_PARAM_FROM_CONFIG = re.compile(r'(\w+)=config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
+_CONFIG_READ = re.compile(r'config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
 _RULE = re.compile(r"^(\s*)rule (\w+):\n(.*?)(?=^\s*rule \w+:|\Z)", flags=re.S | re.M)
 # Config values that rules read through common.smk helpers rather than in their own text.
 _HELPER_USES = {"train": ["models.keep_epochs"], "trajectory_model": ["models.keep_epochs"]}
@@ -142,8 +142,8 @@ def config_uses(rules_dir: Path) -> dict[str, dict]:
     for smk in sorted(rules_dir.glob("*.smk")):
         for m in _RULE.finditer(smk.read_text()):
             body = m.group(3)
-            keys = [f"{a}.{b or c}" for a, b, c in _CONFIG_READ.findall(body)]
-            params = {name: f"{a}.{b or c}" for name, a, b, c in _PARAM_FROM_CONFIG.findall(body)}
+            keys = [".".join(filter(None, (a, b or c))) for a, b, c in _CONFIG_READ.findall(body)]
+            params = {name: ".".join(filter(None, (a, b or c))) for name, a, b, c in _PARAM_FROM_CONFIG.findall(body)}
             uses[m.group(2)] = {"keys": list(dict.fromkeys(keys + _HELPER_USES.get(m.group(2), []))),
                                 "params": params}
     return uses
