@@ -30,12 +30,14 @@ def raw_data(path):
     generated dvc.yaml) the same before and after ``dvc update`` fetches the data. If it is not
     here yet, the error says how to fetch it rather than Snakemake's bare "missing input"."""
     wanted = Path(path)
-    tracked = next((q for q in [wanted, *wanted.parents]
-                    if q.name and q.with_suffix(f"{q.suffix}.dvc").is_file()), None)
+    tracked = next(
+        (q for q in [wanted, *wanted.parents] if q.name and q.with_suffix(f"{q.suffix}.dvc").is_file()), None
+    )
     unit = tracked or wanted
     if not unit.exists():
-        how = (f"fetch it with: dvc update {unit}.dvc (see data/README.md)" if tracked
-               else "check the path in the config")
+        how = (
+            f"fetch it with: dvc update {unit}.dvc (see data/README.md)" if tracked else "check the path in the config"
+        )
         raise WorkflowError(f"raw input {unit} is missing; {how}")
     return str(unit)
 
@@ -52,17 +54,29 @@ def one_of(names):
 
 PREDICTIVITY = benchmarks_of("simulate", "cowley-v4", "kalfas-it", "assembly")  # site responses
 if any(not 0 < e < config["models"]["epochs"] for e in KEEP_EPOCHS):
-    raise ValueError("config: models.keep_epochs must lie between 0 and models.epochs (the final "
-                     "weights are always scored)")
+    raise ValueError(
+        "config: models.keep_epochs must lie between 0 and models.epochs (the final weights are always scored)"
+    )
 RDM_BENCHMARKS = benchmarks_of("kriegeskorte92")  # published RDMs only
 if benchmarks_of("simulate") and not SYNTHETIC:
-    raise ValueError("config: the 'simulate' benchmark needs training.dataset: synthetic "
-                     "(its surrogate network is trained on the synthetic stimuli)")
+    raise ValueError(
+        "config: the 'simulate' benchmark needs training.dataset: synthetic "
+        "(its surrogate network is trained on the synthetic stimuli)"
+    )
 
 
 def _figures():
-    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance", "unit_examples",
-             "trajectory", "leaderboard"]
+    names = [
+        "layer_profiles",
+        "performance_vs_it",
+        "rsa",
+        "cka",
+        "matching",
+        "seed_variance",
+        "unit_examples",
+        "trajectory",
+        "leaderboard",
+    ]
     if SYNTHETIC:
         names.insert(0, "montage")
     if benchmarks_of("simulate"):
@@ -133,7 +147,9 @@ def external_files(w):
 def external_options(name):
     """The goaldriven options that describe an external model (features, external-model)."""
     e = EXTERNAL[name]
-    options = f"--model {e['factory']} --layers {','.join(e['layers'])} --preprocessing {e.get('preprocessing', 'imagenet')}"
+    options = (
+        f"--model {e['factory']} --layers {','.join(e['layers'])} --preprocessing {e.get('preprocessing', 'imagenet')}"
+    )
     if e.get("input_size"):
         options += f" --image-size {e['input_size']}"
     if e.get("weights"):

@@ -10,13 +10,13 @@ rule score:
         f"{L}/scores/{{benchmark}}/{{model}}.log",
     wildcard_constraints:
         benchmark=one_of(PREDICTIVITY),
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         splits=config["comparison"]["splits"],
         seed=config["comparison"]["seed"],
         criterion=config["comparison"]["criterion"],
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} score --features {input.features} --recordings {input.recordings}"
         " {params.trials} --benchmark {wildcards.benchmark} --splits {params.splits} --seed {params.seed}"
@@ -34,11 +34,11 @@ rule score_rdms:
         f"{L}/scores/{{benchmark}}/{{model}}.log",
     wildcard_constraints:
         benchmark=one_of(RDM_BENCHMARKS),
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         bootstraps=config["comparison"].get("rdm_bootstraps", 100),
         seed=config["comparison"]["seed"],
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven score-rdms --features {input.features} --rdms {input.rdms}"
         " --benchmark {wildcards.benchmark} --bootstraps {params.bootstraps} --seed {params.seed}"
@@ -62,11 +62,11 @@ rule summarise:
         [f"{R}/summary/recovery.csv"] if benchmarks_of("simulate") else [],
     log:
         f"{L}/summary/summarise.log",
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         out=subpath(output[0], parent=True),
         surrogate=lambda w, input: f"--surrogate-score {input.surrogate}" if input.surrogate else "",
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven summarise --scores {input.scores} --metrics {input.metrics}"
         " --panel-features {input.panel_features} --panel-data {input.panel_data}"
@@ -90,6 +90,8 @@ rule trajectory_model:
         f"{L}/summary/trajectory/{{model}}.log",
     wildcard_constraints:
         model=MODEL_RE,
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         dir=subpath(input.weights, parent=True),
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
@@ -102,8 +104,6 @@ rule trajectory_model:
         pooling=config["features"].get("pooling", "none"),
         pool_grid=config["features"].get("pool_grid", 1),
         reduction=config["features"].get("reduction", "sparse"),
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} trajectory --models {params.dir} --stimuli {input.stimuli}"
         " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
@@ -139,11 +139,11 @@ rule leaderboard:
         json=f"{R}/summary/leaderboard.json",
     log:
         f"{L}/summary/leaderboard.log",
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         bootstraps=config["comparison"].get("leaderboard_bootstraps", 1000),
         seed=config["comparison"]["seed"],
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven leaderboard --scores {input.scores} --bootstraps {params.bootstraps} --seed {params.seed}"
         " --out-csv {output.csv} --out-json {output.json} > {log} 2>&1"

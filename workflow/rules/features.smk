@@ -10,14 +10,14 @@ rule features:
         f"{L}/features/{{benchmark}}/{{model}}.log",
     wildcard_constraints:
         model=ZOO_MODEL_RE,
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         max_features=config["features"]["max_features"],
         seed=config["features"]["projection_seed"],
         pooling=config["features"].get("pooling", "none"),
         pool_grid=config["features"].get("pool_grid", 1),
         reduction=config["features"].get("reduction", "sparse"),
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} features --weights {input.weights} --stimuli {input.stimuli}"
         " --model-id {wildcards.model} --pooling {params.pooling} --pool-grid {params.pool_grid}"
@@ -37,10 +37,10 @@ rule external_model:
         f"{L}/models/{{name}}/external_seed0.log",
     wildcard_constraints:
         name=one_of(EXTERNAL),
-    params:
-        options=lambda w: external_options(w.name),
     conda:
         "../../envs/goaldriven.yaml"
+    params:
+        options=lambda w: external_options(w.name),
     shell:
         "goaldriven external-model {params.options} --name {wildcards.name} --out {output} > {log} 2>&1"
 
@@ -58,6 +58,8 @@ rule features_external:
         f"{L}/features/{{benchmark}}/{{name}}/external_seed0.log",
     wildcard_constraints:
         name=one_of(EXTERNAL),
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         options=lambda w: external_options(w.name),
         max_features=config["features"]["max_features"],
@@ -65,8 +67,6 @@ rule features_external:
         pooling=config["features"].get("pooling", "none"),
         pool_grid=config["features"].get("pool_grid", 1),
         reduction=config["features"].get("reduction", "sparse"),
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} features {params.options} --stimuli {input.stimuli}"
         " --model-id {wildcards.name}/external_seed0 --pooling {params.pooling} --pool-grid {params.pool_grid}"

@@ -22,10 +22,10 @@ rule figure:
         pdf=f"{R}/figures/{{figure}}.pdf",
     log:
         f"{L}/figures/{{figure}}.log",
-    params:
-        label=config["label"],
     conda:
         "../../envs/goaldriven.yaml"
+    params:
+        label=config["label"],
     shell:
         "goaldriven figure {wildcards.figure} --inputs {input.data} --label '{params.label}'"
         " --out {output.png} > {log} 2>&1"
