@@ -44,6 +44,8 @@ include: "workflow/rules/figures.smk"
 rule all:
     input:
         all_figures(),
+        f"{R}/summary/leaderboard.json",
+        f"{R}/summary/layer_profiles",
 
 
 onsuccess:

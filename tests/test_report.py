@@ -87,12 +87,14 @@ def test_report_is_self_contained(rendered):
     text = report.read_text()
     assert report.stat().st_size > 100_000  # the figures are embedded
     assert not re.search(r"""(src|href)=["']https?://""", text), "the report loads something from the web"
+    assert "System Message" not in text, "docutils complained about a caption"
 
 
 def test_every_figure_has_an_entry_and_its_caption_in_the_rendered_report(built, rendered):
     _, dom = rendered
     seen = re.search(r'<pre id="harness-seen">(.*?)</pre>', dom, flags=re.S)
     assert seen, "the report's scripts did not run in the browser"
+    assert "System Message" not in html.unescape(seen.group(1)), "docutils complained about a caption"
     views = dict(re.findall(r"=== (\S+)\n(.*?)(?=\n=== |\Z)", html.unescape(seen.group(1)), flags=re.S))
     figures = sorted(p.stem for p in (built / "results/smoke/figures").glob("*.png"))
     inputs = _figure_inputs(built)

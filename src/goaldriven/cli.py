@@ -94,8 +94,38 @@ def cmd_features(a):
 
     spec = _feature_spec(a)
     layers = a.layers.split(",") if a.layers else None
-    extract_to_netcdf(a.weights, load_stimulus_set(a.stimuli), a.out, model_id=a.model_id, spec=spec,
+    net = a.weights
+    if a.model:  # an external nn.Module: weights optional, layers by module name
+        from .external import load_external
+
+        net = load_external(a.model, layers, input_size=a.image_size, preprocessing=a.preprocessing,
+                            weights=a.weights, name=a.model_id)
+    elif not a.weights:
+        raise InputError("--weights: needed for a zoo model (or name an external one with --model)")
+    extract_to_netcdf(net, load_stimulus_set(a.stimuli), a.out, model_id=a.model_id, spec=spec,
                       layers=layers, batch_size=a.batch_size, image_size=a.image_size, device=a.device)
+
+
+def cmd_external_model(a):
+    from .external import describe, load_external
+    from .io import write_json
+
+    layers = a.layers.split(",")
+    model = load_external(a.model, layers, input_size=a.image_size, preprocessing=a.preprocessing,
+                          weights=a.weights, name=a.name)
+    write_json(describe(model, a.name, a.model, layers, a.weights), a.out)
+    logging.info("%s: %s, layers %s checked", a.name, a.model, layers)
+
+
+def cmd_score_model(a):
+    from .api import score
+
+    table = score(a.model, a.layers, a.benchmark, input_size=a.input_size, preprocessing=a.preprocessing,
+                  weights=a.weights, name=a.name, spec=_feature_spec(a), splits=a.splits, seed=a.seed,
+                  criterion=a.criterion, out=a.out, device=a.device, config=a.configfile)
+    shown = [c for c in ("layer", "area", "ev", "r", "rsa", "rsa_low", "rsa_high") if c in table]
+    print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {a.out}/scores.csv, scores.nc, features.nc")
 
 
 def cmd_score(a):
@@ -160,6 +190,20 @@ def cmd_summarise(a):
               surrogate_score=a.surrogate_score)
 
 
+def cmd_leaderboard(a):
+    from .leaderboard import write_leaderboard
+
+    df = write_leaderboard(a.scores, a.out_csv, a.out_json, n_boot=a.bootstraps, seed=a.seed)
+    logging.info("leaderboard of %d models x areas:\n%s", len(df), df.head(20).to_string(index=False))
+
+
+def cmd_layer_profiles(a):
+    from .leaderboard import layer_profiles
+
+    for path in layer_profiles(a.predictivity, a.out_dir):
+        logging.info("wrote %s", path)
+
+
 def cmd_trajectory_join(a):
     from .io import write_csv
     from .trajectory import join_tables
@@ -201,9 +245,11 @@ def cmd_import(a):
     from .importers import IMPORTERS
 
     options = {k: getattr(a, k) for k in _IMAGE_FOLDER_OPTIONS if getattr(a, k) is not None}
-    if a.dataset != "image-folder" and options:
-        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+    allowed = {"image-folder": _IMAGE_FOLDER_OPTIONS, "assembly": ("size",)}.get(a.dataset, ())
+    if set(options) - set(allowed):
+        flags = ", ".join("--" + k.replace("_", "-") for k in options if k not in allowed)
         raise InputError(f"{flags}: only for image-folder, not {a.dataset}")
+    logging.info("importing %s from %s", a.dataset, a.source)
     if a.dataset != "image-folder":  # refuse a bad output before reading the data (the importer checks again)
         from .io import check_output_folder
 
@@ -257,7 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("features", help="extract every layer's activations for a stimulus set")
-    s.add_argument("--weights", required=True)
+    s.add_argument("--weights", help="weights of a zoo model (goaldriven train); with --model, optional "
+                                     "weights of that model (.safetensors or a torch state dict)")
+    s.add_argument("--model", metavar="FACTORY",
+                   help="an external model instead: FILE.py:FUNCTION or package.module:FUNCTION returning an "
+                        "nn.Module (then --layers names its modules)")
+    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
+                   help="with --model: pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
     s.add_argument("--stimuli", required=True)
     s.add_argument("--model-id", required=True)
     s.add_argument("--layers", help="comma-separated layer names (default: every layer)")
@@ -280,6 +332,38 @@ def build_parser() -> argparse.ArgumentParser:
     _add_criterion_option(s)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("external-model", help="check an external model (factory, layers, weights) and describe it")
+    s.add_argument("--model", required=True, metavar="FACTORY",
+                   help="FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module")
+    s.add_argument("--layers", required=True, help="comma-separated module names (as model.named_modules() gives)")
+    s.add_argument("--name", required=True, help="the model's name in the tables")
+    s.add_argument("--weights", help="weights to load into the model (.safetensors or a torch state dict)")
+    s.add_argument("--image-size", type=int, help="input size the stimuli are resized to (recorded)")
+    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
+                   help="pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
+    s.add_argument("--out", required=True, help="JSON description (metrics.json of the workflow)")
+    s.set_defaults(func=cmd_external_model)
+
+    s = sub.add_parser("score-model", help="score your own nn.Module's layers on one benchmark, in one call")
+    s.add_argument("--model", required=True, metavar="FACTORY",
+                   help="FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module")
+    s.add_argument("--layers", required=True, help="comma-separated module names (as model.named_modules() gives)")
+    s.add_argument("--benchmark", required=True,
+                   help="a benchmark name of --configfile, or a folder written by goaldriven import")
+    s.add_argument("--out", required=True, help="output folder: scores.csv, scores.nc, features.nc")
+    s.add_argument("--weights", help="weights to load into the model (.safetensors or a torch state dict)")
+    s.add_argument("--name", help="model name in the outputs (default: the factory)")
+    s.add_argument("--input-size", type=int, help="resize stimuli to this size (default: as stored)")
+    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
+                   help="pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
+    s.add_argument("--configfile", default="config/config.yaml", help="config in which to look a benchmark name up")
+    s.add_argument("--splits", type=int, default=10, help="cross-validation folds of the ridge mapping")
+    s.add_argument("--seed", type=int, default=0, help="seed of the folds (and of the RSA bootstrap)")
+    _add_criterion_option(s)
+    _add_feature_options(s, seed_flag="--projection-seed")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
+    s.set_defaults(func=cmd_score_model)
 
     s = sub.add_parser("score-rdms", help="RSA of every layer of one model with published RDMs")
     s.add_argument("--features", required=True)
@@ -341,6 +425,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True)
     s.set_defaults(func=cmd_summarise)
 
+    s = sub.add_parser("leaderboard", help="every model x area ranked: best layer chosen on held-out sites")
+    s.add_argument("--scores", nargs="+", required=True, help="scores files (goaldriven score, score-rdms)")
+    s.add_argument("--bootstraps", type=int, default=1000, help="resamples of sites for the 95%% interval")
+    s.add_argument("--seed", type=int, default=0, help="seed of the site halves and the resamples")
+    s.add_argument("--out-csv", required=True, help="the ranked table (CSV)")
+    s.add_argument("--out-json", required=True, help="the same as DVC metrics (JSON)")
+    s.set_defaults(func=cmd_leaderboard)
+
+    s = sub.add_parser("layer-profiles", help="per benchmark and area, every model's layer profile (DVC plots)")
+    s.add_argument("--predictivity", required=True, help="predictivity.csv of goaldriven summarise")
+    s.add_argument("--out-dir", required=True, help="folder of one CSV per benchmark and area")
+    s.set_defaults(func=cmd_layer_profiles)
+
     s = sub.add_parser("trajectory", help="neural predictivity of every kept epoch of trained models")
     s.add_argument("--models", nargs="+", required=True,
                    help="folders of goaldriven train (kept epochs in DIR/epochs/, final weights last)")
@@ -387,16 +484,123 @@ def build_parser() -> argparse.ArgumentParser:
     # The dataset names are goaldriven.importers.IMPORTERS' keys (a test checks), listed here so
     # that parsing the command line does not import the data stack.
     s = sub.add_parser("import", help="import a real dataset (stimuli, assemblies, RDMs) into our netCDF files")
-    s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder"))
+    s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder", "assembly"))
     s.add_argument("source", help="the dataset as published (a folder; image-folder: a folder or .tar.gz)")
     s.add_argument("out", help="output folder, replaced only on success and only if an earlier import "
                                "wrote it (image-folder: a .nc file); never inside SOURCE")
     s.add_argument("--subdir", help="image-folder: folder inside SOURCE to read, e.g. train")
     s.add_argument("--per-class", type=int, help="image-folder: seeded random subset of this many per class")
-    s.add_argument("--size", type=_positive_int, help="image-folder: resize images to SIZE x SIZE")
+    s.add_argument("--size", type=_positive_int, help="image-folder, assembly: resize images to SIZE x SIZE")
     s.add_argument("--seed", type=int, help="image-folder: seed of the per-class subset (default 0)")
     s.set_defaults(func=cmd_import)
+    _describe(p, sub)
     return p
+
+
+# Valid values listed in --help without importing torch at start-up (tests/test_cli.py checks
+# them against goaldriven.models.ARCHITECTURES, goaldriven.train.TASKS, goaldriven.figures.FIGURES).
+ARCHITECTURES = ("hmo", "alexnet", "vgg", "resnet18", "brainnet")
+TRAIN_TASKS = ("supervised", "untrained", "autoencoder", "pose")
+FIGURE_NAMES = ("montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching",
+                "seed_variance", "unit_examples", "trajectory", "leaderboard")
+_OUT = "output file (written atomically: replaced only on success)"
+# (command, option) -> help, for options declared without one above.
+_HELP = {
+    ("stimuli", "--seed"): "seed of objects, poses and backgrounds",
+    ("stimuli", "--split"): "name of the split (train, test); recorded in the stimulus ids",
+    ("stimuli", "--size"): "image size in pixels (square)",
+    ("stimuli", "--objects-per-category"): "distinct 3D objects per category",
+    ("stimuli", "--images-per-variation"): "images per object at each variation level, LEVEL:COUNT,...",
+    ("stimuli", "--out"): "stimulus set (.nc)",
+    ("train", "--dataset"): "training stimulus set (.nc)",
+    ("train", "--test-dataset"): "held-out stimulus set for the test accuracy",
+    ("train", "--seed"): "seed of initialisation and data order",
+    ("train", "--epochs"): "training epochs (0 for untrained)",
+    ("train", "--width"): "channel-width multiplier of the architecture",
+    ("train", "--batch-size"): "images per SGD step",
+    ("train", "--lr"): "learning rate (SGD with momentum, cosine schedule)",
+    ("simulate", "--weights"): "surrogate network's weights (goaldriven train)",
+    ("simulate", "--stimuli"): "stimulus set the sites respond to",
+    ("simulate", "--n-v4"): "simulated V4 sites",
+    ("simulate", "--n-it"): "simulated IT sites",
+    ("simulate", "--v4-layer"): "surrogate layer the V4 sites read from (ground truth)",
+    ("simulate", "--it-layer"): "surrogate layer the IT sites read from (ground truth)",
+    ("simulate", "--reps"): "repetitions (single trials) per image",
+    ("simulate", "--seed"): "seed of the readout weights and trial noise",
+    ("simulate", "--out"): "assembly (.nc)",
+    ("features", "--stimuli"): "stimulus set (.nc)",
+    ("features", "--model-id"): "model name recorded in the output",
+    ("features", "--batch-size"): "stimuli per forward pass",
+    ("features", "--device"): "auto: CUDA when available",
+    ("features", "--out"): "features file (.nc)",
+    ("score", "--features"): "features file (goaldriven features)",
+    ("score", "--splits"): "cross-validation folds of the ridge mapping",
+    ("score", "--seed"): "seed of the folds",
+    ("score", "--out"): "scores (.nc)",
+    ("score-rdms", "--features"): "features file (goaldriven features)",
+    ("score-rdms", "--benchmark"): "benchmark name recorded in the output",
+    ("score-rdms", "--seed"): "seed of the bootstrap",
+    ("score-rdms", "--out"): "scores (.nc)",
+    ("convergence", "--features"): "features files of the seeds of one architecture (same stimuli)",
+    ("convergence", "--out"): "CSV: CKA per layer and pair of seeds",
+    ("matching", "--features"): "features files of the seeds of one architecture (same stimuli)",
+    ("matching", "--max-units"): "units per layer matched (seeded subsample)",
+    ("matching", "--permutations"): "stimulus shuffles for the chance level",
+    ("matching", "--out"): "CSV: per layer and pair of seeds",
+    ("unit-examples", "--features"): "features files of two seeds",
+    ("unit-examples", "--unit"): "match layer columns, or conv channels over stimuli and positions",
+    ("unit-examples", "--seed"): "seed of the unit subsample",
+    ("unit-examples", "--out"): "CSV of the units and their top images",
+    ("seed-variance", "--bootstraps"): "resamples of seeds for the interval",
+    ("seed-variance", "--out"): "CSV: variance shares per metric",
+    ("summarise", "--scores"): "scores files (goaldriven score, score-rdms)",
+    ("summarise", "--metrics"): "metrics.json of every model (goaldriven train)",
+    ("summarise", "--surrogate-score"): "scores of the surrogate network (recovery check)",
+    ("summarise", "--out-dir"): "folder of the tables (predictivity.csv, rsa.csv, models.csv, ...)",
+    ("trajectory", "--splits"): "cross-validation folds of the ridge mapping",
+    ("trajectory", "--device"): "auto: CUDA when available",
+    ("trajectory-join", "--out"): "CSV of all models",
+    ("figure", "name"): "which figure: " + ", ".join(FIGURE_NAMES),
+    ("figure", "--inputs"): "the tables (and data) the figure is drawn from, in the rule's order",
+    ("figure", "--label"): "data label shown on the figure",
+    ("lineage", "path"): "a result file",
+    ("lineage", "--format"): "plain text or JSON",
+    ("import", "dataset"): "which importer (assembly: any BrainIO-style folder, assembly.nc + a stimulus set)",
+    (None, "--verbose"): "log debug messages too",
+}
+_FEATURE_HELP = {"--pool-grid": "side of the pooling grid (1: global pooling)",
+                 "--max-features": "width above which a layer is reduced"}
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown where there is one to show (not None, not already in the help)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, "", (), argparse.SUPPRESS) or isinstance(action.default, bool) \
+                or "default" in text or action.required:
+            return text
+        return super()._get_help_string(action)
+
+
+def _describe(p, sub) -> None:
+    """Help for every option, with its default, and the valid architectures, tasks, figures."""
+    for name, s in [(None, p), *sub.choices.items()]:
+        s.formatter_class = _Formatter
+        for action in s._actions:
+            key = action.option_strings[-1] if action.option_strings else action.dest
+            if not action.help:
+                action.help = _HELP.get((name, key)) or _FEATURE_HELP.get(key)
+            if (name, key) == ("train", "--arch"):
+                action.choices, action.help = ARCHITECTURES, "architecture: " + ", ".join(ARCHITECTURES)
+            if (name, key) == ("train", "--task"):
+                action.choices, action.help = TRAIN_TASKS, "objective: " + ", ".join(TRAIN_TASKS)
+            if (name, key) == ("figure", "name"):
+                action.choices = FIGURE_NAMES
+            if action.help and action.required and "(required)" not in action.help:
+                action.help += " (required)"
+        if name is not None and not s.description:
+            s.description = sub._choices_actions[list(sub.choices).index(name)].help
 
 
 def _limit_threads(n: int) -> None:

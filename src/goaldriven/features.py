@@ -183,14 +183,21 @@ class _Extraction:
 
     def __init__(self, weights, stimuli: xr.DataArray, layers, spec: FeatureSpec, batch_size: int,
                  image_size: int | None, device: str, progress: bool):
-        from .train import load_weights, resolve_device
+        from .external import ExternalModel
+        from .train import load_weights, normalise, resolve_device
 
         if stimuli.dims != ("presentation", "y", "x", "channel") or stimuli.sizes["presentation"] == 0:
             raise ValueError("expected a non-empty stimulus set (presentation, y, x, channel), "
                              f"got {dict(stimuli.sizes)}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        self.model, meta = load_weights(weights)
+        if isinstance(weights, ExternalModel):  # any nn.Module, its layers read by forward hooks
+            self.model, meta, self.normalise = weights, {"input_size": weights.input_size}, weights.normalise
+            if not layers:
+                raise InputError(f"{weights}: layers: name the modules to read; the model has {weights.layer_names}")
+            weights.check_layers(layers)
+        else:
+            (self.model, meta), self.normalise = load_weights(weights), normalise
         self.device = resolve_device(device)
         self.model.to(self.device)
         self.layers = list(layers or self.model.layer_names)
@@ -236,17 +243,16 @@ class _Extraction:
     @torch.no_grad()
     def activations(self, desc: str):
         """Yield ``(start, {layer: pooled activations as numpy float32})`` batch by batch."""
-        from tqdm.auto import tqdm
-
-        from .train import normalise
+        from .progress import progress
 
         n = self.stimuli.sizes["presentation"]
         starts = range(0, n, self.batch_size)
-        # disable=None: a bar on a terminal, silence in log files.
-        for start in tqdm(starts, desc=desc, disable=None if self.progress else True, leave=False):
+        # A bar on a terminal, progress lines in a job's log file.
+        for start in progress(starts, desc=f"{desc} ({n} stimuli, {len(self.layers)} layers)",
+                              enabled=self.progress):
             # isel + values reads only this batch when the stimulus set was opened lazily.
             pixels = np.ascontiguousarray(self.stimuli.isel(presentation=slice(start, start + self.batch_size)).values)
-            x = normalise(torch.from_numpy(pixels).to(self.device).permute(0, 3, 1, 2))
+            x = self.normalise(torch.from_numpy(pixels).to(self.device).permute(0, 3, 1, 2))
             if x.shape[-2:] != (self.input_size, self.input_size):
                 x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                                   align_corners=False, antialias=True)

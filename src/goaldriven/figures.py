@@ -731,11 +731,44 @@ def plot_trajectory(table_csv, out_png, data_label: str) -> None:
     save_figure(fig, out_png)
 
 
+KIND_STYLE = {"zoo": "tab:blue", "control": "tab:grey", "external": "tab:red"}
+
+
+def plot_leaderboard(leaderboard_csv, out_png, data_label: str) -> None:
+    """Every model of the leaderboard (``goaldriven leaderboard``), one panel per benchmark area:
+    the best layer's score (chosen on held-out sites) with its 95% interval, best first."""
+    df = read_table(leaderboard_csv, ["benchmark", "area", "model", "kind", "metric", "score", "rank"],
+                    dropna=["benchmark", "area", "model"])
+    panels = list(df.groupby(["benchmark", "area"], sort=True))
+    n_models = df["model"].nunique()
+    fig = plt.figure(figsize=(4.2 * len(panels), 1.2 + 0.32 * n_models), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    labels = {"ev": "median explained variance\n(ceiling-normalised)", "r2": "median signed r²", "rsa": "RDM Spearman r"}
+    for ax, ((benchmark, area), g) in zip(axes, panels):
+        g = g.sort_values("rank", ascending=False)
+        y = np.arange(len(g))
+        err = np.vstack([g["score"] - g["ci_low"], g["ci_high"] - g["score"]]) if "ci_low" in g else None
+        colors = [KIND_STYLE.get(k, "black") for k in g["kind"]]
+        ax.barh(y, g["score"], color=colors, alpha=0.8)
+        if err is not None and np.isfinite(err).any():
+            ax.errorbar(g["score"], y, xerr=np.nan_to_num(np.abs(err)), fmt="none", ecolor="black", lw=1, capsize=2)
+        ax.set_yticks(y, [f"{r.model} ({r.best_layer})" if "best_layer" in g else r.model for r in g.itertuples()],
+                      fontsize=8)
+        ax.set_xlabel(labels.get(g["metric"].iloc[0], g["metric"].iloc[0]), fontsize=9)
+        ax.set_title(f"{benchmark}: {area}", fontsize=10)
+        ax.axvline(0, color="black", lw=0.5)
+    handles = [Patch(color=c, alpha=0.8, label=k) for k, c in KIND_STYLE.items() if k in set(df["kind"])]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    _titles(fig, "Leaderboard: best layer (chosen on held-out sites) of every model, 95% interval", data_label)
+    save_figure(fig, out_png)
+
+
 FIGURES = {"montage": plot_montage, "layer_profiles": plot_layer_profiles,
            "performance_vs_it": plot_performance_vs_it, "rsa": plot_rsa, "cka": plot_cka,
            "correspondence": plot_correspondence,
            "recovery": plot_recovery, "matching": plot_matching, "seed_variance": plot_seed_variance,
            "unit_examples": plot_unit_examples, "trajectory": plot_trajectory}
+FIGURES["leaderboard"] = plot_leaderboard
 MULTI_INPUT = {"matching"}  # figures that take a list of tables
 OPTIONAL_INPUTS = {"rsa": ["references_csv"]}  # trailing inputs passed by name when given
 

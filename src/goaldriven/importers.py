@@ -19,6 +19,7 @@ behind and never clobbers a good earlier import.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import warnings
@@ -35,6 +36,8 @@ from .io import InputError, atomic_folder, write_netcdf
 from .neural import RDM_DIMS, save_assembly
 from .stimuli import import_image_folder, refuse_bombs, save_stimulus_set
 
+log = logging.getLogger(__name__)
+
 # Where each dataset came from: the citation and the repository@commit of the data README.
 SOURCES = {
     "cowley-v4": "Cowley et al. 2023, bioRxiv: compact deep neural network models of visual cortex "
@@ -50,9 +53,9 @@ SOURCES = {
 
 
 def _progress(iterable, desc: str):
-    from tqdm.auto import tqdm
+    from .progress import progress
 
-    return tqdm(iterable, desc=desc, disable=None)  # silent when not a terminal
+    return progress(iterable, desc)  # a bar on a terminal, log lines in a job's log
 
 
 def _pixels(values: np.ndarray, coords: dict, identifier: str, dataset: str) -> xr.DataArray:
@@ -538,10 +541,90 @@ def import_kalfas_it(source: str | os.PathLike, out: str | os.PathLike) -> Path:
     return Path(out)
 
 
+# --- any BrainIO-style benchmark: assembly.nc + a stimulus set ---------------------------------
+
+ASSEMBLY_FILE = "assembly.nc"
+STIMULUS_FILES = ("stimuli.nc", "stimulus_set.nc")
+
+
+def _stimulus_source(source: Path) -> Path:
+    """The stimulus set of a benchmark folder: stimuli.nc, else the one CSV (BrainIO layout),
+    else the folder of images itself (flat or by class)."""
+    for name in STIMULUS_FILES:
+        if (source / name).is_file():
+            return source / name
+    csvs = sorted(source.glob("*.csv"))
+    if len(csvs) == 1:
+        return csvs[0]
+    if len(csvs) > 1:
+        raise InputError(f"{source}: several CSV files {[c.name for c in csvs]}; keep the one stimulus set CSV")
+    raise InputError(f"{source}: no stimulus set (stimuli.nc, or a BrainIO CSV with stimulus_id/image_id and "
+                     "filename columns beside its images)")
+
+
+def _plain_assembly(path: Path) -> xr.DataArray:
+    """An assembly.nc as BrainIO writes it (MultiIndexes reset to plain coordinates; older
+    files name the stimuli ``image_id``), in our layout; errors name the file and the field."""
+    from .io import open_netcdf
+    from .neural import plain_coords
+
+    da = plain_coords(open_netcdf(path))
+    if "stimulus_id" not in da.coords:
+        if "image_id" not in da.coords:
+            raise InputError(f"{path}: no 'stimulus_id' (or BrainIO's 'image_id') coordinate along presentation "
+                             f"(has {sorted(da.coords)})")
+        da = da.rename({"image_id": "stimulus_id"})
+    da = da.assign_coords(stimulus_id=("presentation", da["stimulus_id"].values.astype(str).astype(object)))
+    if "region" not in da.coords:
+        raise InputError(f"{path}: no 'region' coordinate along neuroid (the brain area of each site, e.g. IT)")
+    if "time_bin" in da.dims:
+        if da.sizes["time_bin"] != 1:
+            raise InputError(f"{path}: time_bin: {da.sizes['time_bin']} time bins; keep one (e.g. 70-170 ms) "
+                             "before importing")
+        da = da.squeeze("time_bin", drop=True)
+        da = da.drop_vars([c for c in da.coords if "time_bin" in c], errors="ignore")
+    da.attrs.setdefault("identifier", path.parent.name)
+    return da
+
+
+def import_assembly(source: str | os.PathLike, out: str | os.PathLike, size: int | None = None) -> Path:
+    """Import a BrainIO-style benchmark folder: ``assembly.nc`` (presentation x neuroid
+    [x one time_bin], ``stimulus_id`` or ``image_id``, ``neuroid_id``, ``region``, optional
+    ``repetition`` for single trials) and its stimulus set (``stimuli.nc``, or a BrainIO CSV
+    with its images, flat or in class folders). Writes OUT/assembly.nc and OUT/stimuli.nc."""
+    from .stimuli import load_stimulus_set
+
+    source = Path(source)
+    if not source.is_dir():
+        raise InputError(f"{source}: not a folder (a benchmark folder holds {ASSEMBLY_FILE} and a stimulus set)")
+    path = source / ASSEMBLY_FILE
+    if not path.is_file():
+        raise InputError(f"{path}: not found (a benchmark folder holds {ASSEMBLY_FILE} and a stimulus set)")
+    assembly = _plain_assembly(path)
+    stim_path = _stimulus_source(source)
+    stimuli = load_stimulus_set(stim_path, size=size)
+    if size is not None and stimuli.sizes["x"] != size:
+        raise InputError(f"{stim_path}: size: images are {stimuli.sizes['x']} px; --size resizes image files only")
+    stimuli.attrs.setdefault("identifier", stim_path.stem)
+    assembly.attrs.setdefault("stimulus_set_identifier", stimuli.attrs["identifier"])
+    log.info("%s: %d presentations x %d sites (%s); stimulus set %s: %d images", path,
+             assembly.sizes["presentation"], assembly.sizes["neuroid"],
+             ", ".join(map(str, dict.fromkeys(assembly["region"].values.tolist()))), stim_path,
+             stimuli.sizes["presentation"])
+    from .neural import validate_assembly
+
+    validate_assembly(assembly, path, stimuli=stimuli)
+    with atomic_folder(out) as tmp:
+        save_stimulus_set(stimuli, tmp / "stimuli.nc")
+        save_assembly(assembly, tmp / "assembly.nc")
+    return Path(out)
+
+
 # CLI name -> importer(source, out, **options); image-folder writes one .nc file, the others a folder.
 IMPORTERS = {
     "cowley-v4": import_cowley_v4,
     "kriegeskorte92": import_kriegeskorte92,
     "kalfas-it": import_kalfas_it,
     "image-folder": import_image_folder,
+    "assembly": import_assembly,
 }

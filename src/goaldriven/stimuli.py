@@ -272,13 +272,15 @@ def _read_stimulus_csv(path: Path, size: int | None) -> xr.DataArray:
         raise InputError(f"{path}: not a readable CSV ({e})") from None
     if "stimulus_id" not in table and "image_id" in table:  # older BrainIO sets name it image_id
         table = table.rename(columns={"image_id": "stimulus_id"})
+    if "filename" not in table and "image_file_name" in table:  # and the file image_file_name
+        table = table.rename(columns={"image_file_name": "filename"})
     missing = [c for c in ("stimulus_id", "filename") if c not in table]
     if missing:
         raise InputError(f"{path}: a BrainIO stimulus set CSV needs the column(s) {missing} "
                          f"(has {list(table.columns)})")
     if table.empty:
         raise InputError(f"{path}: the stimulus set is empty")
-    files = [path.parent / f for f in table["filename"]]
+    files = [_image_file(path, f) for f in table["filename"]]
     absent = [f for f in files if not f.is_file()]
     if absent:
         raise InputError(f"{path}: {len(absent)} image file(s) not found (e.g. {absent[0]})")
@@ -290,6 +292,25 @@ def _read_stimulus_csv(path: Path, size: int | None) -> xr.DataArray:
         da.attrs["categories"] = ",".join(pairs["category_name"].astype(str))
     validate_stimulus_set(da, path)
     return da
+
+
+def _image_file(csv: Path, filename: str) -> Path:
+    """Where a CSV's image is: relative to the CSV, in the folder named after the CSV (an
+    unpacked BrainIO zip), or anywhere below the CSV's folder by its name (a flat folder or
+    one folder per class)."""
+    for candidate in (csv.parent / filename, csv.parent / csv.stem / filename):
+        if candidate.is_file():
+            return candidate
+    found = _IMAGE_INDEX.setdefault(csv, {})
+    if not found:
+        for p in csv.parent.rglob("*"):
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
+                found.setdefault(p.name, []).append(p)
+    matches = found.get(Path(filename).name, [])
+    return matches[0] if len(matches) == 1 else csv.parent / filename
+
+
+_IMAGE_INDEX: dict = {}  # CSV -> {image file name: paths below its folder}, built on first need
 
 
 def _column_values(column: pd.Series) -> np.ndarray:
@@ -487,8 +508,10 @@ def _decode_all(items, n: int, size: int | None) -> np.ndarray:
     """
     from PIL import Image
 
+    from .progress import progress
+
     out = first = None
-    for i, (name, data) in enumerate(items):
+    for i, (name, data) in enumerate(progress(items, "decoding images", total=n)):
         img = _decode(data, name)
         if size is not None and img.size != (size, size):
             img = img.resize((size, size), Image.Resampling.LANCZOS)

@@ -10,20 +10,22 @@ from snakemake.logging import logger
 
 R = config.get("results", "results")
 L = config.get("logs", "logs")
-MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained|autoencoder)_seed[0-9]+"
+ZOO_MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained|autoencoder)_seed[0-9]+"
+MODEL_RE = ZOO_MODEL_RE + r"|[a-z0-9]+/external_seed0"  # external models: NAME/external_seed0
+EXTERNAL = {e["name"]: e for e in config["models"].get("external", [])}  # name -> models.external entry
 BENCHMARKS = config["neural"]  # name -> {importer, source}
 # What each importer writes into R/neural/{benchmark}/ (the simulator writes R/recordings/).
 IMPORTER_FILES = {
     "cowley-v4": ["assembly.nc", "trials.nc", "stimuli.nc"],
     "kalfas-it": ["assembly.nc", "stimuli.nc"],
     "kriegeskorte92": ["rdms.nc", "stimuli.nc"],
+    "assembly": ["assembly.nc", "stimuli.nc"],  # any BrainIO-style folder (goaldriven import assembly)
 }
 SYNTHETIC = config["training"]["dataset"] == "synthetic"
 KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored along training
 # The config files of this run, recorded by every job in its run manifest (goaldriven lineage).
 # Set, not read (so no `envvars:`); a cluster job parses this file again and sets it there too.
-os.environ.update(GOALDRIVEN_CONFIG=os.pathsep.join(
-    map(str, workflow.overwrite_configfiles or ["config/config.yaml"])))
+os.environ.update(GOALDRIVEN_CONFIG=os.pathsep.join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"])))
 
 
 def raw_data(path):
@@ -32,12 +34,14 @@ def raw_data(path):
     generated dvc.yaml) the same before and after ``dvc update`` fetches the data. If it is not
     here yet, the error says how to fetch it rather than Snakemake's bare "missing input"."""
     wanted = Path(path)
-    tracked = next((q for q in [wanted, *wanted.parents]
-                    if q.name and q.with_suffix(f"{q.suffix}.dvc").is_file()), None)
+    tracked = next(
+        (q for q in [wanted, *wanted.parents] if q.name and q.with_suffix(f"{q.suffix}.dvc").is_file()), None
+    )
     unit = tracked or wanted
     if not unit.exists():
-        how = (f"fetch it with: dvc update {unit}.dvc (see data/README.md)" if tracked
-               else "check the path in the config")
+        how = (
+            f"fetch it with: dvc update {unit}.dvc (see data/README.md)" if tracked else "check the path in the config"
+        )
         raise WorkflowError(f"raw input {unit} is missing; {how}")
     return str(unit)
 
@@ -52,14 +56,17 @@ def one_of(names):
     return "|".join(names) if names else "(?!)"
 
 
-PREDICTIVITY = benchmarks_of("simulate", "cowley-v4", "kalfas-it")  # site responses
+PREDICTIVITY = benchmarks_of("simulate", "cowley-v4", "kalfas-it", "assembly")  # site responses
 if any(not 0 < e < config["models"]["epochs"] for e in KEEP_EPOCHS):
-    raise ValueError("config: models.keep_epochs must lie between 0 and models.epochs (the final "
-                     "weights are always scored)")
+    raise ValueError(
+        "config: models.keep_epochs must lie between 0 and models.epochs (the final weights are always scored)"
+    )
 RDM_BENCHMARKS = benchmarks_of("kriegeskorte92")  # published RDMs only
 if benchmarks_of("simulate") and not SYNTHETIC:
-    raise ValueError("config: the 'simulate' benchmark needs training.dataset: synthetic "
-                     "(its surrogate network is trained on the synthetic stimuli)")
+    raise ValueError(
+        "config: the 'simulate' benchmark needs training.dataset: synthetic "
+        "(its surrogate network is trained on the synthetic stimuli)"
+    )
 
 
 def _architecture_layers():
@@ -70,11 +77,17 @@ def _architecture_layers():
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             for sub in ast.walk(node):
-                if (isinstance(sub, ast.Assign) and any(getattr(t, "id", None) == "stages" for t in sub.targets)
-                        and isinstance(sub.value, ast.List)):
+                if (
+                    isinstance(sub, ast.Assign)
+                    and any(getattr(t, "id", None) == "stages" for t in sub.targets)
+                    and isinstance(sub.value, ast.List)
+                ):
                     layers[node.name] = [e.elts[0].value for e in sub.value.elts if isinstance(e, ast.Tuple)]
-        elif (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "ARCHITECTURES" for t in node.targets)
-              and isinstance(node.value, ast.Dict)):
+        elif (
+            isinstance(node, ast.Assign)
+            and any(getattr(t, "id", None) == "ARCHITECTURES" for t in node.targets)
+            and isinstance(node.value, ast.Dict)
+        ):
             registry = {k.value: v.id for k, v in zip(node.value.keys, node.value.values)}
     return {arch: layers.get(factory, []) for arch, factory in registry.items()}
 
@@ -85,38 +98,61 @@ ARCH_LAYERS = _architecture_layers()
 def _check_names():
     """Benchmark and layer names the config refers to must exist: refused here, at parse time,
     naming the config key, rather than by a job hours into the run."""
+
     def refuse(key, value, choices, what):
         raise WorkflowError(f"config: {key} is {value!r}, not {what}; choose from {sorted(choices)}")
 
     for key, value, choices, what in (
-            ("models.trajectory_benchmark", config["models"].get("trajectory_benchmark"), PREDICTIVITY,
-             "a benchmark of site responses in config 'neural'"),
-            ("convergence.benchmark", config["convergence"].get("benchmark"), BENCHMARKS,
-             "a benchmark in config 'neural'")):
+        (
+            "models.trajectory_benchmark",
+            config["models"].get("trajectory_benchmark"),
+            PREDICTIVITY,
+            "a benchmark of site responses in config 'neural'",
+        ),
+        ("convergence.benchmark", config["convergence"].get("benchmark"), BENCHMARKS, "a benchmark in config 'neural'"),
+    ):
         if value is not None and value not in choices:
             refuse(key, value, choices, what)
     examples = config["convergence"]["examples"]
     if examples["arch"] not in config["models"]["archs"]:
         refuse("convergence.examples.arch", examples["arch"], config["models"]["archs"], "one of models.archs")
     if examples["layer"] not in ARCH_LAYERS.get(examples["arch"], []):
-        refuse("convergence.examples.layer", examples["layer"], ARCH_LAYERS.get(examples["arch"], []),
-               f"a layer of {examples['arch']}")
+        refuse(
+            "convergence.examples.layer",
+            examples["layer"],
+            ARCH_LAYERS.get(examples["arch"], []),
+            f"a layer of {examples['arch']}",
+        )
     if benchmarks_of("simulate"):
         surrogate = config["surrogate"]
         if surrogate["arch"] not in ARCH_LAYERS:
             refuse("surrogate.arch", surrogate["arch"], ARCH_LAYERS, "an architecture")
         for key in ("v4_layer", "it_layer"):
             if surrogate[key] not in ARCH_LAYERS[surrogate["arch"]]:
-                refuse(f"surrogate.{key}", surrogate[key], ARCH_LAYERS[surrogate["arch"]],
-                       f"a layer of {surrogate['arch']}")
+                refuse(
+                    f"surrogate.{key}",
+                    surrogate[key],
+                    ARCH_LAYERS[surrogate["arch"]],
+                    f"a layer of {surrogate['arch']}",
+                )
 
 
 _check_names()
 
 
 def _figures():
-    names = ["layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "matching", "seed_variance",
-             "unit_examples", "trajectory"]
+    names = [
+        "layer_profiles",
+        "performance_vs_it",
+        "rsa",
+        "cka",
+        "correspondence",
+        "matching",
+        "seed_variance",
+        "unit_examples",
+        "trajectory",
+        "leaderboard",
+    ]
     if SYNTHETIC:
         names.insert(0, "montage")
     if benchmarks_of("simulate"):
@@ -163,6 +199,40 @@ def code(*modules):
 def candidate_models():
     m = config["models"]
     return [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"]]
+
+
+def external_models():
+    """Model ids of the config's external models (models.external): NAME/external_seed0."""
+    return [f"{name}/external_seed0" for name in EXTERNAL]
+
+
+def scored_models():
+    """Every model scored and summarised: the zoo's and the external ones."""
+    return candidate_models() + external_models()
+
+
+def external_files(w):
+    """An external model's files, as inputs: its factory file (when it names one) and weights."""
+    entry, files = EXTERNAL[w.name], {}
+    where = entry["factory"].rpartition(":")[0]
+    if where.endswith(".py") or "/" in where:
+        files["factory"] = where
+    if entry.get("weights"):
+        files["model_weights"] = entry["weights"]
+    return files
+
+
+def external_options(name):
+    """The goaldriven options that describe an external model (features, external-model)."""
+    e = EXTERNAL[name]
+    options = (
+        f"--model {e['factory']} --layers {','.join(e['layers'])} --preprocessing {e.get('preprocessing', 'imagenet')}"
+    )
+    if e.get("input_size"):
+        options += f" --image-size {e['input_size']}"
+    if e.get("weights"):
+        options += f" --weights {e['weights']}"
+    return options
 
 
 def benchmark_stimuli(benchmark):
@@ -215,7 +285,7 @@ def features_of(benchmark, models=None):
 
 
 def all_scores():
-    return [f"{R}/scores/{b}/{m}.nc" for b in BENCHMARKS for m in candidate_models()]
+    return [f"{R}/scores/{b}/{m}.nc" for b in BENCHMARKS for m in scored_models()]
 
 
 def matching_tables():

@@ -10,13 +10,13 @@ rule score:
         f"{L}/scores/{{benchmark}}/{{model}}.log",
     wildcard_constraints:
         benchmark=one_of(PREDICTIVITY),
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         splits=config["comparison"]["splits"],
         seed=config["comparison"]["seed"],
         criterion=config["comparison"]["criterion"],
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} score --features {input.features} --recordings {input.recordings}"
         " {params.trials} --benchmark {wildcards.benchmark} --splits {params.splits} --seed {params.seed}"
@@ -34,11 +34,11 @@ rule score_rdms:
         f"{L}/scores/{{benchmark}}/{{model}}.log",
     wildcard_constraints:
         benchmark=one_of(RDM_BENCHMARKS),
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         bootstraps=config["comparison"].get("rdm_bootstraps", 100),
         seed=config["comparison"]["seed"],
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven score-rdms --features {input.features} --rdms {input.rdms}"
         " --benchmark {wildcards.benchmark} --bootstraps {params.bootstraps} --seed {params.seed}"
@@ -49,8 +49,8 @@ rule summarise:
     input:
         code("compare", "features", "neural", "summary"),
         scores=all_scores(),
-        metrics=expand(f"{R}/models/{{model}}/metrics.json", model=candidate_models()),
-        panel_features=features_of(rsa_panel_benchmark()),
+        metrics=expand(f"{R}/models/{{model}}/metrics.json", model=scored_models()),
+        panel_features=features_of(rsa_panel_benchmark(), scored_models()),
         panel_data=panel_data(rsa_panel_benchmark()),
         surrogate=[f"{R}/scores/{b}/surrogate.nc" for b in benchmarks_of("simulate")],
     output:
@@ -62,11 +62,11 @@ rule summarise:
         [f"{R}/summary/recovery.csv"] if benchmarks_of("simulate") else [],
     log:
         f"{L}/summary/summarise.log",
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         out=subpath(output[0], parent=True),
         surrogate=lambda w, input: f"--surrogate-score {input.surrogate}" if input.surrogate else "",
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven summarise --scores {input.scores} --metrics {input.metrics}"
         " --panel-features {input.panel_features} --panel-data {input.panel_data}"
@@ -90,6 +90,8 @@ rule trajectory_model:
         f"{L}/summary/trajectory/{{model}}.log",
     wildcard_constraints:
         model=MODEL_RE,
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         dir=subpath(input.weights, parent=True),
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
@@ -102,8 +104,6 @@ rule trajectory_model:
         pooling=config["features"].get("pooling", "none"),
         pool_grid=config["features"].get("pool_grid", 1),
         reduction=config["features"].get("reduction", "sparse"),
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} trajectory --models {params.dir} --stimuli {input.stimuli}"
         " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
@@ -126,3 +126,39 @@ rule trajectory:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven trajectory-join --tables {input.tables} --out {output} > {log} 2>&1"
+
+
+# Every model (zoo, controls, external) x area, best layer chosen on held-out sites, ranked; the
+# JSON is the pipeline's DVC metrics, the CSV a table of the report.
+rule leaderboard:
+    input:
+        code("leaderboard"),
+        scores=all_scores(),
+    output:
+        csv=report(f"{R}/summary/leaderboard.csv", caption="../report/leaderboard.rst", category="Leaderboard"),
+        json=f"{R}/summary/leaderboard.json",
+    log:
+        f"{L}/summary/leaderboard.log",
+    conda:
+        "../../envs/goaldriven.yaml"
+    params:
+        bootstraps=config["comparison"].get("leaderboard_bootstraps", 1000),
+        seed=config["comparison"]["seed"],
+    shell:
+        "goaldriven leaderboard --scores {input.scores} --bootstraps {params.bootstraps} --seed {params.seed}"
+        " --out-csv {output.csv} --out-json {output.json} > {log} 2>&1"
+
+
+# Every model's layer profile per benchmark and area, one CSV each: the pipeline's DVC plots.
+rule layer_profiles:
+    input:
+        code("leaderboard"),
+        predictivity=f"{R}/summary/predictivity.csv",
+    output:
+        directory(f"{R}/summary/layer_profiles"),
+    log:
+        f"{L}/summary/layer_profiles.log",
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        "goaldriven layer-profiles --predictivity {input.predictivity} --out-dir {output} > {log} 2>&1"

@@ -12,10 +12,10 @@ rule convergence:
         correspondence=f"{R}/convergence/correspondence.csv",
     log:
         f"{L}/convergence/similarity.log",
-    params:
-        permutations=config["convergence"]["cka_permutations"],
     conda:
         "../../envs/goaldriven.yaml"
+    params:
+        permutations=config["convergence"]["cka_permutations"],
     shell:
         "goaldriven --threads {threads} similarity --features {input.features} --stimuli {input.stimuli}"
         " --permutations {params.permutations} --out {output.similarity}"
@@ -25,18 +25,20 @@ rule convergence:
 rule unit_matching:
     input:
         code("convergence", "features", "compare"),
-        features=lambda w: features_of(convergence_benchmark(), expand(
-            "{arch}/{task}_seed{seed}", arch=w.arch, task=w.task, seed=config["models"]["seeds"])),
+        features=lambda w: features_of(
+            convergence_benchmark(),
+            expand("{arch}/{task}_seed{seed}", arch=w.arch, task=w.task, seed=config["models"]["seeds"]),
+        ),
     output:
         f"{R}/convergence/matching/{{arch}}_{{task}}.csv",
     log:
         f"{L}/convergence/matching_{{arch}}_{{task}}.log",
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         max_units=config["convergence"]["max_units"],
         permutations=config["convergence"]["permutations"],
         unit=config["convergence"]["unit"],
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} matching --features {input.features} --max-units {params.max_units}"
         " --permutations {params.permutations} --unit {params.unit} --out {output} > {log} 2>&1"
@@ -50,10 +52,10 @@ rule seed_variance:
         f"{R}/convergence/seed_variance.csv",
     log:
         f"{L}/convergence/seed_variance.log",
-    params:
-        level=config["convergence"]["level"],
     conda:
         "../../envs/goaldriven.yaml"
+    params:
+        level=config["convergence"]["level"],
     shell:
         "goaldriven seed-variance --models {input.models} --level {params.level} --out {output} > {log} 2>&1"
 
@@ -61,18 +63,23 @@ rule seed_variance:
 rule unit_examples:
     input:
         code("convergence", "features"),
-        features=lambda w: features_of(convergence_benchmark(), expand(
-            "{arch}/supervised_seed{seed}", arch=config["convergence"]["examples"]["arch"],
-            seed=config["models"]["seeds"][:2])),
+        features=lambda w: features_of(
+            convergence_benchmark(),
+            expand(
+                "{arch}/supervised_seed{seed}",
+                arch=config["convergence"]["examples"]["arch"],
+                seed=config["models"]["seeds"][:2],
+            ),
+        ),
     output:
         f"{R}/convergence/unit_examples.csv",
     log:
         f"{L}/convergence/unit_examples.log",
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         layer=config["convergence"]["examples"]["layer"],
         unit=config["convergence"]["unit"],
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven unit-examples --features {input.features} --layer {params.layer} --unit {params.unit}"
         " --out {output} > {log} 2>&1"

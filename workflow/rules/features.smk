@@ -8,16 +8,67 @@ rule features:
         f"{R}/features/{{benchmark}}/{{model}}.nc",
     log:
         f"{L}/features/{{benchmark}}/{{model}}.log",
+    wildcard_constraints:
+        model=ZOO_MODEL_RE,
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         max_features=config["features"]["max_features"],
         seed=config["features"]["projection_seed"],
         pooling=config["features"].get("pooling", "none"),
         pool_grid=config["features"].get("pool_grid", 1),
         reduction=config["features"].get("reduction", "sparse"),
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} features --weights {input.weights} --stimuli {input.stimuli}"
         " --model-id {wildcards.model} --pooling {params.pooling} --pool-grid {params.pool_grid}"
         " --reduction {params.reduction} --max-features {params.max_features}"
-        " --seed {params.seed} --out {output} > {log} 2>&1"
+        " --seed {params.seed} --device auto --out {output} > {log} 2>&1"
+
+
+# An external model (config models.external): checked (factory, layers, weights) and described
+# in a metrics.json like a zoo model's, so that tables and figures take it as one.
+rule external_model:
+    input:
+        unpack(external_files),
+        code("external"),
+    output:
+        f"{R}/models/{{name}}/external_seed0/metrics.json",
+    log:
+        f"{L}/models/{{name}}/external_seed0.log",
+    wildcard_constraints:
+        name=one_of(EXTERNAL),
+    conda:
+        "../../envs/goaldriven.yaml"
+    params:
+        options=lambda w: external_options(w.name),
+    shell:
+        "goaldriven external-model {params.options} --name {wildcards.name} --out {output} > {log} 2>&1"
+
+
+# Its layers' activations, read by forward hooks: the same features files as the zoo's.
+rule features_external:
+    input:
+        unpack(external_files),
+        code("external", "stimuli", "features"),
+        metrics=f"{R}/models/{{name}}/external_seed0/metrics.json",
+        stimuli=lambda w: benchmark_stimuli(w.benchmark),
+    output:
+        f"{R}/features/{{benchmark}}/{{name}}/external_seed0.nc",
+    log:
+        f"{L}/features/{{benchmark}}/{{name}}/external_seed0.log",
+    wildcard_constraints:
+        name=one_of(EXTERNAL),
+    conda:
+        "../../envs/goaldriven.yaml"
+    params:
+        options=lambda w: external_options(w.name),
+        max_features=config["features"]["max_features"],
+        seed=config["features"]["projection_seed"],
+        pooling=config["features"].get("pooling", "none"),
+        pool_grid=config["features"].get("pool_grid", 1),
+        reduction=config["features"].get("reduction", "sparse"),
+    shell:
+        "goaldriven --threads {threads} features {params.options} --stimuli {input.stimuli}"
+        " --model-id {wildcards.name}/external_seed0 --pooling {params.pooling} --pool-grid {params.pool_grid}"
+        " --reduction {params.reduction} --max-features {params.max_features}"
+        " --seed {params.seed} --device auto --out {output} > {log} 2>&1"

@@ -9,6 +9,7 @@ FIGURE_INPUTS = {
     "matching": matching_tables(),
     "seed_variance": [f"{R}/summary/models.csv", f"{R}/convergence/seed_variance.csv"],
     "trajectory": [f"{R}/summary/trajectory.csv"],
+    "leaderboard": [f"{R}/summary/leaderboard.csv"],
     "unit_examples": [f"{R}/convergence/unit_examples.csv", benchmark_stimuli(convergence_benchmark())],
 }
 
@@ -22,10 +23,10 @@ rule figure:
         pdf=f"{R}/figures/{{figure}}.pdf",
     log:
         f"{L}/figures/{{figure}}.log",
-    params:
-        label=config["label"],
     conda:
         "../../envs/goaldriven.yaml"
+    params:
+        label=config["label"],
     shell:
         "goaldriven figure {wildcards.figure} --inputs {input.data} --label '{params.label}'"
         " --out {output.png} > {log} 2>&1"

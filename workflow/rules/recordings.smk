@@ -13,14 +13,14 @@ if benchmarks_of("simulate"):
             f"{R}/recordings/surrogate/metrics.json",
         log:
             f"{L}/recordings/train_surrogate.log",
+        conda:
+            "../../envs/goaldriven.yaml"
         params:
             arch=config["surrogate"]["arch"],
             seed=config["surrogate"]["seed"],
             epochs=config["surrogate"]["epochs"],
             width=config["surrogate"]["width"],
             out=subpath(output[0], parent=True),
-        conda:
-            "../../envs/goaldriven.yaml"
         shell:
             "goaldriven --threads {threads} train --arch {params.arch} --seed {params.seed}"
             " --epochs {params.epochs} --width {params.width} --dataset {input.train}"
@@ -35,6 +35,8 @@ if benchmarks_of("simulate"):
             f"{R}/recordings/simulated.nc",
         log:
             f"{L}/recordings/simulate.log",
+        conda:
+            "../../envs/goaldriven.yaml"
         params:
             n_v4=config["surrogate"]["n_v4"],
             n_it=config["surrogate"]["n_it"],
@@ -42,8 +44,6 @@ if benchmarks_of("simulate"):
             it_layer=config["surrogate"]["it_layer"],
             repetitions=config["surrogate"]["repetitions"],
             seed=config["surrogate"]["recording_seed"],
-        conda:
-            "../../envs/goaldriven.yaml"
         shell:
             "goaldriven --threads {threads} simulate --weights {input.weights} --stimuli {input.stimuli}"
             " --n-v4 {params.n_v4} --n-it {params.n_it} --v4-layer {params.v4_layer}"
@@ -66,11 +66,12 @@ for _importer, _files in IMPORTER_FILES.items():
                 f"{L}/neural/{{benchmark}}.log",
             wildcard_constraints:
                 benchmark=one_of(benchmarks_of(_importer)),
+            conda:
+                "../../envs/goaldriven.yaml"
             params:
                 importer=_importer,
                 source=lambda w: BENCHMARKS[w.benchmark]["source"],
                 out=lambda w: f"{R}/neural/{w.benchmark}",
-            conda:
-                "../../envs/goaldriven.yaml"
+                size=lambda w: f" --size {BENCHMARKS[w.benchmark]['size']}" if "size" in BENCHMARKS[w.benchmark] else "",
             shell:
-                "goaldriven import {params.importer} {params.source} {params.out} > {log} 2>&1"
+                "goaldriven import {params.importer} {params.source} {params.out}{params.size} > {log} 2>&1"

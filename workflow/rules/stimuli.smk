@@ -9,13 +9,13 @@ if SYNTHETIC:
             f"{R}/stimuli/{{split}}.nc",
         log:
             f"{L}/stimuli/{{split}}.log",
+        conda:
+            "../../envs/goaldriven.yaml"
         params:
             seed=config["stimuli"]["seed"],
             size=config["stimuli"]["size"],
             objects=config["stimuli"]["objects_per_category"],
             counts=lambda w: per_object(config["stimuli"][f"{w.split}_per_object"]),
-        conda:
-            "../../envs/goaldriven.yaml"
         shell:
             "goaldriven stimuli --split {wildcards.split} --seed {params.seed} --size {params.size}"
             " --objects-per-category {params.objects} --images-per-variation {params.counts}"
@@ -31,14 +31,14 @@ else:
             f"{R}/stimuli/{{split}}.nc",
         log:
             f"{L}/stimuli/{{split}}.log",
+        conda:
+            "../../envs/goaldriven.yaml"
         params:
             source=config["training"]["source"],
             # 0 = every image: the option is left out
             per_class=lambda w: f"--per-class {n}" if (n := config["training"]["per_class"][w.split]) else "",
             size=config["training"]["size"],
             seed=config["training"]["seed"],
-        conda:
-            "../../envs/goaldriven.yaml"
         shell:
             "goaldriven import image-folder {params.source} {output} --subdir {wildcards.split}"
             " {params.per_class} --size {params.size} --seed {params.seed} > {log} 2>&1"

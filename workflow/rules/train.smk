@@ -14,6 +14,8 @@ rule train:
         f"{L}/train/{{arch}}/{{task}}_seed{{seed}}.log",
     wildcard_constraints:
         task="supervised|autoencoder",
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         epochs=config["models"]["epochs"],
         width=config["models"]["width"],
@@ -21,8 +23,6 @@ rule train:
         lr=config["models"]["lr"],
         keep=f"--keep-epochs {','.join(map(str, KEEP_EPOCHS))}" if KEEP_EPOCHS else "",
         out=subpath(output[0], parent=True),
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} train --arch {wildcards.arch} --task {wildcards.task}"
         " --seed {wildcards.seed} --epochs {params.epochs} --width {params.width}"
@@ -40,11 +40,11 @@ rule initialise:
         f"{R}/models/{{arch}}/untrained_seed{{seed}}/metrics.json",
     log:
         f"{L}/train/{{arch}}/untrained_seed{{seed}}.log",
+    conda:
+        "../../envs/goaldriven.yaml"
     params:
         width=config["models"]["width"],
         out=subpath(output[0], parent=True),
-    conda:
-        "../../envs/goaldriven.yaml"
     shell:
         "goaldriven --threads {threads} train --arch {wildcards.arch} --task untrained"
         " --seed {wildcards.seed} --epochs 0 --width {params.width}"

@@ -16,9 +16,11 @@ import json
 import os
 import subprocess
 import sys
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -26,8 +28,26 @@ HEADER = ("# GENERATED from the Snakefile by workflow/scripts/export_dvc.py -- d
           "# Regenerate after changing rules or config/config.yaml; tests check it is current.\n")
 
 
+# The snakemake releases this script is tested with (pyproject.toml pins the same range):
+# it calls Snakemake's internal DAG API, which minor releases may change.
+TESTED_SNAKEMAKE = ">=9.27,<9.28"
+
+
+def check_snakemake_version(version: str | None = None) -> None:
+    """Refuse, with a clear message, a snakemake outside the tested range."""
+    from importlib.metadata import version as installed
+
+    from packaging.specifiers import SpecifierSet
+
+    version = version or installed("snakemake")
+    if version not in SpecifierSet(TESTED_SNAKEMAKE):
+        raise SystemExit(f"export_dvc.py: snakemake {version} is untested (uses its internal DAG API; tested: "
+                         f"snakemake{TESTED_SNAKEMAKE}); install that range: pip install 'snakemake{TESTED_SNAKEMAKE}'")
+
+
 def snakemake_jobs(configfiles: list[str]):
     """The jobs of the full DAG (as if every output were missing), in dependency order."""
+    check_snakemake_version()
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings,
                                           ResourceSettings, StorageSettings)
@@ -41,7 +61,10 @@ def snakemake_jobs(configfiles: list[str]):
         # Internal API (pinned snakemake 9): the same calls `snakemake --summary` makes.
         workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
         workflow._build_dag()
-        return _toposorted([_plain_job(j) for j in workflow.dag.jobs if j.shellcmd])
+        uses = config_uses(Path("workflow/rules"))
+        config = _merged_config(configfiles)
+        return _toposorted([_plain_job(j, uses.get(j.rule.name, {}), config) for j in workflow.dag.jobs
+                            if j.shellcmd])
 
 
 @contextmanager
@@ -104,10 +127,60 @@ def _toposorted(jobs: list[dict]) -> list[dict]:
     return [jobs[i] for i in order]
 
 
-def _plain_job(job) -> dict:
+# A rule parameter read straight from the config: NAME=config["a"]["b"] or
+# NAME=config["a"].get("b", default); any config["a"]["b"] / .get("b") the rule reads.
+_PARAM_FROM_CONFIG = re.compile(r'(\w+)=config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
+_CONFIG_READ = re.compile(r'config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
+_RULE = re.compile(r"^(\s*)rule (\w+):\n(.*?)(?=^\s*rule \w+:|\Z)", flags=re.S | re.M)
+# Config values that rules read through common.smk helpers rather than in their own text.
+_HELPER_USES = {"train": ["models.keep_epochs"], "trajectory_model": ["models.keep_epochs"]}
+
+
+def config_uses(rules_dir: Path) -> dict[str, dict]:
+    """rule -> {"keys": config keys it reads (dotted), "params": {param name: config key}}."""
+    uses = {}
+    for smk in sorted(rules_dir.glob("*.smk")):
+        for m in _RULE.finditer(smk.read_text()):
+            body = m.group(3)
+            keys = [".".join(filter(None, (a, b or c))) for a, b, c in _CONFIG_READ.findall(body)]
+            params = {name: ".".join(filter(None, (a, b or c))) for name, a, b, c in _PARAM_FROM_CONFIG.findall(body)}
+            uses[m.group(2)] = {"keys": list(dict.fromkeys(keys + _HELPER_USES.get(m.group(2), []))),
+                                "params": params}
+    return uses
+
+
+def _merged_config(configfiles) -> dict:
+    config = {}
+    for f in configfiles or ["config/config.yaml"]:
+        config.update(yaml.safe_load(Path(f).read_text()) or {})
+    return config
+
+
+def _lookup(config: dict, key: str):
+    node = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _plain_job(job, uses: dict, config: dict) -> dict:
+    """A job as plain data; ``params`` lists the config keys it reads, and its command reads
+    the scalar ones as DVC ``${key}`` interpolations from the config file, not baked values
+    (so that ``dvc exp run -S`` and ``dvc params diff`` see and change them)."""
+    keys = [k for k in uses.get("keys", []) if _lookup(config, k) is not None]
+    templated = {name: key for name, key in uses.get("params", {}).items()
+                 if isinstance(_lookup(config, key), (int, float, str)) and not isinstance(_lookup(config, key), bool)
+                 and str(job.params.get(name)) == str(_lookup(config, key))}
+    cmd = job.shellcmd.strip()
+    if templated:
+        values = {k: v for k, v in job.params.items()}
+        values.update({name: "${" + key + "}" for name, key in templated.items()})
+        cmd = job.format_wildcards(job.rule.shellcmd, params=SimpleNamespace(**values)).strip()
     return {"rule": job.rule.name, "wildcards": {k: str(v) for k, v in job.wildcards.items()},
             "input": list(dict.fromkeys(map(str, job.input))), "output": list(map(str, job.output)),
-            "log": list(map(str, job.log)), "cmd": job.shellcmd.strip(),
+            "log": list(map(str, job.log)), "cmd": cmd, "config_keys": keys,
             "params": json.loads(json.dumps({k: v for k, v in job.params.items()}, default=str))}
 
 
@@ -118,31 +191,49 @@ def stage_name(job: dict) -> str:
     return f"{job['rule']}--{'-'.join(parts)}"
 
 
-def dvc_stages(jobs: list[dict], wdir: str = ".") -> dict:
-    """One DVC stage per job; ``wdir`` leads from the dvc.yaml's folder to the repository root."""
-    stages = {}
+METRICS = re.compile(r"(^|/)summary/leaderboard\.json$")  # DVC metrics (small JSON, kept in git)
+PLOTS = re.compile(r"(^|/)summary/layer_profiles$")       # DVC plots: one CSV per benchmark and area
+
+
+def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/config.yaml") -> dict:
+    """One DVC stage per job; ``wdir`` leads from the dvc.yaml's folder to the repository root.
+
+    Each stage declares the config values it uses as ``params`` of the config file (read by
+    its command as ``${key}``, from ``vars``), the leaderboard JSON is a ``metrics`` output and
+    the layer profiles folder a ``plots`` output (with a top-level plot definition)."""
+    stages, plots = {}, []
+    params_file = os.path.normpath(os.path.join(wdir, configfile)) if wdir != "." else configfile
     for job in jobs:
         log_dirs = sorted({str(Path(p).parent) for p in job["log"]})
         # Snakemake makes log folders itself; DVC does not.
         cmd = (f"mkdir -p {' '.join(log_dirs)} && " if log_dirs else "") + " ".join(job["cmd"].split())
+        outs = [o for o in job["output"] if not METRICS.search(o)]  # plain paths: lineage reads them
+        metrics = [{o: {"cache": False}} for o in job["output"] if METRICS.search(o)]
+        plots += [o for o in job["output"] if PLOTS.search(o)]
         stages[stage_name(job)] = {
             **({"wdir": wdir} if wdir != "." else {}),
             "cmd": cmd,
             "deps": job["input"],
-            "outs": job["output"],
+            **({"params": [{configfile: job["config_keys"]}]} if job.get("config_keys") else {}),
+            "outs": outs,
+            **({"metrics": metrics} if metrics else {}),
             "meta": {"rule": job["rule"], "wildcards": job["wildcards"], "params": job["params"],
                      "log": job["log"]},
         }
-    return {"stages": stages}
+        if not stages[stage_name(job)]["outs"]:
+            del stages[stage_name(job)]["outs"]
+    doc = {"vars": [params_file], "stages": stages}
+    if plots:
+        doc["plots"] = [{os.path.join(wdir, p) if wdir != "." else p:
+                         {"x": "layer_index", "y": "ev_median", "template": "linear",
+                          "title": "Layer profiles: median EV per layer"}} for p in plots]
+    return doc
 
 
 def dvc_file(configfiles: list[str]) -> str:
     """The dvc.yaml of a config (key dvc.file): one per experiment, since DVC refuses two
     stages with the same output and each experiment has its own results folder."""
-    config = {}
-    for f in configfiles or ["config/config.yaml"]:
-        config.update(yaml.safe_load(Path(f).read_text()) or {})
-    return config.get("dvc", {}).get("file", "dvc.yaml")
+    return _merged_config(configfiles).get("dvc", {}).get("file", "dvc.yaml")
 
 
 def render(doc: dict) -> str:
@@ -159,7 +250,8 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     out = Path(a.output or dvc_file(a.configfile))
     wdir = os.path.relpath(".", out.parent)
-    text = render(dvc_stages(snakemake_jobs(a.configfile), wdir))
+    configfile = (a.configfile or ["config/config.yaml"])[-1]
+    text = render(dvc_stages(snakemake_jobs(a.configfile), wdir, configfile))
     current = out.read_text() if out.exists() else ""
     if a.check or a.commit:
         if text != current:
@@ -171,7 +263,9 @@ def main(argv=None) -> int:
             return 0
         stages = yaml.safe_load(text)["stages"]
         # dvc commit touches the outputs; put their times back so Snakemake's view is unchanged.
-        outs = [Path(o) for st in stages.values() for o in st["outs"] if Path(o).exists()]
+        outs = [Path(o if isinstance(o, str) else next(iter(o))) for st in stages.values()
+                for o in st.get("outs", []) + st.get("metrics", [])]
+        outs = [o for o in outs if o.exists()]
         times = {o: o.stat().st_mtime_ns for o in outs}
         targets = stages if out == Path("dvc.yaml") else [f"{out}:{name}" for name in stages]
         result = subprocess.run(["dvc", "commit", "--force", "--quiet", *targets])

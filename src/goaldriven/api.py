@@ -1,0 +1,132 @@
+"""Score your own model from Python, in one call.
+
+>>> from goaldriven.api import score
+>>> table = score("my_model.py:build", ["conv1", "conv2", "fc"], "results/neural/kalfas")  # doctest: +SKIP
+
+``model`` is a ``torch.nn.Module``, a function returning one, or a factory string
+(``file.py:function`` / ``package.module:function``); ``layers`` are module names; the
+benchmark is a folder written by ``goaldriven import`` (``stimuli.nc`` with ``assembly.nc``
+[+ ``trials.nc``] or ``rdms.nc``) or a benchmark name of a config (its imported files under
+the config's results folder). The result is one row per layer and area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import InputError
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    stimuli: Path
+    recordings: Path | None = None  # site responses (predictivity and RSA)
+    trials: Path | None = None      # single trials, for noise ceilings
+    rdms: Path | None = None        # published RDMs (RSA only)
+
+
+def benchmark_files(benchmark, config="config/config.yaml") -> Benchmark:
+    """Where a benchmark's files are: a folder as ``goaldriven import`` writes, or a name in
+    ``config`` (a YAML file or a dict) resolved under its results folder."""
+    if isinstance(benchmark, Benchmark):
+        return benchmark
+    folder = Path(benchmark)
+    if not folder.is_dir():
+        cfg = config
+        if not isinstance(cfg, dict):
+            import yaml
+
+            if not Path(cfg).is_file():
+                raise InputError(f"{benchmark}: not a benchmark folder, and there is no config {cfg} to look "
+                                 "its name up in")
+            cfg = yaml.safe_load(Path(cfg).read_text())
+        names = cfg.get("neural", {})
+        if str(benchmark) not in names:
+            raise InputError(f"{benchmark}: not a benchmark folder nor a benchmark of the config "
+                             f"(it has {sorted(names)})")
+        results = Path(cfg.get("results", "results"))
+        if names[str(benchmark)]["importer"] == "simulate":
+            found = Benchmark(str(benchmark), results / "stimuli/test.nc", results / "recordings/simulated.nc")
+            for path in (found.stimuli, found.recordings):
+                if not path.is_file():
+                    raise InputError(f"{path}: not made yet; run the workflow (snakemake) first")
+            return found
+        folder = results / "neural" / str(benchmark)
+        if not folder.is_dir():
+            raise InputError(f"{folder}: benchmark {benchmark!r} is not imported yet; run snakemake {folder}/stimuli.nc")
+    stimuli = folder / "stimuli.nc"
+    if not stimuli.is_file():
+        raise InputError(f"{folder}: no stimuli.nc; a benchmark folder holds stimuli.nc with assembly.nc or rdms.nc")
+    files = {k: folder / f"{k if k != 'recordings' else 'assembly'}.nc" for k in ("recordings", "trials", "rdms")}
+    files = {k: p if p.is_file() else None for k, p in files.items()}
+    if files["recordings"] is None and files["rdms"] is None:
+        raise InputError(f"{folder}: neither assembly.nc nor rdms.nc; nothing to score against")
+    return Benchmark(folder.name, stimuli, **files)
+
+
+def score_table(ds) -> pd.DataFrame:
+    """One row per layer and area of a scores Dataset (``goaldriven score``/``score-rdms``):
+    median explained variance (ceiling-normalised where the benchmark has single trials, else
+    the median signed r²), median r, and RSA (with its interval where there is one)."""
+    rows = []
+    for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
+        for area in ds["area"].values:
+            row = {"layer": str(layer), "layer_index": int(idx), "area": str(area)}
+            if ds.attrs.get("kind", "predictivity") == "predictivity":
+                mask = ds["region"].values == area
+                r = ds["r"].sel(layer=layer).values[mask]
+                ev = ds["ev"].sel(layer=layer).values[mask]
+                normalised = bool(np.isfinite(ev).any())
+                row.update({"ev": float(np.nanmedian(ev) if normalised else np.nanmedian(np.sign(r) * r ** 2)),
+                            "ceiling_normalised": normalised, "r": float(np.nanmedian(r)),
+                            "n_sites": int(mask.sum())})
+            row["rsa"] = float(ds["rsa"].sel(layer=layer, area=area))
+            for extra in ("rsa_low", "rsa_high"):
+                if extra in ds:
+                    row[extra] = float(ds[extra].sel(layer=layer, area=area))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def score(model, layers, benchmark, *, input_size: int | None = None, preprocessing: str = "imagenet",
+          weights=None, name: str | None = None, spec=None, splits: int = 10, seed: int = 0,
+          criterion: str = "loo", bootstraps: int = 100, out=None, device: str = "cpu",
+          config="config/config.yaml", batch_size: int = 64) -> pd.DataFrame:
+    """Every listed layer of ``model`` scored on ``benchmark``: a table with one row per layer
+    and area (see :func:`score_table`). With ``out`` (a folder), also writes ``features.nc``,
+    ``scores.nc`` and ``scores.csv`` there."""
+    import tempfile
+
+    from .external import load_external
+    from .features import FeatureSpec, extract_to_netcdf
+    from .io import write_csv, write_netcdf
+    from .score import score_model, score_rdms
+    from .stimuli import load_stimulus_set
+
+    if isinstance(layers, str):
+        layers = [n.strip() for n in layers.split(",") if n.strip()]
+    bench = benchmark_files(benchmark, config)
+    ext = load_external(model, layers, input_size=input_size, preprocessing=preprocessing, weights=weights,
+                        name=name)
+    with tempfile.TemporaryDirectory(prefix="goaldriven-score-") as tmp:
+        folder = Path(out) if out is not None else Path(tmp)
+        features = folder / "features.nc"
+        extract_to_netcdf(ext, load_stimulus_set(bench.stimuli), features, model_id=name or ext.name,
+                          spec=spec or FeatureSpec(), layers=layers, batch_size=batch_size, device=device)
+        if bench.recordings is not None:
+            ds = score_model(features, bench.recordings, trials_path=bench.trials, splits=splits, seed=seed,
+                             benchmark=bench.name, criterion=criterion)
+        else:
+            ds = score_rdms(features, bench.rdms, n_boot=bootstraps, seed=seed, benchmark=bench.name)
+        table = score_table(ds)
+        table.insert(0, "benchmark", bench.name)
+        table.insert(0, "model", name or ext.name)
+        if out is not None:
+            write_netcdf(ds, folder / "scores.nc")
+            write_csv(table, folder / "scores.csv")
+    return table

@@ -1,0 +1,145 @@
+"""The leaderboard: every model (zoo, controls, external) x benchmark area, ranked.
+
+Per model and area the score is the median over sites of the ceiling-normalised explained
+variance (the median signed r² where the benchmark has no single trials) of the model's best
+layer, where the best layer is chosen on *held-out sites*: the sites are split in two halves
+(seeded), the layer best on one half is scored on the other and the other way round, so that
+choosing the layer does not inflate the score. Seeds of a zoo model are averaged; the 95%
+interval comes from resampling sites (the same resample for every seed). For benchmarks of
+published RDMs (no sites) the best layer is the one with the highest RDM correlation, with its
+bootstrap interval over stimuli, and the table says so (``selection``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .io import InputError, open_netcdf, write_csv, write_json
+
+MODEL_ID = re.compile(r"(?P<arch>[^/]+)/(?P<task>[a-z]+)_seed(?P<seed>\d+)$")
+CONTROLS = ("untrained", "autoencoder")
+COLUMNS = ["rank", "benchmark", "area", "model", "arch", "task", "kind", "metric", "score", "ci_low", "ci_high",
+           "best_layer", "n_seeds", "n_sites", "selection"]
+
+
+def _kind(task: str) -> str:
+    return "external" if task == "external" else "control" if task in CONTROLS else "zoo"
+
+
+def _site_values(ds, area: str) -> tuple[np.ndarray, str]:
+    """(layers x sites) of one area: EV where ceilings exist, else signed r²."""
+    mask = ds["region"].values == area
+    ev = ds["ev"].values[:, mask]
+    if np.isfinite(ev).any():
+        return ev, "ev"
+    r = ds["r"].values[:, mask]
+    return np.sign(r) * r ** 2, "r2"
+
+
+def _held_out(values: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """Per site: its value at the layer chosen (by median) on the other half of the sites."""
+    out = np.full(values.shape[1], np.nan)
+    for h in (0, 1):
+        pick, score = halves != h, halves == h
+        if not pick.any():  # one site: nothing to choose on, the layer is chosen on the site itself
+            pick = score
+        with np.errstate(all="ignore"):
+            medians = np.nanmedian(values[:, pick], axis=1)
+        best = int(np.nanargmax(np.where(np.isfinite(medians), medians, -np.inf)))
+        out[score] = values[best, score]
+    return out
+
+
+def _predictivity_row(group: list, area: str, n_boot: int, seed: int) -> dict:
+    per_seed, metric, layers = [], None, None
+    for ds in group:
+        values, metric = _site_values(ds, area)
+        layers = [str(x) for x in ds["layer"].values]
+        per_seed.append(values)
+    n_sites = per_seed[0].shape[1]
+    rng = np.random.default_rng(seed)
+    halves = rng.permutation(np.arange(n_sites) % 2)
+    held = np.array([_held_out(v, halves) for v in per_seed])  # seeds x sites
+    with np.errstate(all="ignore"):
+        score = float(np.mean(np.nanmedian(held, axis=1)))
+        boot = [np.mean(np.nanmedian(held[:, rng.integers(0, n_sites, n_sites)], axis=1)) for _ in range(n_boot)]
+        profile = np.nanmean([np.nanmedian(v, axis=1) for v in per_seed], axis=0)
+    low, high = np.nanpercentile(boot, [2.5, 97.5]) if n_boot else (np.nan, np.nan)
+    return {"metric": metric, "score": score, "ci_low": float(low), "ci_high": float(high),
+            "best_layer": layers[int(np.nanargmax(profile))], "n_sites": n_sites,
+            "selection": "layer chosen on held-out sites (2 halves), 95% interval over sites"}
+
+
+def _rdm_row(group: list, area: str) -> dict:
+    rsa = np.nanmean([ds["rsa"].sel(area=area).values for ds in group], axis=0)
+    best = int(np.nanargmax(rsa))
+    low = np.nanmean([ds["rsa_low"].sel(area=area).values[best] for ds in group]) if "rsa_low" in group[0] else np.nan
+    high = np.nanmean([ds["rsa_high"].sel(area=area).values[best] for ds in group]) if "rsa_high" in group[0] else np.nan
+    return {"metric": "rsa", "score": float(rsa[best]), "ci_low": float(low), "ci_high": float(high),
+            "best_layer": str(group[0]["layer"].values[best]), "n_sites": np.nan,
+            "selection": "best layer by RDM correlation (no sites to hold out); 95% interval over stimuli"}
+
+
+def leaderboard(score_paths, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The ranked table from scores files (goaldriven score / score-rdms) of any models."""
+    groups: dict = {}
+    for path in score_paths:
+        ds = open_netcdf(path, kind="dataset")
+        m = MODEL_ID.match(str(ds.attrs.get("model", "")))
+        if m is None:
+            raise InputError(f"{path}: model {ds.attrs.get('model')!r} is not ARCH/TASK_seedN")
+        key = (str(ds.attrs.get("benchmark", "")), m["arch"], m["task"], ds.attrs.get("kind", "predictivity"))
+        groups.setdefault(key, []).append(ds)
+    rows = []
+    for (benchmark, arch, task, kind), group in groups.items():
+        for area in (str(a) for a in group[0]["area"].values):
+            row = (_predictivity_row(group, area, n_boot, seed) if kind == "predictivity"
+                   else _rdm_row(group, area))
+            rows.append({"benchmark": benchmark, "area": area, "model": arch if task == "external" else f"{arch}/{task}",
+                         "arch": arch, "task": task, "kind": _kind(task), "n_seeds": len(group), **row})
+    if not rows:
+        raise InputError("leaderboard: no scores given")
+    df = pd.DataFrame(rows)
+    df = df.sort_values(["benchmark", "area", "score"], ascending=[True, True, False], na_position="last")
+    df["rank"] = df.groupby(["benchmark", "area"]).cumcount() + 1
+    return df[COLUMNS].reset_index(drop=True)
+
+
+def as_metrics(df: pd.DataFrame) -> dict:
+    """The leaderboard as DVC metrics: {benchmark: {area: {model: {score, ci_low, ci_high, rank}}}}."""
+    out: dict = {}
+    for r in df.itertuples():
+        out.setdefault(r.benchmark, {}).setdefault(r.area, {})[r.model] = {
+            "score": None if pd.isna(r.score) else round(float(r.score), 6),
+            "ci_low": None if pd.isna(r.ci_low) else round(float(r.ci_low), 6),
+            "ci_high": None if pd.isna(r.ci_high) else round(float(r.ci_high), 6),
+            "rank": int(r.rank), "best_layer": r.best_layer}
+    return out
+
+
+def write_leaderboard(score_paths, out_csv, out_json, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    df = leaderboard(score_paths, n_boot=n_boot, seed=seed)
+    write_csv(df, out_csv)
+    write_json(as_metrics(df), out_json)
+    return df
+
+
+def layer_profiles(predictivity_csv, out_dir) -> list[Path]:
+    """Per benchmark, area and model, its layer profile as a CSV (DVC plots, one plot per file,
+    so that ``dvc plots diff`` sets a model's profile in two experiments side by side): one row
+    per layer, the median EV (mean over seeds)."""
+    df = pd.read_csv(predictivity_csv)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    df["model"] = np.where(df["task"] == "external", df["arch"], df["arch"] + "/" + df["task"])
+    for (benchmark, region, model), g in df.groupby(["benchmark", "region", "model"]):
+        table = g.groupby(["layer_index", "layer"], as_index=False)["ev_median"].mean().sort_values("layer_index")
+        name = "_".join(re.sub(r"[^A-Za-z0-9]+", "-", str(part)).strip("-") for part in (benchmark, region, model))
+        write_csv(table, out_dir / f"{name}.csv")
+        written.append(out_dir / f"{name}.csv")
+    return written

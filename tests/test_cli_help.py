@@ -1,0 +1,49 @@
+"""`goaldriven COMMAND --help` describes every option, its default, and the valid values."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from goaldriven import cli
+
+
+def _commands():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return parser, sub.choices
+
+
+def test_every_option_of_every_command_has_help():
+    parser, commands = _commands()
+    for name, s in [("goaldriven", parser), *commands.items()]:
+        assert s.description, name
+        for action in s._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.help and action.help.strip(), f"{name} {action.option_strings or action.dest}"
+
+
+def test_help_shows_defaults_and_valid_values():
+    _, commands = _commands()
+    text = commands["features"].format_help()
+    assert "(default: 128)" in text and "(default: sparse)" in text
+    train = commands["train"].format_help()
+    assert all(arch in train for arch in cli.ARCHITECTURES) and "autoencoder" in train
+    assert "layer_profiles" in commands["figure"].format_help()
+
+
+def test_listed_values_match_the_package():
+    from goaldriven import figures, models, train
+
+    assert set(cli.ARCHITECTURES) == set(models.ARCHITECTURES)
+    assert set(cli.TRAIN_TASKS) == set(train.TASKS)
+    assert set(cli.FIGURE_NAMES) == set(figures.FIGURES)
+
+
+@pytest.mark.parametrize("command", ["train", "features", "score-model", "import"])
+def test_help_runs_from_the_command_line(command):
+    out = subprocess.run([sys.executable, "-m", "goaldriven.cli", command, "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "options:" in out and "(required)" in out
