@@ -89,9 +89,16 @@ def gpu_rules(profile: Path = REPO / "cluster" / "config.yaml") -> set[str]:
     return {rule for rule, r in resources.items() if int(r.get("gpu", 0)) > 0}
 
 
-def _flag(cmd: str, name: str, default=None):
+def _flag(cmd: str, name: str, config: dict, default=None):
+    """A flag's value in a stage's command; ``${a.b}`` (a DVC variable of the config file) is
+    looked up in the config."""
     words = cmd.split()
-    return words[words.index(name) + 1] if name in words else default
+    value = words[words.index(name) + 1] if name in words else default
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        for key in value[2:-1].split("."):
+            config = config[key]
+        value = config
+    return value
 
 
 def cost(job: dict, rates: Rates, config: dict) -> float:
@@ -102,7 +109,7 @@ def cost(job: dict, rates: Rates, config: dict) -> float:
     arch = wc.get("arch") or str(wc.get("model", "")).split("/")[0]
     # Evaluating an image costs about a third of training on it (forward only).
     if rule == "train":
-        epochs = int(_flag(cmd, "--epochs", config["models"]["epochs"]))
+        epochs = int(_flag(cmd, "--epochs", config, config["models"]["epochs"]))
         return rates.job_overhead_s + epochs * (n_train + n_test / 3) / rates.train_images_s[arch]
     if rule == "initialise":
         return rates.job_overhead_s + (n_train + n_test) / 3 / rates.train_images_s[arch]

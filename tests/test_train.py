@@ -249,9 +249,13 @@ def test_bad_requests_fail_before_reading_data(tmp_path):
 
 
 def test_command_line_reports_bad_input_with_exit_status_2(tmp_path, capsys):
-    status = cli_main(["train", "--arch", "hmo", "--task", "pose2", "--seed", "0", "--epochs", "1",
+    with pytest.raises(SystemExit) as stop:  # refused by the parser, which lists the tasks
+        cli_main(["train", "--arch", "hmo", "--task", "pose2", "--seed", "0", "--epochs", "1",
+                  "--dataset", str(tmp_path / "x.nc"), "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2 and "argument --task: invalid choice: 'pose2'" in capsys.readouterr().err
+    status = cli_main(["train", "--arch", "hmo", "--seed", "0", "--epochs", "1",
                        "--dataset", str(tmp_path / "x.nc"), "--out", str(tmp_path / "out")])
-    assert status == 2 and "goaldriven train: error: unknown task 'pose2'" in capsys.readouterr().err
+    assert status == 2 and "x.nc" in capsys.readouterr().err  # a missing data set, named
     with pytest.raises(SystemExit):
         cli_main(["train", "--arch", "hmo", "--seed", "0", "--epochs", "1", "--keep-epochs", "1,two",
                   "--dataset", "x.nc", "--out", str(tmp_path / "out")])

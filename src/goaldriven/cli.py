@@ -376,11 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("similarity", help="debiased CKA of every pair of models and layers, with a null; "
                        "cross-seed vs cross-architecture summary and layer correspondence")
-    s.add_argument("--features", nargs="+", required=True)
+    s.add_argument("--features", nargs="+", required=True, help="features files of every model, one benchmark")
     s.add_argument("--stimuli", help="the benchmark's stimulus set: raw pixels as a pseudo-model (the floor)")
     s.add_argument("--permutations", type=int, default=100, help="image shuffles for the null")
     s.add_argument("--max-stimuli", type=int, default=1000, help="a seeded subset of the stimuli beyond this")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seed of the shuffles and of the stimulus subset")
     s.add_argument("--out", required=True, help="similarity.csv: one row per pair of (model, layer)")
     s.add_argument("--summary", required=True, help="cross-seed vs cross-architecture at matched depth")
     s.add_argument("--correspondence", required=True, help="layer correspondence per pair of seeds")
@@ -501,8 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
 # them against goaldriven.models.ARCHITECTURES, goaldriven.train.TASKS, goaldriven.figures.FIGURES).
 ARCHITECTURES = ("hmo", "alexnet", "vgg", "resnet18", "brainnet")
 TRAIN_TASKS = ("supervised", "untrained", "autoencoder", "pose")
-FIGURE_NAMES = ("montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching",
-                "seed_variance", "unit_examples", "trajectory", "leaderboard")
+FIGURE_NAMES = ("montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "recovery",
+                "matching", "seed_variance", "unit_examples", "trajectory", "leaderboard")
 _OUT = "output file (written atomically: replaced only on success)"
 # (command, option) -> help, for options declared without one above.
 _HELP = {
