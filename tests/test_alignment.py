@@ -15,6 +15,7 @@ from kalfas_scoring import kalfas, score  # noqa: F401 (kalfas is a fixture)
 
 # --- item 2: rows paired by id, folds a function of the ids ------------------------------------
 
+@pytest.mark.real_data
 def test_reordering_the_recordings_rows_leaves_every_score_unchanged(kalfas, tmp_path):
     first = score(tmp_path, kalfas / "features.nc", kalfas / "kalfas" / "assembly.nc")
     assembly = open_netcdf(kalfas / "kalfas" / "assembly.nc")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_helpers import REPO, SHARED, SMOKE, planned_jobs, run
+from workflow_helpers import SHARED, planned_jobs, run
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +72,7 @@ def test_external_model_is_scored_beside_the_zoo_in_tables_leaderboard_and_figur
 
 def test_score_model_on_the_same_file_and_a_kalfas_assembly(with_external, tmp_path):
     repo, _ = with_external
-    if not (SHARED / "kalfas2017_it").is_dir():
-        pytest.skip("Kalfas data missing")
+    assert (SHARED / "kalfas2017_it").is_dir(), "Kalfas data missing (see data/README.md)"
     run(["goaldriven", "import", "kalfas-it", str(SHARED / "kalfas2017_it"), str(tmp_path / "kalfas")], repo)
     out = run(["goaldriven", "score-model", "--model", "models/mine.py:build", "--layers", "0,2,6",
                "--benchmark", str(tmp_path / "kalfas"), "--out", str(tmp_path / "scored"), "--splits", "3"], repo).stdout

@@ -1,8 +1,6 @@
 """Damaged inputs are one-line errors naming the file, never tracebacks (issue #14, should-fix):
 a text file named .mat, a decompression-bomb image. Nothing is written and the inputs are unchanged."""
 
-import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -11,16 +9,10 @@ import pytest
 from PIL import Image
 
 from goaldriven import cli
+from workflow_helpers import SHARED, tree_hash
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
-KALFAS = DATA / "kalfas2017_it"
-K92 = DATA / "kriegeskorte2008_92images"
-
-
-def tree_hash(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+KALFAS = SHARED / "kalfas2017_it"
+K92 = SHARED / "kriegeskorte2008_92images"
 
 
 def copy_data(src: Path, dest: Path) -> Path:
@@ -39,6 +31,7 @@ def refused(argv, capsys, *names):
     return err
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("dataset, folder, mat", [
     ("kalfas-it", KALFAS, "regular_irregular_SPIKES_yannis.mat"),              # read by mat-io
     ("kriegeskorte92", K92, "Kriegeskorte_Neuron2008_supplementalData.mat"),  # read by scipy
@@ -71,6 +64,7 @@ def test_a_decompression_bomb_in_an_image_folder_is_named_and_refused(tmp_path, 
     assert tree_hash(tmp_path) == before and not (tmp_path / "set.nc").exists()
 
 
+@pytest.mark.real_data
 def test_a_decompression_bomb_among_the_kalfas_bitmaps_is_named_and_refused(tmp_path, capsys):
     source = copy_data(KALFAS, tmp_path / "src")
     target = source / "regularIrregular" / "R1a.bmp"

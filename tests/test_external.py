@@ -1,9 +1,7 @@
 """Bring your own model: any nn.Module by factory, layers by forward hooks, scored like the zoo."""
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +23,7 @@ KALFAS = SHARED / "kalfas2017_it"
 
 @pytest.fixture(scope="module")
 def kalfas(tmp_path_factory):
-    if not KALFAS.is_dir():
-        pytest.skip(f"{KALFAS} missing (see data/README.md)")
+    assert KALFAS.is_dir(), f"{KALFAS} missing (see data/README.md)"
     return import_kalfas_it(KALFAS, tmp_path_factory.mktemp("kalfas") / "kalfas")
 
 
@@ -113,6 +110,7 @@ def test_features_command_with_an_external_model_logs_progress(tmp_path, tiny_se
     assert "features (" in result.stderr and "100%" in result.stderr  # progress lines in the job's log
 
 
+@pytest.mark.real_data
 def test_score_model_prints_per_layer_scores_of_a_kalfas_assembly(tmp_path, kalfas, capsys):
     out = tmp_path / "scored"
     assert cli.main(["score-model", "--model", FACTORY, "--layers", "conv1,conv2,fc", "--benchmark", str(kalfas),
@@ -125,6 +123,7 @@ def test_score_model_prints_per_layer_scores_of_a_kalfas_assembly(tmp_path, kalf
     assert xr.open_dataset(out / "scores.nc").attrs["benchmark"] == "kalfas"
 
 
+@pytest.mark.real_data
 def test_score_model_errors(tmp_path, kalfas, capsys):
     args = ["--benchmark", str(kalfas), "--out", str(tmp_path / "o")]
     assert cli.main(["score-model", "--model", FACTORY, "--layers", "conv9", *args]) == 2
@@ -135,6 +134,7 @@ def test_score_model_errors(tmp_path, kalfas, capsys):
     assert "not a benchmark folder nor a benchmark of the config" in capsys.readouterr().err
 
 
+@pytest.mark.real_data
 def test_api_score_takes_a_module_and_a_config_benchmark_name(tmp_path, kalfas):
     config = {"results": str(kalfas.parent.parent), "neural": {kalfas.name: {"importer": "kalfas-it"}}}
     (kalfas.parent.parent / "neural").mkdir(exist_ok=True)
@@ -147,6 +147,7 @@ def test_api_score_takes_a_module_and_a_config_benchmark_name(tmp_path, kalfas):
     assert list(table["layer"]) == ["conv2", "fc"]
 
 
+@pytest.mark.real_data
 def test_example_script_runs(tmp_path, kalfas):
     result = subprocess.run([sys.executable, "examples/score_own_model.py", str(kalfas), str(tmp_path / "o")],
                             cwd=REPO, capture_output=True, text=True, env=env_for(REPO), timeout=600)

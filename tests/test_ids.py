@@ -12,6 +12,8 @@ from goaldriven.stimuli import load_stimulus_set, save_stimulus_set_csv
 
 from kalfas_scoring import digest, kalfas, refused  # noqa: F401 (kalfas is a fixture)
 
+pytestmark = pytest.mark.real_data  # every test here scores the real Kalfas IT data
+
 
 # --- item 3: ambiguous ids, disagreeing metadata -------------------------------------------------
 

@@ -4,8 +4,6 @@ Every case runs the real command line on real files, and checks the exit code, t
 names the output, and that the source and every unrelated file are byte for byte as before.
 """
 
-import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -16,17 +14,10 @@ from PIL import Image
 from goaldriven import cli
 from goaldriven.io import OUTPUT_MARKER, InputError
 from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set_csv
+from workflow_helpers import SHARED, tree_hash
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
-KALFAS = DATA / "kalfas2017_it"
-K92 = DATA / "kriegeskorte2008_92images"
-
-
-def tree_hash(folder: Path) -> dict:
-    """Every file under ``folder`` (relative path -> md5), to show nothing changed."""
-    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+KALFAS = SHARED / "kalfas2017_it"
+K92 = SHARED / "kriegeskorte2008_92images"
 
 
 def copy_kalfas(dest: Path) -> Path:
@@ -45,6 +36,7 @@ def refused(argv, capsys, *names) -> str:
     return err
 
 
+@pytest.mark.real_data
 def test_import_onto_its_own_source_is_refused(tmp_path, capsys):
     source = copy_kalfas(tmp_path / "kal")
     before = tree_hash(tmp_path)
@@ -53,6 +45,7 @@ def test_import_onto_its_own_source_is_refused(tmp_path, capsys):
     assert tree_hash(tmp_path) == before  # the .mat and the 64 bitmaps are still there
 
 
+@pytest.mark.real_data
 def test_import_into_a_folder_holding_the_source_is_refused(tmp_path, capsys):
     parent = tmp_path / "parent"
     source = copy_kalfas(parent / "kal")
@@ -63,6 +56,7 @@ def test_import_into_a_folder_holding_the_source_is_refused(tmp_path, capsys):
     assert tree_hash(tmp_path) == before
 
 
+@pytest.mark.real_data
 def test_import_inside_its_source_is_refused(tmp_path, capsys):
     source = copy_kalfas(tmp_path / "kal")
     before = tree_hash(tmp_path)
@@ -71,6 +65,7 @@ def test_import_inside_its_source_is_refused(tmp_path, capsys):
     assert tree_hash(tmp_path) == before and not (source / "imported").exists()
 
 
+@pytest.mark.real_data
 def test_import_replaces_its_own_output_but_no_other_folder(tmp_path, capsys):
     out = tmp_path / "k92"
     assert cli.main(["import", "kriegeskorte92", str(K92), str(out)]) == 0
@@ -110,6 +105,7 @@ def test_crate_never_replaces_results_data_or_the_repository(fake_repo, capsys, 
     assert tree_hash(fake_repo.parent) == before
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("out", ["data", "results", "."])
 def test_import_never_replaces_results_data_or_the_repository(fake_repo, capsys, out):
     before = tree_hash(fake_repo.parent)

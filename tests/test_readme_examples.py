@@ -22,8 +22,7 @@ def _blocks(lang):
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    if not (SHARED / "kalfas2017_it").is_dir():
-        pytest.skip("Kalfas data missing (see data/README.md)")
+    assert (SHARED / "kalfas2017_it").is_dir(), "Kalfas data missing (see data/README.md)"
     repo = copy_repo(tmp_path_factory.mktemp("readme"))
     (repo / "my_benchmark").mkdir()
     brainio_write_netcdf(brainio_assembly(n_images=40), repo / "my_benchmark/assembly.nc")
@@ -35,6 +34,7 @@ def test_the_section_has_its_examples():
     assert len(_blocks("bash")) == 3 and len(_blocks("python")) == 1 and len(_blocks("yaml")) == 2
 
 
+@pytest.mark.real_data
 def test_shell_and_python_examples_run(repo):
     bash = [b for b in _blocks("bash") if not b.startswith("dvc ")]  # DVC: tests/test_bring_your_own.py
     for block in bash:
@@ -46,6 +46,7 @@ def test_shell_and_python_examples_run(repo):
     assert (repo / "results/my_model_on_mine/scores.csv").is_file()
 
 
+@pytest.mark.real_data
 def test_config_examples_join_the_dag(repo):
     config = yaml.safe_load((repo / "config/smoke.yaml").read_text())
     for block in _blocks("yaml"):

@@ -18,8 +18,8 @@ def _export_dvc():
     return module
 
 
-@pytest.mark.skipif(shutil.which("snakefmt") is None, reason="snakefmt not installed (pip install -e .[test])")
 def test_rule_files_are_snakefmt_formatted():
+    assert shutil.which("snakefmt"), "snakefmt not installed (pip install -e .[test])"
     result = subprocess.run(["snakefmt", "--check", "workflow/", "Snakefile"], cwd=REPO, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr

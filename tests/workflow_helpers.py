@@ -1,5 +1,6 @@
 """Run the real workflow in a throw-away copy of the repository."""
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -61,3 +62,9 @@ def planned_jobs(repo: Path, *args) -> dict[str, int]:
                 break
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def tree_hash(folder: Path) -> dict:
+    """Every file under ``folder`` (relative path -> md5): what a refused command must leave unchanged."""
+    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
