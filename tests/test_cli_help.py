@@ -47,3 +47,12 @@ def test_help_runs_from_the_command_line(command):
     out = subprocess.run([sys.executable, "-m", "goaldriven.cli", command, "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "options:" in out and "(required)" in out
+
+
+def test_bad_input_is_one_line_and_verbose_shows_the_traceback(tmp_path, capsys):
+    args = ["figure", "cka", "--inputs", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "f.png")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.csv" in err and "Traceback" not in err
+    with pytest.raises((cli.InputError, FileNotFoundError)):
+        cli.main(["-v", *args])  # -v: the exception itself, with its traceback

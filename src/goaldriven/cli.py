@@ -260,7 +260,7 @@ def cmd_import(a):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="goaldriven", description=__doc__)
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging, and the traceback of every error")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and BLAS")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -686,7 +686,9 @@ def main(argv=None) -> int:
     try:
         _check_outputs(args)
         args.func(args)
-    except (InputError, ValueError, FileNotFoundError) as e:
+    except (InputError, FileNotFoundError) as e:  # bad input; any other exception is a bug: traceback
+        if args.verbose:
+            raise
         print(f"goaldriven {args.command}: error: {e}", file=sys.stderr)
         return 2
     _record_run(args, argv, started)

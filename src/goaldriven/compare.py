@@ -15,6 +15,7 @@ from scipy.stats import kendalltau, norm, pearsonr, rankdata, spearmanr
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold, StratifiedShuffleSplit
 
+from .io import InputError
 from .ridge import ALPHA_GRID, ridge_cv
 from .stimulus_ids import align_by_stimulus_id, canonical_order
 
@@ -33,7 +34,7 @@ def split_half_reliability(trials: np.ndarray, n_splits: int = 10, seed: int = 0
     rng = np.random.default_rng(seed)
     n_reps = trials.shape[0]
     if n_reps < 2:
-        raise ValueError("split-half reliability needs at least two repetitions")
+        raise InputError("split-half reliability needs at least two repetitions")
     rs = []
     for _ in range(n_splits):
         perm = rng.permutation(n_reps)
@@ -110,7 +111,7 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
     splits of the per-split median: Brain-Score's order of aggregation).
     """
     if method not in ("ridge", "pls"):
-        raise ValueError(f"unknown method {method!r}; choose 'ridge' or 'pls'")
+        raise InputError(f"unknown method {method!r}; choose 'ridge' or 'pls'")
     if isinstance(splits, int):
         features, responses = _align(features, responses)
     else:  # explicit folds index the responses' rows as given
@@ -158,7 +159,7 @@ def rdm(X: np.ndarray, metric: str = "correlation", ids=None, source: str = "") 
     out (as rsatoolbox does), and a warning names the stimulus (``ids[row]``, from ``source``).
     """
     if metric not in ("correlation", "euclidean"):
-        raise ValueError(f"unknown RDM metric {metric!r}")
+        raise InputError(f"unknown RDM metric {metric!r}")
     X = np.asarray(X, float)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the undefined distances: reported below
@@ -189,7 +190,7 @@ RDM_COMPARISONS = ("spearman", "pearson", "kendall_tau_a")
 
 def _compare_vectors(x: np.ndarray, y: np.ndarray, method: str) -> float:
     if method not in RDM_COMPARISONS:
-        raise ValueError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
+        raise InputError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y)  # undefined dissimilarities (see rdm) take no part
     if not ok.all():
@@ -207,9 +208,9 @@ def _stacked_upper(rdms) -> np.ndarray:
     """(k, n, n) square RDMs -> (k, n (n - 1) / 2) upper triangles, with shape checks."""
     rdms = np.asarray(rdms, float)
     if rdms.ndim != 3 or rdms.shape[1] != rdms.shape[2]:
-        raise ValueError(f"need a stack of square RDMs (k, n, n); got shape {rdms.shape}")
+        raise InputError(f"need a stack of square RDMs (k, n, n); got shape {rdms.shape}")
     if len(rdms) < 2:
-        raise ValueError(f"a noise ceiling needs at least two RDMs (subjects or data splits); got {len(rdms)}")
+        raise InputError(f"a noise ceiling needs at least two RDMs (subjects or data splits); got {len(rdms)}")
     iu = np.triu_indices(rdms.shape[1], k=1)
     return rdms[:, iu[0], iu[1]]
 
@@ -226,7 +227,7 @@ def rdm_noise_ceiling(rdms, method: str = "spearman") -> tuple[float, float]:
     vecs = _stacked_upper(rdms)
     vecs = vecs[:, np.isfinite(vecs).all(axis=0)]  # pairs undefined in any RDM (see rdm) are left out
     if method not in RDM_COMPARISONS:
-        raise ValueError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
+        raise InputError(f"unknown RDM comparison {method!r}; choose from {RDM_COMPARISONS}")
     if method == "pearson":
         with np.errstate(invalid="ignore", divide="ignore"):
             scaled = (vecs - vecs.mean(1, keepdims=True)) / vecs.std(1, keepdims=True)
@@ -251,12 +252,12 @@ def repetition_split_rdms(trials: np.ndarray, n_groups: int = 2, metric: str = "
     """
     trials = np.asarray(trials, float)
     if trials.ndim != 3:
-        raise ValueError(f"need trials (n_reps, n_stimuli, n_sites); got shape {trials.shape}")
+        raise InputError(f"need trials (n_reps, n_stimuli, n_sites); got shape {trials.shape}")
     valid = ~np.isnan(trials).all(axis=2)                 # (n_reps, n_stimuli)
     counts = valid.sum(0)
     if counts.min() < n_groups:
         s = int(np.argmin(counts))
-        raise ValueError(f"stimulus {s} has {counts[s]} repetitions; {n_groups} groups need at least one each")
+        raise InputError(f"stimulus {s} has {counts[s]} repetitions; {n_groups} groups need at least one each")
     rng = np.random.default_rng(seed)
     means = np.empty((n_groups,) + trials.shape[1:])
     for s in range(trials.shape[1]):
@@ -279,7 +280,7 @@ def bootstrap_rdm_comparison(a: np.ndarray, b: np.ndarray, method: str = "spearm
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape != b.shape:
-        raise ValueError(f"need two square RDMs of the same size; got {a.shape} and {b.shape}")
+        raise InputError(f"need two square RDMs of the same size; got {a.shape} and {b.shape}")
     n = len(a)
     rng = np.random.default_rng(seed)
     iu, ju = np.triu_indices(n, k=1)
@@ -300,11 +301,11 @@ def correlation_ci(x, y, n_boot: int = 10000, seed: int = 0, level: float = 0.95
     """
     x, y = np.asarray(x, float).ravel(), np.asarray(y, float).ravel()
     if x.shape != y.shape:
-        raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}")
+        raise InputError(f"x and y differ in length: {len(x)} and {len(y)}")
     ok = np.isfinite(x) & np.isfinite(y)
     x, y, n = x[ok], y[ok], int(ok.sum())
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        raise ValueError(f"a correlation needs at least 3 finite pairs with varying x and y; got n = {n}")
+        raise InputError(f"a correlation needs at least 3 finite pairs with varying x and y; got n = {n}")
     r = float(np.corrcoef(x, y)[0, 1])
     tail = (1 - level) / 2
     if n < 4:

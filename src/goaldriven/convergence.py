@@ -110,7 +110,7 @@ def match_units(A, B, n_permutations: int = 20, seed: int = 0, positions: int = 
     """
     A, B = np.asarray(A), np.asarray(B)
     if A.ndim != 2 or B.ndim != 2 or len(A) != len(B) or len(A) % positions or A.shape[1] > B.shape[1]:
-        raise ValueError(f"need two matrices with the same rows, a multiple of {positions} positions, and no "
+        raise InputError(f"need two matrices with the same rows, a multiple of {positions} positions, and no "
                          f"more units in the first; got {A.shape} and {B.shape}")
     # Shuffling rows leaves each column's mean and sd alone: standardise once, not per shuffle.
     zA, zB = _zscore(A), _zscore(B)
@@ -167,7 +167,7 @@ def _layer_units(features, layer: str, unit: str):
 
 def _check_unit(unit: str) -> None:
     if unit not in UNIT_KINDS:
-        raise ValueError(f"unknown unit {unit!r}; choose from {UNIT_KINDS}")
+        raise InputError(f"unknown unit {unit!r}; choose from {UNIT_KINDS}")
 
 
 def _subsample(n: int, max_units: int, seed) -> np.ndarray:

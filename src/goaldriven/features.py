@@ -51,13 +51,13 @@ class FeatureSpec:
 
     def __post_init__(self):
         if self.pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {self.pooling!r}; choose from {POOLINGS}")
+            raise InputError(f"unknown pooling {self.pooling!r}; choose from {POOLINGS}")
         if self.pool_grid < 1:
-            raise ValueError(f"pool_grid must be at least 1, not {self.pool_grid}")
+            raise InputError(f"pool_grid must be at least 1, not {self.pool_grid}")
         if self.reduction not in REDUCTIONS:
-            raise ValueError(f"unknown reduction {self.reduction!r}; choose from {REDUCTIONS}")
+            raise InputError(f"unknown reduction {self.reduction!r}; choose from {REDUCTIONS}")
         if self.reduction != "none" and (self.max_features is None or self.max_features < 1):
-            raise ValueError(f"reduction {self.reduction!r} needs max_features >= 1, not {self.max_features}")
+            raise InputError(f"reduction {self.reduction!r} needs max_features >= 1, not {self.max_features}")
 
     @property
     def reduces(self) -> bool:
@@ -187,10 +187,10 @@ class _Extraction:
         from .train import load_weights, normalise, resolve_device
 
         if stimuli.dims != ("presentation", "y", "x", "channel") or stimuli.sizes["presentation"] == 0:
-            raise ValueError("expected a non-empty stimulus set (presentation, y, x, channel), "
+            raise InputError("expected a non-empty stimulus set (presentation, y, x, channel), "
                              f"got {dict(stimuli.sizes)}")
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+            raise InputError(f"batch_size must be at least 1, not {batch_size}")
         if isinstance(weights, ExternalModel):  # any nn.Module, its layers read by forward hooks
             self.model, meta, self.normalise = weights, {"input_size": weights.input_size}, weights.normalise
             if not layers:
@@ -203,12 +203,12 @@ class _Extraction:
         self.layers = list(layers or self.model.layer_names)
         unknown = [name for name in self.layers if name not in self.model.layer_names]
         if unknown:
-            raise ValueError(f"{weights}: unknown layers {unknown}; the network has {self.model.layer_names}")
+            raise InputError(f"{weights}: unknown layers {unknown}; the network has {self.model.layer_names}")
         self.stimuli, self.spec, self.batch_size, self.progress = stimuli, spec, batch_size, progress
         # Stimuli are shown at the size the network was trained at, unless told otherwise.
         self.input_size = int(image_size or meta.get("input_size") or stimuli.sizes["x"])
         if self.input_size < 1:
-            raise ValueError(f"image size must be at least 1 pixel, not {self.input_size}")
+            raise InputError(f"image size must be at least 1 pixel, not {self.input_size}")
         self.shapes = self._layer_shapes()
         n = stimuli.sizes["presentation"]
         self.reducers = {name: r for name in self.layers
@@ -322,7 +322,7 @@ def extract(weights, stimuli: xr.DataArray, layers=None, flatten: bool = True, s
     """
     spec = spec or RAW
     if not flatten and spec.reduces:
-        raise ValueError(f"reduction {spec.reduction!r} needs flattened activations (flatten=True)")
+        raise InputError(f"reduction {spec.reduction!r} needs flattened activations (flatten=True)")
     run = _Extraction(weights, stimuli, layers, spec, batch_size, image_size, device, progress)
     batches = run.reduced() if flatten else run.activations("features")
     chunks = {name: [] for name in run.layers}
@@ -404,7 +404,7 @@ def layer_matrix(features: xr.DataArray, layer: str) -> xr.DataArray:
     """One layer's slice of an activations assembly."""
     columns = np.flatnonzero(features["layer"].values == layer)
     if len(columns) == 0:
-        raise ValueError(f"no layer {layer!r} in the features of {features.attrs.get('model', '?')}; "
+        raise InputError(f"no layer {layer!r} in the features of {features.attrs.get('model', '?')}; "
                          f"it has {layer_order(features)}")
     # Layers are contiguous: a slice lets a lazily opened file read only this layer's chunks.
     if columns[-1] - columns[0] + 1 == len(columns):

@@ -397,7 +397,6 @@ def plot_cka(similarity_csv, out_png, data_label: str) -> None:
     for ax, arch in zip(axes[0], archs):
         d = df[df["arch"] == arch]
         layers = _ordered_layers(d)
-        pos = {layer: i for i, layer in enumerate(layers)}
         null = d.groupby("layer")["null_p95"].mean().reindex(layers)
         ax.fill_between(range(len(layers)), 0, null.values, color="grey", alpha=0.3, lw=0)
         seeds = d[d["reference"] == "cross-seed"]
@@ -776,7 +775,7 @@ OPTIONAL_INPUTS = {"rsa": ["references_csv"]}  # trailing inputs passed by name 
 def make(name: str, inputs, out_png, data_label: str = "") -> None:
     """Command-line entry: ``FIGURES[name](*inputs, out_png, data_label)``."""
     if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
+        raise InputError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
     optional = OPTIONAL_INPUTS.get(name, [])
     n_required = FIGURES[name].__code__.co_argcount - 2 - len(optional)  # minus out_png, data_label
     if name in MULTI_INPUT:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .io import InputError
+
 # The smallest image side every architecture takes (5 halvings in ResNet-18 leave 1 pixel).
 MIN_INPUT_SIZE = 32
 
@@ -52,7 +54,7 @@ class Network(nn.Module):
         wanted = set(self.layer_names if layers is None else layers)
         unknown = wanted - set(self.layer_names)
         if unknown:
-            raise ValueError(f"unknown layers {sorted(unknown)}; this network has {self.layer_names}")
+            raise InputError(f"unknown layers {sorted(unknown)}; this network has {self.layer_names}")
         out = {}
         for name, stage in self.stages.items():
             x = stage(x)
@@ -224,5 +226,5 @@ def build_model(arch: str, n_out: int, width: float = 1.0) -> Network:
     try:
         factory = ARCHITECTURES[arch]
     except KeyError:
-        raise ValueError(f"unknown architecture {arch!r}; choose from {sorted(ARCHITECTURES)}") from None
+        raise InputError(f"unknown architecture {arch!r}; choose from {sorted(ARCHITECTURES)}") from None
     return factory(n_out, width)

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .io import InputError
+
 # Penalties relative to the features' total variance (the trace of their covariance, i.e. of
 # the centred Gram matrix per sample), so that the grid means the same for narrow and wide
 # layers and for any units, and its floor (1e-3) keeps the penalised systems well conditioned
@@ -122,12 +124,12 @@ def get_backend(backend: str = "auto", device=None, dtype: str = "float32") -> _
     wheel's eigensolver (MKL) is about twice as fast as numpy's (OpenBLAS), and the
     eigendecomposition dominates the cost."""
     if dtype not in ("float32", "float64"):
-        raise ValueError(f"unknown dtype {dtype!r}; choose 'float32' or 'float64'")
+        raise InputError(f"unknown dtype {dtype!r}; choose 'float32' or 'float64'")
     if backend not in ("auto", "numpy", "torch"):
-        raise ValueError(f"unknown backend {backend!r}; choose 'auto', 'numpy' or 'torch'")
+        raise InputError(f"unknown backend {backend!r}; choose 'auto', 'numpy' or 'torch'")
     if backend == "numpy":
         if device not in (None, "cpu"):
-            raise ValueError(f"the numpy backend runs on the CPU only, not on device {device!r}")
+            raise InputError(f"the numpy backend runs on the CPU only, not on device {device!r}")
         return _Backend("numpy", None, np.dtype(dtype))
     import torch
 
@@ -217,17 +219,17 @@ def fit_ridge_loo(X, Y, alphas=None, *, backend: str = "auto", device=None,
     X, Y = np.asarray(X), np.asarray(Y)
     _check_data(X, Y)
     if len(X) < 3:
-        raise ValueError(f"leave-one-out needs at least 3 samples; got {len(X)}")
+        raise InputError(f"leave-one-out needs at least 3 samples; got {len(X)}")
     return _fit(bk.asarray(X), bk.asarray(Y), _checked_alphas(alphas), bk, _checked_criterion(criterion))
 
 
 def _check_data(X: np.ndarray, Y: np.ndarray) -> None:
     if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y) or X.shape[1] == 0:
-        raise ValueError(f"need features (n, p >= 1) and responses (n, t) with the same n; "
+        raise InputError(f"need features (n, p >= 1) and responses (n, t) with the same n; "
                          f"got {X.shape} and {Y.shape}")
     for name, a in (("features", X), ("responses", Y)):
         if not np.isfinite(a).all():
-            raise ValueError(f"{name} contain NaN or infinite values; ridge needs finite data")
+            raise InputError(f"{name} contain NaN or infinite values; ridge needs finite data")
 
 
 def _checked_alphas(alphas):
@@ -236,13 +238,13 @@ def _checked_alphas(alphas):
         return None
     alphas = np.atleast_1d(np.asarray(alphas, float))
     if not (alphas > 0).all():
-        raise ValueError(f"ridge penalties must be positive; got {alphas}")
+        raise InputError(f"ridge penalties must be positive; got {alphas}")
     return alphas
 
 
 def _checked_criterion(criterion: str) -> str:
     if criterion not in CRITERIA:
-        raise ValueError(f"unknown penalty criterion {criterion!r}; choose from {tuple(CRITERIA)}")
+        raise InputError(f"unknown penalty criterion {criterion!r}; choose from {tuple(CRITERIA)}")
     return criterion
 
 
@@ -285,7 +287,7 @@ def ridge_cv(X, Y, folds, alphas=None, *, backend: str = "auto", device=None, dt
     _check_data(X, Y)
     for train, _ in folds:
         if len(train) < 3:
-            raise ValueError(f"a training fold has {len(train)} samples; leave-one-out needs at least 3")
+            raise InputError(f"a training fold has {len(train)} samples; leave-one-out needs at least 3")
     alphas, criterion = _checked_alphas(alphas), _checked_criterion(criterion)
     X, Y = bk.asarray(X), bk.asarray(Y)
     if len(folds) > 1 and X.shape[1] > X.shape[0]:

@@ -31,7 +31,7 @@ def u_centre(K: np.ndarray) -> np.ndarray:
     """The U-centred Gram matrix: <U(K), U(L)> / (n (n - 3)) is the unbiased HSIC of K and L."""
     n = len(K)
     if n < 4:
-        raise ValueError(f"debiased CKA needs at least 4 stimuli, not {n}")
+        raise InputError(f"debiased CKA needs at least 4 stimuli, not {n}")
     K = np.array(K, dtype=np.float64)
     np.fill_diagonal(K, 0)
     row = K.sum(axis=0) / (n - 2)
@@ -63,7 +63,7 @@ class Grams:
     def add(self, key: tuple, X) -> None:
         X = np.asarray(X)
         if len(X) != self.n:
-            raise ValueError(f"{key}: {len(X)} stimuli, expected {self.n}")
+            raise InputError(f"{key}: {len(X)} stimuli, expected {self.n}")
         K = _gram(X.reshape(len(X), -1))
         self.keys.append(key)
         self._u.append(u_centre(K)[self.iu])
@@ -118,7 +118,7 @@ def collect_grams(feature_paths, stimuli=None, max_stimuli: int = 1000, seed: in
 
     paths = list(feature_paths)
     if not paths:
-        raise ValueError("no features files")
+        raise InputError("no features files")
     ref = open_features(paths[0])
     n = ref.sizes["presentation"]
     rows = slice(None) if n <= max_stimuli else np.sort(np.random.default_rng(seed).choice(n, max_stimuli, replace=False))
@@ -184,7 +184,7 @@ def layer_square(sim: pd.DataFrame, ma: str, mb: str, value: str = "cka_debiased
         return d.pivot(index="layer_a", columns="layer_b", values=value).loc[_layers(sim, "a", ma), _layers(sim, "b", mb)]
     d = sim[(sim["model_a"] == mb) & (sim["model_b"] == ma)]
     if not len(d):
-        raise ValueError(f"no similarity rows between {ma} and {mb}")
+        raise InputError(f"no similarity rows between {ma} and {mb}")
     return d.pivot(index="layer_b", columns="layer_a", values=value).loc[_layers(sim, "b", ma), _layers(sim, "a", mb)]
 
 
@@ -193,7 +193,7 @@ def layer_correspondence(S) -> float:
     similar layer in the other network is the corresponding one (same index)."""
     S = np.asarray(S, dtype=float)
     if S.shape[0] != S.shape[1]:
-        raise ValueError(f"layer correspondence needs two networks of the same layers, got {S.shape}")
+        raise InputError(f"layer correspondence needs two networks of the same layers, got {S.shape}")
     hits = [np.nanargmax(S[i]) == i for i in range(len(S))] + [np.nanargmax(S[:, j]) == j for j in range(len(S))]
     return float(np.mean(hits))
 

@@ -78,7 +78,7 @@ _VIEW = _rot(0, 30, 20)  # fixed camera azimuth/elevation: V0 objects are seen i
 def make_object(seed: int, category: str, index: int) -> dict:
     """One object: its parts drawn from the seed alone (so every split shows the same objects)."""
     if category not in TEMPLATES:
-        raise ValueError(f"no 3D template for category {category!r}; choose from {sorted(TEMPLATES)}")
+        raise InputError(f"no 3D template for category {category!r}; choose from {sorted(TEMPLATES)}")
     rng = np.random.default_rng([seed, zlib.crc32(category.encode()), index])
     proportions = rng.uniform(0.8, 1.25, 3)
     hue = rng.uniform(0.15, 0.95, 3)
@@ -147,7 +147,7 @@ def make_background(rng, size: int) -> np.ndarray:
 
 def _pose(rng, level: int) -> dict:
     if level not in VARIATION_RANGES:
-        raise ValueError(f"unknown variation level {level}; choose from {sorted(VARIATION_RANGES)}")
+        raise InputError(f"unknown variation level {level}; choose from {sorted(VARIATION_RANGES)}")
     v = VARIATION_RANGES[level]
     rot, pos = v["rotation"], v["position"]
     lo, hi = np.log(v["scale"][0]), np.log(v["scale"][1])

@@ -128,9 +128,9 @@ def _standardise_pose(train_path, test_path):
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is an error."""
     if name not in DEVICES:
-        raise ValueError(f"unknown device {name!r}; choose from {DEVICES}")
+        raise InputError(f"unknown device {name!r}; choose from {DEVICES}")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but torch sees no CUDA GPU")
+        raise InputError("device 'cuda' requested but torch sees no CUDA GPU")
     return torch.device("cuda" if name == "cuda" or (name == "auto" and torch.cuda.is_available()) else "cpu")
 
 
@@ -296,26 +296,26 @@ def _check_request(cfg: TrainConfig, keep_epochs) -> None:
     """Fail before loading any data on a request that cannot run (or could only run to
     nonsense: NaN weights from a NaN learning rate, a 'trained' network that never trained)."""
     if cfg.task not in TASKS:
-        raise ValueError(f"unknown task {cfg.task!r}; choose from {TASKS}")
+        raise InputError(f"unknown task {cfg.task!r}; choose from {TASKS}")
     if cfg.arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {cfg.arch!r}; choose from {sorted(ARCHITECTURES)}")
+        raise InputError(f"unknown architecture {cfg.arch!r}; choose from {sorted(ARCHITECTURES)}")
     for name, value, ok, need in (
             ("width", cfg.width, lambda v: v > 0, "a finite number > 0"),
             ("lr", cfg.lr, lambda v: v > 0, "a finite number > 0"),
             ("weight_decay", cfg.weight_decay, lambda v: v >= 0, "a finite number >= 0")):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and ok(value)):
-            raise ValueError(f"{name}: must be {need}, got {value!r}")
+            raise InputError(f"{name}: must be {need}, got {value!r}")
     if cfg.epochs < 0 or cfg.batch_size < 1:
-        raise ValueError(f"need epochs >= 0 and batch_size >= 1, got epochs {cfg.epochs}, "
+        raise InputError(f"need epochs >= 0 and batch_size >= 1, got epochs {cfg.epochs}, "
                          f"batch_size {cfg.batch_size}")
     if cfg.task != "untrained" and cfg.epochs == 0:
-        raise ValueError(f"epochs: task {cfg.task!r} needs at least 1 epoch (0 epochs would save the "
+        raise InputError(f"epochs: task {cfg.task!r} needs at least 1 epoch (0 epochs would save the "
                          "random initialisation as a trained network; that is task 'untrained')")
     n_epochs = 0 if cfg.task == "untrained" else cfg.epochs
     outside = [e for e in keep_epochs if not 1 <= e <= n_epochs]
     if outside:
         trained = f"epochs 1..{n_epochs}" if n_epochs else "no epochs"
-        raise ValueError(f"cannot keep epochs {outside}: task {cfg.task!r} trains {trained}")
+        raise InputError(f"cannot keep epochs {outside}: task {cfg.task!r} trains {trained}")
 
 
 def train(cfg: TrainConfig, dataset, out_dir, test_dataset=None, progress: bool = True,

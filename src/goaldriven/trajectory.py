@@ -151,7 +151,7 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
 
     model_dirs = [Path(d) for d in model_dirs]
     if not model_dirs:
-        raise ValueError("trajectory_table needs at least one model folder")
+        raise InputError("trajectory_table needs at least one model folder")
     stimuli = load_stimulus_set(stimuli_path)
     plan, seen = [], {}
     for model_dir in model_dirs:  # check every folder before the long scoring loop starts
@@ -178,7 +178,7 @@ def join_tables(paths) -> pd.DataFrame:
     """The tables of :func:`trajectory_table` (one per model, as the workflow makes them) as one,
     in the given order; each must have the columns of a trajectory table and its own models."""
     if not paths:
-        raise ValueError("join_tables needs at least one table")
+        raise InputError("join_tables needs at least one table")
     parts, seen = [], {}
     for path in paths:
         try:
