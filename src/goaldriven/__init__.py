@@ -1,8 +1,10 @@
 """goaldriven: goal-driven modelling of sensory cortex, reproducibly.
 
-Stages (one module each, data flowing one way):
-stimuli -> neural -> models/train -> features -> compare, convergence -> figures;
-lineage and cli sit at the edge. Each stage reads and writes files.
+Data flow one way: stimuli -> recordings (neural, simulate, importers) -> models/training
+(models, train, external) -> features -> mapping and RSA (compare, score), similarity and unit
+matching (similarity, convergence) -> summary, seed_variance, leaderboard -> figures; lineage,
+provenance, api and cli sit at the edge. A module imports only modules before it in this
+order (tests/test_layout.py: LAYERS). Each stage reads and writes files.
 """
 
 __version__ = "0.1.0"
