@@ -95,6 +95,13 @@ def test_table_separates_seed_from_architecture_spread_and_tests_rankings(caplog
         seed_variance(models, metrics=["pixel_ev"])
     with pytest.raises(InputError, match="'it_ev'.*2 architectures"):
         seed_variance(models[models["arch"] == "a"], metrics=["it_ev"])
+    # A model with one set of weights (an external model) is left out of the seed question.
+    external = pd.DataFrame([{"arch": "mine", "task": "supervised", "seed": 0, "it_ev": 0.9, "v4_ev": 0.1}])
+    with caplog.at_level("WARNING"):
+        with_external = seed_variance(pd.concat([models, external]), metrics=["it_ev"])
+    assert list(with_external["n_archs"]) == [2] and "['mine'] with fewer than 2 seeds" in caplog.text
+    other_task = external.assign(task="external")  # a task that cannot answer it, beside one that can
+    assert list(seed_variance(pd.concat([models, other_task]), metrics=["it_ev"])["task"]) == ["supervised"]
 
 
 def test_cli_writes_the_table(tmp_path):

@@ -191,18 +191,28 @@ def seed_variance(models: pd.DataFrame, metrics=None, level: float = 0.95, effec
     metrics = [m for m in metrics if m in models.columns]
     if not metrics:
         raise InputError(f"{name}: no metric columns to analyse among {list(models.columns)}")
-    rows = []
+    rows, refused = [], []
     for task, df in models.groupby("task"):
         for metric in metrics:
             where = f"{name} {task} {metric}"
             if df[metric].isna().all():  # this task was not scored on that benchmark
                 log.warning("%s: no scores, skipped", where)
                 continue
-            d = _balanced(df.dropna(subset=[metric]), where)
+            d = df.dropna(subset=[metric])
+            seeds = d.groupby("arch")["seed"].nunique()
+            if (seeds < 2).any():  # e.g. an external model, which has one set of weights
+                log.warning("%s: %s with fewer than 2 seeds left out", where, sorted(seeds.index[seeds < 2]))
+                d = d[d["arch"].isin(seeds.index[seeds >= 2])]
             try:
+                if d.empty:
+                    raise InputError(f"seed_share: needs at least 2 seeds of every architecture; "
+                                     f"seeds per architecture {seeds.to_dict()}")
+                d = _balanced(d, where)
                 s = seed_share(d[metric], d["arch"], level=level, effects=effects)
-            except InputError as e:
-                raise InputError(f"{name}: task {task!r}, metric {metric!r}: {e}") from None
+            except InputError as e:  # this task cannot answer the question; another may
+                refused.append(f"task {task!r}, metric {metric!r}: {e}")
+                log.warning("%s: %s", where, e)
+                continue
             pairs = pairwise_rankings(d[metric], d["arch"])
             sel_col = metric.removesuffix("_ev") + "_selection" if metric.endswith("_ev") else "rsa_selection"
             rows.append({"task": task, "metric": metric, "n_archs": s["n_archs"], "n_seeds": s["n_seeds"],
@@ -218,4 +228,6 @@ def seed_variance(models: pd.DataFrame, metrics=None, level: float = 0.95, effec
                                                for r in pairs.itertuples()),
                          "seed_sd": float(np.sqrt(s["seed_var"])), "retest_sd": _retest_sd(d, metric),
                          "selection": str(d[sel_col].iloc[0]) if sel_col in d else "not recorded"})
+    if not rows and refused:  # nothing could be analysed: say why, not an empty table
+        raise InputError(f"{name}: {refused[0]}")
     return pd.DataFrame(rows)
