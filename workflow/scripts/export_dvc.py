@@ -250,7 +250,9 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     out = Path(a.output or dvc_file(a.configfile))
     wdir = os.path.relpath(".", out.parent)
-    configfile = (a.configfile or ["config/config.yaml"])[-1]
+    # Snakemake hands the config file over as an absolute path: the pipeline names it relative to
+    # the repository, as in the committed file.
+    configfile = Path(os.path.relpath((a.configfile or ["config/config.yaml"])[-1])).as_posix()
     text = render(dvc_stages(snakemake_jobs(a.configfile), wdir, configfile))
     current = out.read_text() if out.exists() else ""
     if a.check or a.commit:
