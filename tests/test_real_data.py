@@ -41,8 +41,8 @@ def test_raw_data_match_their_recorded_hashes(built):
 
 def test_every_figure_is_drawn_from_real_data(built):
     figures = sorted(p.stem for p in (built / OUT / "figures").glob("*.png"))
-    assert figures == sorted(["layer_profiles", "performance_vs_it", "rsa", "cka", "matching", "seed_variance",
-                                "unit_examples", "trajectory"])
+    assert figures == sorted(["layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "matching",
+                              "seed_variance", "unit_examples", "trajectory", "leaderboard"])
     for name in figures:
         img = mpimg.imread(built / OUT / "figures" / f"{name}.png")
         assert img.shape[0] > 200 and img.std() > 0.01
