@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -53,15 +54,35 @@ def _repo_path(path: str, base: Path, repo: Path) -> str:
     return Path(os.path.relpath(os.path.normpath(base / path), repo)).as_posix()
 
 
+def _resolve(cmd, values: dict):
+    """A stage command with its ``${a.b}`` variables (DVC's ``vars``: the config file) filled in,
+    as DVC records it in dvc.lock."""
+    def value(match):
+        v = values
+        for key in match.group(1).split("."):
+            if not isinstance(v, dict) or key not in v:
+                return match.group(0)  # not a variable of these files: left as written
+            v = v[key]
+        return ("true" if v else "false") if isinstance(v, bool) else str(v)
+    return re.sub(r"\$\{([^}]+)\}", value, cmd) if isinstance(cmd, str) else cmd
+
+
 def load_stages(dvc_yaml: Path, repo: Path) -> dict:
-    """The stages of one dvc.yaml (one per Snakemake job) by name, paths relative to ``repo``."""
-    stages = _load_yaml(dvc_yaml).get("stages")
+    """The stages of one dvc.yaml (one per Snakemake job) by name, paths relative to ``repo``,
+    commands with their variables filled in from the pipeline's ``vars`` files."""
+    doc = _load_yaml(dvc_yaml)
+    stages = doc.get("stages")
     if not stages:
         raise LineageError(f"{dvc_yaml}: no stages found (run workflow/scripts/export_dvc.py)")
+    values = {}
+    for f in doc.get("vars", []):
+        if isinstance(f, str) and (dvc_yaml.parent / f).is_file():
+            values.update(_load_yaml(dvc_yaml.parent / f) or {})
     for st in stages.values():
         base = dvc_yaml.parent / st.get("wdir", ".")
         for key in ("deps", "outs"):
             st[key] = [_repo_path(p, base, repo) for p in st.get(key, [])]
+        st["cmd"] = _resolve(st.get("cmd"), values)
     return stages
 
 
