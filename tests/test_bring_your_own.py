@@ -108,7 +108,7 @@ def test_dvc_exp_run_sets_a_parameter(built, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(built, repo, symlinks=True)
     run(["git", "add", "-A"], repo)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "built"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "built", "--allow-empty"], repo)
     result = run(["dvc", "exp", "run", PIPELINE, "-S", "config/smoke.yaml:label=relabelled"], repo, timeout=1200)
     ran = set(re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr))
     assert any(name.startswith("figure--") for name in ran), ran
