@@ -86,11 +86,13 @@ def test_dvc_metrics_plots_and_params(built):
     score = stages["stages"]["score--simulated-hmo-supervised_seed0"]
     assert "${comparison.splits}" in score["cmd"] and {"config/smoke.yaml": ["comparison.splits", "comparison.seed"]} \
         in score["params"]
-    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], built).stdout)
+    # (each experiment has its own pipeline: name its files, or DVC also lists the unbuilt ones)
+    metrics = json.loads(run(["dvc", "metrics", "show", "results/smoke/summary/leaderboard.json", "--json"],
+                             built).stdout)
     files = next(iter(metrics.values()))["data"]
     board = next(v for k, v in files.items() if k.endswith("results/smoke/summary/leaderboard.json"))["data"]
     assert board["simulated"]["IT"]["hmo/supervised"]["rank"] >= 1
-    plots = json.loads(run(["dvc", "plots", "show", "--json"], built).stdout)
+    plots = json.loads(run(["dvc", "plots", "show", PIPELINE, "--json"], built).stdout)
     assert not plots.get("errors") and any("layer_profiles/simulated_IT_hmo-supervised.csv" in p for p in plots["data"])
     config = built / "config/smoke.yaml"
     before = config.read_text()
