@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from goaldriven import cli
-from workflow_helpers import SHARED, tree_hash
+from workflow_helpers import SHARED, refused, tree_hash
 
 KALFAS = SHARED / "kalfas2017_it"
 K92 = SHARED / "kriegeskorte2008_92images"
@@ -20,15 +19,6 @@ def copy_data(src: Path, dest: Path) -> Path:
     for path in [dest, *dest.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)  # the shared data is read-only
     return dest
-
-
-def refused(argv, capsys, *names):
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"goaldriven {argv[0]}: error:") and err.count("\n") == 1, err
-    for name in names:
-        assert str(name) in err, err
-    return err
 
 
 @pytest.mark.real_data

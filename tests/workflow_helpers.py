@@ -68,3 +68,15 @@ def tree_hash(folder: Path) -> dict:
     """Every file under ``folder`` (relative path -> md5): what a refused command must leave unchanged."""
     return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def refused(argv, capsys, *names) -> str:
+    """Run the CLI in-process: it must refuse (exit 2) with one line naming each of ``names``."""
+    from goaldriven import cli
+
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"goaldriven {argv[0]}: error:") and err.count("\n") == 1, err
+    for name in names:
+        assert str(name) in err, err
+    return err
