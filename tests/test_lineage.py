@@ -151,30 +151,33 @@ def test_fresh_clone_and_dvc_pull_has_nothing_to_rerun(built, tmp_path):
     remote, clone = tmp_path / "remote", tmp_path / "clone"
     run(["git", "add", PIPELINE, str(Path(PIPELINE).with_name("dvc.lock"))], built)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], built)
-    run(["dvc", "remote", "add", "--local", "--force", "store", str(remote)], built)
-    run(["dvc", "push", "-q", "-r", "store", PIPELINE], built)
-    run(["git", "clone", "-q", str(built), str(clone)], tmp_path)
-    run(["dvc", "remote", "add", "--local", "store", str(remote)], clone)
-    run(["dvc", "pull", "-q", "-r", "store", PIPELINE], clone)
-    assert (clone / FIGURE).read_bytes() == (built / FIGURE).read_bytes()
+    try:
+        run(["dvc", "remote", "add", "--local", "--force", "store", str(remote)], built)
+        run(["dvc", "push", "-q", "-r", "store", PIPELINE], built)
+        run(["git", "clone", "-q", str(built), str(clone)], tmp_path)
+        run(["dvc", "remote", "add", "--local", "store", str(remote)], clone)
+        run(["dvc", "pull", "-q", "-r", "store", PIPELINE], clone)
+        assert (clone / FIGURE).read_bytes() == (built / FIGURE).read_bytes()
 
-    run(["python", "workflow/scripts/after_pull.py", *SMOKE], clone)
-    assert json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout) == {}
-    assert planned_jobs(clone, *SMOKE) == {}
+        run(["python", "workflow/scripts/after_pull.py", *SMOKE], clone)
+        assert json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout) == {}
+        assert planned_jobs(clone, *SMOKE) == {}
 
-    # Real changes are not hidden: a new learning rate retrains every trained (not the untrained)
-    # model and reruns what follows, in both tools.
-    cfg = _smoke_config(clone)
-    cfg["models"]["lr"] *= 2
-    (clone / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
-    jobs = planned_jobs(clone, *SMOKE)
-    trained = [t for t in cfg["models"]["tasks"] if t != "untrained"]
-    assert jobs["train"] == len(cfg["models"]["archs"]) * len(trained) * len(cfg["models"]["seeds"])
-    assert {"features", "score", "summarise", "figure"} <= set(jobs)
-    assert not {"stimuli", "train_surrogate", "simulate_recordings", "initialise"} & set(jobs)
-    run(["python", "workflow/scripts/export_dvc.py", *SMOKE], clone)
-    stale = json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout)  # the changed stages only
-    assert sorted(name.split(":", 1)[-1].split("--")[0] for name in stale) == ["train"] * jobs["train"]
+        # Real changes are not hidden: a new learning rate retrains every trained (not the untrained)
+        # model and reruns what follows, in both tools.
+        cfg = _smoke_config(clone)
+        cfg["models"]["lr"] *= 2
+        (clone / "config/smoke.yaml").write_text(yaml.safe_dump(cfg))
+        jobs = planned_jobs(clone, *SMOKE)
+        trained = [t for t in cfg["models"]["tasks"] if t != "untrained"]
+        assert jobs["train"] == len(cfg["models"]["archs"]) * len(trained) * len(cfg["models"]["seeds"])
+        assert {"features", "score", "summarise", "figure"} <= set(jobs)
+        assert not {"stimuli", "train_surrogate", "simulate_recordings", "initialise"} & set(jobs)
+        run(["python", "workflow/scripts/export_dvc.py", *SMOKE], clone)
+        stale = json.loads(run(["dvc", "status", "--json", PIPELINE], clone).stdout)  # the changed stages only
+        assert sorted(name.split(":", 1)[-1].split("--")[0] for name in stale) == ["train"] * jobs["train"]
+    finally:  # the built run's commit stays HEAD for the other tests (lineage reports it)
+        run(["git", "reset", "-q", "--soft", "HEAD~1"], built)
 
 
 def test_after_pull_refuses_to_mark_changed_results_current(built, tmp_path):

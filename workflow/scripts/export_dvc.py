@@ -208,7 +208,8 @@ def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/conf
         # Snakemake makes log folders itself; DVC does not.
         cmd = (f"mkdir -p {' '.join(log_dirs)} && " if log_dirs else "") + " ".join(job["cmd"].split())
         outs = [o for o in job["output"] if not METRICS.search(o)]  # plain paths: lineage reads them
-        metrics = [{o: {"cache": False}} for o in job["output"] if METRICS.search(o)]
+        # cached like every result, so `dvc push`/`pull` carry it (cache: false would mean git)
+        metrics = [o for o in job["output"] if METRICS.search(o)]
         plots += [o for o in job["output"] if PLOTS.search(o)]
         stages[stage_name(job)] = {
             **({"wdir": wdir} if wdir != "." else {}),
