@@ -3,7 +3,7 @@
 Per model and area the score is the median over sites of the ceiling-normalised explained
 variance (the median signed r² where the benchmark has no single trials) of the model's best
 layer, where the best layer is chosen on *held-out sites*: the sites are split in two halves
-(seeded), the layer best on one half is scored on the other and the other way round, so that
+(by site id, as in models.csv), the layer best on one half is scored on the other and the other way round, so that
 choosing the layer does not inflate the score. Seeds of a zoo model are averaged; the 95%
 interval comes from resampling sites (the same resample for every seed). For benchmarks of
 published RDMs (no sites) the best layer is the one with the highest RDM correlation, with its
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .io import InputError, open_netcdf, write_csv, write_json
+from .summary import site_halves
 
 MODEL_ID = re.compile(r"(?P<arch>[^/]+)/(?P<task>[a-z]+)_seed(?P<seed>\d+)$")
 CONTROLS = ("untrained", "autoencoder")
@@ -62,7 +63,9 @@ def _predictivity_row(group: list, area: str, n_boot: int, seed: int) -> dict:
         per_seed.append(values)
     n_sites = per_seed[0].shape[1]
     rng = np.random.default_rng(seed)
-    halves = rng.permutation(np.arange(n_sites) % 2)
+    # the same split by site id as models.csv (summary.site_halves), not by row position
+    mask = group[0]["region"].values == area
+    halves = site_halves(group[0]["neuroid_id"].values[mask], group[0]["region"].values[mask])
     held = np.array([_held_out(v, halves) for v in per_seed])  # seeds x sites
     with np.errstate(all="ignore"):
         score = float(np.mean(np.nanmedian(held, axis=1)))
