@@ -27,7 +27,7 @@ wildcard_constraints:
     split="train|test",
     figure="|".join(FIGURES),
     arch="[a-z0-9]+",
-    task="supervised|untrained|autoencoder",
+    task=ZOO_TASKS,
     benchmark="[a-z0-9_]+",
     seed="[0-9]+",
 

@@ -48,7 +48,8 @@ def cmd_train(a):
     from .train import TrainConfig, train
 
     cfg = TrainConfig(arch=a.arch, seed=a.seed, epochs=a.epochs, task=a.task, width=a.width,
-                      batch_size=a.batch_size, lr=a.lr)
+                      batch_size=a.batch_size, lr=a.lr, augment_pad=a.augment_pad,
+                      label_smoothing=a.label_smoothing)
     m = train(cfg, a.dataset, a.out, test_dataset=a.test_dataset, device=a.device,
               keep_epochs=a.keep_epochs)
     logging.info("done: test accuracy %s", m["test_accuracy"])
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--width", type=float, default=1.0)
     s.add_argument("--batch-size", type=_positive_int, default=64)
     s.add_argument("--lr", type=float, default=0.05)
+    s.add_argument("--augment-pad", type=int, default=0)
+    s.add_argument("--label-smoothing", type=float, default=0.0)
     s.add_argument("--out", required=True, help="output folder (weights, metrics, checkpoints)")
     s.set_defaults(func=cmd_train)
 
@@ -519,6 +522,8 @@ _HELP = {
     ("train", "--width"): "channel-width multiplier of the architecture",
     ("train", "--batch-size"): "images per SGD step",
     ("train", "--lr"): "learning rate (SGD with momentum, cosine schedule)",
+    ("train", "--augment-pad"): "random crops of the image padded by this many pixels, and flips (0: none)",
+    ("train", "--label-smoothing"): "label smoothing of the cross-entropy (0: none)",
     ("simulate", "--weights"): "surrogate network's weights (goaldriven train)",
     ("simulate", "--stimuli"): "stimulus set the sites respond to",
     ("simulate", "--n-v4"): "simulated V4 sites",

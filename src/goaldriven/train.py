@@ -64,6 +64,10 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 0.05
     weight_decay: float = 5e-4
+    # Standard small-image augmentation: a random crop of the image padded by this many pixels
+    # (reflected) and a random horizontal flip, drawn per image. 0 = the images as they are.
+    augment_pad: int = 0
+    label_smoothing: float = 0.0
 
 
 def load_labelled_images(path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -186,11 +190,37 @@ class _Images:
         idx = torch.arange(len(self)) if generator is None else torch.randperm(len(self), generator=generator)
         return idx.to(self.x.device)
 
-    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        xb = normalise(self.x[idx].to(self.device, non_blocking=True))
+    def batch(self, idx: torch.Tensor, augment: "_Augment | None" = None) -> tuple[torch.Tensor, torch.Tensor]:
+        xb = self.x[idx].to(self.device, non_blocking=True)
+        if augment is not None:
+            xb = augment(xb)
+        xb = normalise(xb)
         # Pixels are stored (N, H, W, C), so batches are channels_last already: the faster
         # convolution layout on CPU (oneDNN) and GPU (cuDNN tensor cores) alike.
         return xb.contiguous(memory_format=torch.channels_last), self.y[idx].to(self.device, non_blocking=True)
+
+
+class _Augment:
+    """Random crop (of the image reflect-padded by ``pad`` pixels) and horizontal flip, drawn
+    per image from a CPU generator of its own, so that the draws are the same on every device
+    and a resumed run continues them exactly (its state is in each checkpoint)."""
+
+    def __init__(self, pad: int, seed: int):
+        self.pad = pad
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, xb: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = xb.shape
+        p = self.pad
+        offsets = torch.randint(0, 2 * p + 1, (2, n), generator=self.generator).to(xb.device)
+        flip = (torch.rand(n, generator=self.generator) < 0.5).to(xb.device)
+        padded = nn.functional.pad(xb.float(), (p, p, p, p), mode="reflect")
+        rows = (offsets[0][:, None] + torch.arange(h, device=xb.device))[:, None, :, None]
+        cols = offsets[1][:, None] + torch.arange(w, device=xb.device)
+        cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]
+        out = padded[torch.arange(n, device=xb.device)[:, None, None, None],
+                     torch.arange(c, device=xb.device)[None, :, None, None], rows, cols]
+        return out.to(xb.dtype)
 
 
 def _stage(x: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -302,7 +332,9 @@ def _check_request(cfg: TrainConfig, keep_epochs) -> None:
     for name, value, ok, need in (
             ("width", cfg.width, lambda v: v > 0, "a finite number > 0"),
             ("lr", cfg.lr, lambda v: v > 0, "a finite number > 0"),
-            ("weight_decay", cfg.weight_decay, lambda v: v >= 0, "a finite number >= 0")):
+            ("weight_decay", cfg.weight_decay, lambda v: v >= 0, "a finite number >= 0"),
+            ("label_smoothing", cfg.label_smoothing, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+            ("augment_pad", cfg.augment_pad, lambda v: v >= 0 and v == int(v), "a whole number >= 0")):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and ok(value)):
             raise InputError(f"{name}: must be {need}, got {value!r}")
     if cfg.epochs < 0 or cfg.batch_size < 1:
@@ -453,6 +485,7 @@ def _fit(cfg: TrainConfig, learner: nn.Module, images: _Images, test_images: _Im
                           weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(max(1, epochs * steps_per_epoch)))
     order_rng = torch.Generator().manual_seed(cfg.seed)
+    augment = _Augment(cfg.augment_pad, cfg.seed + 1) if cfg.augment_pad else None
     history, start = [], 0
     state = _latest_checkpoint(ckpt_dir, fingerprint) if epochs else None
     if state is not None:
@@ -460,6 +493,8 @@ def _fit(cfg: TrainConfig, learner: nn.Module, images: _Images, test_images: _Im
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         order_rng.set_state(state["order_rng"])
+        if augment is not None:
+            augment.generator.set_state(state["augment_rng"])
         torch.set_rng_state(state["torch_rng"])
         history, start = state["history"], state["epoch"]
         log.info("resuming %s from epoch %d", ckpt_dir.parent, start)
@@ -469,7 +504,7 @@ def _fit(cfg: TrainConfig, learner: nn.Module, images: _Images, test_images: _Im
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
         try:
-            row = _train_epoch(cfg.task, learner, images, opt, sched, order_rng, cfg.batch_size, bar)
+            row = _train_epoch(cfg, learner, images, opt, sched, order_rng, augment, bar)
         except TrainingDiverged as e:
             bar.close()
             at = (f"step {e.step}/{steps_per_epoch}" if e.step is not None
@@ -485,7 +520,8 @@ def _fit(cfg: TrainConfig, learner: nn.Module, images: _Images, test_images: _Im
         _save_checkpoint(ckpt_dir / f"epoch_{epoch + 1:03d}.pt", {
             "fingerprint": fingerprint, "epoch": epoch + 1, "model": learner.state_dict(),
             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "order_rng": order_rng.get_state(), "torch_rng": torch.get_rng_state(), "history": history})
+            "order_rng": order_rng.get_state(), "torch_rng": torch.get_rng_state(), "history": history,
+            **({"augment_rng": augment.generator.get_state()} if augment is not None else {})})
     bar.close()
     return history
 
@@ -507,9 +543,10 @@ def _test_scores(task: str, learner: nn.Module, test_images: _Images) -> dict:
     return {"test_accuracy": accuracy(learner, test_images)}
 
 
-def _train_epoch(task, learner, images: _Images, opt, sched, order_rng, batch_size, bar) -> dict:
-    """One pass over the shuffled data. Loss and accuracy add up on the device and are read
-    once at the end, so a GPU never waits for the host."""
+def _train_epoch(cfg: TrainConfig, learner, images: _Images, opt, sched, order_rng, augment, bar) -> dict:
+    """One pass over the shuffled (and, with ``augment``, augmented) data. Loss and accuracy
+    add up on the device and are read once at the end, so a GPU never waits for the host."""
+    task, batch_size = cfg.task, cfg.batch_size
     learner.train()
     dev = images.device
     total_loss = torch.zeros((), device=dev)
@@ -519,7 +556,7 @@ def _train_epoch(task, learner, images: _Images, opt, sched, order_rng, batch_si
     bad_loss = torch.zeros((), device=dev)
     order = images.order(order_rng)
     for step, i in enumerate(range(0, len(images), batch_size), 1):
-        xb, yb = images.batch(order[i:i + batch_size])
+        xb, yb = images.batch(order[i:i + batch_size], augment)
         with _autocast(dev):
             out = learner(xb)
         if task == "autoencoder":
@@ -527,7 +564,7 @@ def _train_epoch(task, learner, images: _Images, opt, sched, order_rng, batch_si
         elif task == "pose":
             loss = nn.functional.mse_loss(out.float(), yb)
         else:
-            loss = nn.functional.cross_entropy(out.float(), yb)
+            loss = nn.functional.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing)
             correct += (out.argmax(1) == yb).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()

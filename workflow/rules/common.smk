@@ -10,7 +10,8 @@ from snakemake.logging import logger
 
 R = config.get("results", "results")
 L = config.get("logs", "logs")
-ZOO_MODEL_RE = r"surrogate|[a-z0-9]+/(supervised|untrained|autoencoder)_seed[0-9]+"
+ZOO_TASKS = "supervised|untrained|autoencoder|objects|untrained_objects"
+ZOO_MODEL_RE = rf"surrogate|[a-z0-9]+/({ZOO_TASKS})_seed[0-9]+"
 MODEL_RE = ZOO_MODEL_RE + r"|[a-z0-9]+/external_seed0"  # external models: NAME/external_seed0
 EXTERNAL = {e["name"]: e for e in config["models"].get("external", [])}  # name -> models.external entry
 BENCHMARKS = config["neural"]  # name -> {importer, source}
@@ -22,6 +23,7 @@ IMPORTER_FILES = {
     "assembly": ["assembly.nc", "stimuli.nc"],  # any BrainIO-style folder (goaldriven import assembly)
 }
 SYNTHETIC = config["training"]["dataset"] == "synthetic"
+OBJECTS = config.get("objects")  # the second training diet (procedural objects), or None
 KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored along training
 # The config files of this run, recorded by every job in its run manifest (goaldriven lineage).
 # Set, not read (so no `envvars:`); a cluster job parses this file again and sets it there too.
@@ -113,6 +115,10 @@ def _check_names():
     ):
         if value is not None and value not in choices:
             refuse(key, value, choices, what)
+    width = config["models"]["width"]
+    archs = set(config["models"]["archs"]) | set((OBJECTS or {}).get("archs", []))
+    if isinstance(width, dict) and archs - set(width):
+        raise WorkflowError(f"config: models.width gives no width for {sorted(archs - set(width))}")
     examples = config["convergence"]["examples"]
     if examples["arch"] not in config["models"]["archs"]:
         refuse("convergence.examples.arch", examples["arch"], config["models"]["archs"], "one of models.archs")
@@ -198,7 +204,28 @@ def code(*modules):
 
 def candidate_models():
     m = config["models"]
-    return [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"]]
+    models = [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"]]
+    if OBJECTS:  # the second diet and its untrained controls at the same resolution
+        tasks = ("objects", "untrained_objects")
+        models += [f"{a}/{t}_seed{s}" for a in OBJECTS["archs"] for t in tasks for s in OBJECTS["seeds"]]
+    return models
+
+
+def width_of(arch):
+    """models.width: one number for every architecture, or one per architecture."""
+    width = config["models"]["width"]
+    return width[arch] if isinstance(width, dict) else width
+
+
+def recipe_options():
+    """Training augmentation and label smoothing (config training; none by default)."""
+    t = config["training"]
+    options = ""
+    if t.get("augment_pad"):
+        options += f" --augment-pad {t['augment_pad']}"
+    if t.get("label_smoothing"):
+        options += f" --label-smoothing {t['label_smoothing']}"
+    return options
 
 
 def external_models():
@@ -262,8 +289,9 @@ def trajectory_benchmark():
 
 
 def kept_epochs(model):
-    """The checkpoints kept along training of a model (none for an untrained control)."""
-    if Path(model).name.startswith("untrained_"):
+    """The checkpoints kept along training of a model (none for an untrained control or the
+    second diet's networks)."""
+    if Path(model).name.split("_seed")[0] not in ("supervised", "autoencoder"):
         return []
     return [f"{R}/models/{model}/epochs/epoch_{e:03d}.safetensors" for e in KEEP_EPOCHS]
 

@@ -42,3 +42,25 @@ else:
         shell:
             "goaldriven import image-folder {params.source} {output} --subdir {wildcards.split}"
             " {params.per_class} --size {params.size} --seed {params.seed} > {log} 2>&1"
+
+
+if OBJECTS:
+
+    rule objects_stimuli:
+        input:
+            code("stimuli"),
+        output:
+            f"{R}/stimuli/objects_{{split}}.nc",
+        log:
+            f"{L}/stimuli/objects_{{split}}.log",
+        conda:
+            "../../envs/goaldriven.yaml"
+        params:
+            seed=OBJECTS["stimuli"]["seed"],
+            size=OBJECTS["stimuli"]["size"],
+            objects=OBJECTS["stimuli"]["objects_per_category"],
+            counts=lambda w: per_object(OBJECTS["stimuli"][f"{w.split}_per_object"]),
+        shell:
+            "goaldriven stimuli --split {wildcards.split} --seed {params.seed} --size {params.size}"
+            " --objects-per-category {params.objects} --images-per-variation {params.counts}"
+            " --out {output} > {log} 2>&1"

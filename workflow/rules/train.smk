@@ -18,15 +18,16 @@ rule train:
         "../../envs/goaldriven.yaml"
     params:
         epochs=config["models"]["epochs"],
-        width=config["models"]["width"],
+        width=lambda w: width_of(w.arch),
         batch_size=config["models"]["batch_size"],
         lr=config["models"]["lr"],
         keep=f"--keep-epochs {','.join(map(str, KEEP_EPOCHS))}" if KEEP_EPOCHS else "",
+        recipe=recipe_options(),
         out=subpath(output[0], parent=True),
     shell:
         "goaldriven --threads {threads} train --arch {wildcards.arch} --task {wildcards.task}"
         " --seed {wildcards.seed} --epochs {params.epochs} --width {params.width}"
-        " --batch-size {params.batch_size} --lr {params.lr} {params.keep}"
+        " --batch-size {params.batch_size} --lr {params.lr} {params.keep}{params.recipe}"
         " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
 
 
@@ -43,9 +44,59 @@ rule initialise:
     conda:
         "../../envs/goaldriven.yaml"
     params:
-        width=config["models"]["width"],
+        width=lambda w: width_of(w.arch),
         out=subpath(output[0], parent=True),
     shell:
         "goaldriven --threads {threads} train --arch {wildcards.arch} --task untrained"
         " --seed {wildcards.seed} --epochs 0 --width {params.width}"
         " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
+
+
+# The second training diet (config "objects"): categorisation of the procedural 3D objects at
+# their own resolution, and untrained controls that take their features at that resolution.
+if OBJECTS:
+
+    rule train_objects:
+        input:
+            code("models", "train", "stimuli"),
+            train=f"{R}/stimuli/objects_train.nc",
+            test=f"{R}/stimuli/objects_test.nc",
+        output:
+            f"{R}/models/{{arch}}/objects_seed{{seed}}/weights.safetensors",
+            f"{R}/models/{{arch}}/objects_seed{{seed}}/metrics.json",
+        log:
+            f"{L}/train/{{arch}}/objects_seed{{seed}}.log",
+        conda:
+            "../../envs/goaldriven.yaml"
+        params:
+            epochs=OBJECTS["epochs"],
+            width=lambda w: width_of(w.arch),
+            batch_size=config["models"]["batch_size"],
+            lr=config["models"]["lr"],
+            recipe=recipe_options(),
+            out=subpath(output[0], parent=True),
+        shell:
+            "goaldriven --threads {threads} train --arch {wildcards.arch} --task supervised"
+            " --seed {wildcards.seed} --epochs {params.epochs} --width {params.width}"
+            " --batch-size {params.batch_size} --lr {params.lr}{params.recipe}"
+            " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
+
+    rule initialise_objects:
+        input:
+            code("models", "train", "stimuli"),
+            train=f"{R}/stimuli/objects_train.nc",
+            test=f"{R}/stimuli/objects_test.nc",
+        output:
+            f"{R}/models/{{arch}}/untrained_objects_seed{{seed}}/weights.safetensors",
+            f"{R}/models/{{arch}}/untrained_objects_seed{{seed}}/metrics.json",
+        log:
+            f"{L}/train/{{arch}}/untrained_objects_seed{{seed}}.log",
+        conda:
+            "../../envs/goaldriven.yaml"
+        params:
+            width=lambda w: width_of(w.arch),
+            out=subpath(output[0], parent=True),
+        shell:
+            "goaldriven --threads {threads} train --arch {wildcards.arch} --task untrained"
+            " --seed {wildcards.seed} --epochs 0 --width {params.width}"
+            " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
