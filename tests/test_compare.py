@@ -203,3 +203,19 @@ def test_columnwise_r_skips_nan_rows_and_flags_constant_columns():
     assert np.isnan(r[2]) and r[3] == pytest.approx(np.corrcoef(a[:3, 3], b[:3, 3])[0, 1])
     b[2, 3] = np.nan
     assert np.isnan(_columnwise_r(a, b)[3])
+
+
+def test_held_out_predictions_are_pooled_over_folds_and_give_r_pooled():
+    feats, resp = _assemblies(n=60, d=10, k=4, noise=0.5)
+    out = neural_predictivity(feats, resp, splits=10)
+    pred = out["prediction"].values
+    assert pred.shape == (60, 4) and np.isfinite(pred).all()  # k-fold: every stimulus once
+    assert out.attrs["min_test_images"] == 6
+    # rows in the canonical order of the stimulus ids, r_pooled the r of those predictions
+    assert list(out["stimulus_id"].values) == sorted(resp["stimulus_id"].values.astype(str).tolist())
+    observed = resp.sel(presentation=resp["stimulus_id"].isin(out["stimulus_id"].values))
+    order = [list(observed["stimulus_id"].values).index(i) for i in out["stimulus_id"].values]
+    np.testing.assert_allclose(out["r_pooled"].values, _columnwise_r(pred, observed.values[order]), rtol=1e-12)
+    # PLS shuffle splits hold some stimuli out never: NaN there, not a fitted value
+    pls = neural_predictivity(feats, resp, method="pls", splits=2)
+    assert np.isnan(pls["prediction"].values).all(axis=1).sum() >= 60 - 2 * 6

@@ -68,3 +68,37 @@ def test_layer_names_read_without_torch_match_the_networks(repo):
     assert set(layers) == set(ARCHITECTURES)
     for arch in ARCHITECTURES:
         assert layers[arch] == build_model(arch, 10, width=0.25).layer_names, arch
+
+
+def _image_folder_config(repo, per_class):
+    """The smoke config trained on a tiny image folder (2 classes x 3 train images) instead."""
+    from PIL import Image
+
+    for cls in ("cats", "dogs"):
+        (repo / "tiny/train" / cls).mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            Image.new("RGB", (32, 32), (40 * i, 0, 0)).save(repo / "tiny/train" / cls / f"{i}.png")
+    config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    config["training"] = {"dataset": "image-folder", "source": "tiny", "per_class": {"train": per_class, "test": 0},
+                          "size": 32, "seed": 0}
+    config["neural"] = {"mine": {"importer": "assembly", "source": "mine"}}
+    config["convergence"].pop("benchmark", None)
+    config["models"].pop("trajectory_benchmark", None)
+    config.pop("surrogate", None)
+    config.pop("stimuli", None)
+    return config
+
+
+@pytest.mark.parametrize("case", ["per_class", "width"])
+def test_asking_more_than_the_data_hold_or_a_missing_width_is_refused_before_any_job(repo, case):
+    config = _image_folder_config(repo, per_class=4 if case == "per_class" else 3)
+    if case == "width":
+        config["models"]["width"] = {"hmo": 0.25}  # alexnet is in models.archs too
+    bad = repo / f"bad_{case}.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = run(["snakemake", "-n", "--cores", "1", "--configfile", bad.name], repo, check=False)
+    assert result.returncode != 0
+    message = {"per_class": "training.per_class.train is 4, but tiny holds only 3 train images of class 'cats'",
+               "width": "models.width gives no width for ['alexnet']"}[case]
+    assert message in result.stderr + result.stdout, (result.stderr + result.stdout)[-2000:]
+    assert not (repo / "results").exists()

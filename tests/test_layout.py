@@ -97,7 +97,7 @@ LAYERS = [
     {"simulate", "compare"},
     {"score", "similarity", "convergence"},
     {"summary", "seed_variance"},
-    {"leaderboard"},
+    {"leaderboard", "positive_control"},
     {"trajectory"},
     {"figures"},
     {"lineage"},

@@ -279,3 +279,48 @@ def test_batches_are_normalised_channels_last_and_follow_the_order(tiny_sets):
     xb, yb = images.batch(order[:5])
     assert xb.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(xb, train_mod.normalise(x[order[:5]])) and torch.equal(yb, y[order[:5]])
+
+
+def test_augmentation_crops_the_reflect_padded_image_and_flips_per_image():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.uint8).reshape(2, 3, 8, 8)
+    aug = train_mod._Augment(pad=2, seed=0)
+    out = aug(x)
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    padded = torch.nn.functional.pad(x.float(), (2, 2, 2, 2), mode="reflect").to(torch.uint8)
+    for n in range(2):  # every output image is one 8x8 window of its padded image, maybe mirrored
+        windows = [padded[n, :, i:i + 8, j:j + 8] for i in range(5) for j in range(5)]
+        assert any(torch.equal(out[n], w) or torch.equal(out[n], w.flip(-1)) for w in windows)
+    # Drawn per image from the augmenter's own generator: same seed, same crops; not all alike.
+    assert torch.equal(train_mod._Augment(pad=2, seed=0)(x), out)
+    many = train_mod._Augment(pad=2, seed=1)(x.repeat(16, 1, 1, 1))
+    assert len({tuple(m.flatten().tolist()) for m in many}) > 4
+
+
+def test_recipe_with_augmentation_and_label_smoothing_resumes_exactly(tiny_sets, tmp_path, monkeypatch):
+    cfg = _cfg(epochs=3, augment_pad=4, label_smoothing=0.1)
+    _train(cfg, tiny_sets["train"], tmp_path / "full")
+    plain = _train(_cfg(epochs=3), tiny_sets["train"], tmp_path / "plain")
+    real_save = train_mod._save_checkpoint
+
+    def crash_after_first(path, state):
+        real_save(path, state)
+        if state["epoch"] == 1:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(train_mod, "_save_checkpoint", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        _train(cfg, tiny_sets["train"], tmp_path / "resumed")
+    monkeypatch.setattr(train_mod, "_save_checkpoint", real_save)
+    m = _train(cfg, tiny_sets["train"], tmp_path / "resumed")
+    assert (tmp_path / "full/weights.safetensors").read_bytes() == (tmp_path / "resumed/weights.safetensors").read_bytes()
+    # The recipe is part of the run: other weights than the plain loop, recorded in the metrics.
+    assert m["history"][0]["train_loss"] != plain["history"][0]["train_loss"]
+    assert m["config"]["augment_pad"] == 4 and m["config"]["label_smoothing"] == 0.1
+
+
+def test_bad_recipe_settings_are_refused_up_front(tmp_path):
+    missing = tmp_path / "no-such-data.nc"
+    with pytest.raises(ValueError, match=r"label_smoothing: must be a number in \[0, 1\), got 1.5"):
+        _train(_cfg(label_smoothing=1.5), missing, tmp_path / "out")
+    with pytest.raises(ValueError, match=r"augment_pad: must be a whole number >= 0, got -1"):
+        _train(_cfg(augment_pad=-1), missing, tmp_path / "out")

@@ -184,6 +184,14 @@ def cmd_seed_variance(a):
     write_csv(seed_variance(models, metrics=a.metrics, level=a.level, effects=a.effects, name=str(a.models)), a.out)
 
 
+def cmd_positive_control(a):
+    from .io import write_csv
+    from .positive_control import positive_control_table
+
+    write_csv(positive_control_table(a.scores, a.rdm_features or (), a.rdms, controls=a.controls or (),
+                                     n_boot=a.bootstraps, seed=a.seed, rdm_benchmark=a.rdm_benchmark), a.out)
+
+
 def cmd_summarise(a):
     from .summary import summarise
 
@@ -418,6 +426,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_seed_variance)
 
+    s = sub.add_parser("positive-control",
+                       help="trained minus untrained, pixels and V1-like controls, with intervals from resampling")
+    s.add_argument("--scores", nargs="+", default=[], help="predictivity scores of every model (goaldriven score)")
+    s.add_argument("--rdm-features", nargs="+", help="features of every model on the RDM benchmark's stimuli")
+    s.add_argument("--rdms", help="the RDM benchmark's rdms.nc (goaldriven import kriegeskorte92)")
+    s.add_argument("--rdm-benchmark", default="", help="name of the RDM benchmark in the table")
+    s.add_argument("--controls", nargs="+", help="names of control models (NAME of NAME/external_seed0)")
+    s.add_argument("--bootstraps", type=_positive_int, default=1000, help="resamples of images and sites")
+    s.add_argument("--seed", type=int, default=0, help="seed of the resamples")
+    s.add_argument("--out", required=True, help="the table (.csv)")
+    s.set_defaults(func=cmd_positive_control)
+
     s = sub.add_parser("summarise", help="tidy tables of every model's scores")
     s.add_argument("--scores", nargs="+", required=True)
     s.add_argument("--metrics", nargs="+", required=True)
@@ -505,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
 ARCHITECTURES = ("hmo", "alexnet", "vgg", "resnet18", "brainnet")
 TRAIN_TASKS = ("supervised", "untrained", "autoencoder", "pose")
 FIGURE_NAMES = ("montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "recovery",
-                "matching", "seed_variance", "unit_examples", "trajectory", "leaderboard")
+                "matching", "seed_variance", "unit_examples", "trajectory", "leaderboard", "positive_control")
 _OUT = "output file (written atomically: replaced only on success)"
 # (command, option) -> help, for options declared without one above.
 _HELP = {

@@ -106,9 +106,12 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
     with 90% training data, stratified), so numbers compare with Brain-Score's.
     ``splits``: a number of splits or an explicit list of (train_idx, test_idx) pairs.
 
-    Returns per-neuroid ``r`` (mean over splits), ``r_split`` and ``alpha`` (NaN for PLS); the
-    attrs hold ``median_r`` (median over neuroids of ``r``) and ``split_median_r`` (mean over
-    splits of the per-split median: Brain-Score's order of aggregation).
+    Returns per-neuroid ``r`` (mean over splits), ``r_split`` and ``alpha`` (NaN for PLS),
+    ``prediction`` (each stimulus's held-out prediction, pooled over the splits) and
+    ``r_pooled`` (r of those pooled predictions: the estimate to use when a split holds too
+    few stimuli for its own r); the attrs hold ``median_r`` (median over neuroids of ``r``),
+    ``split_median_r`` (mean over splits of the per-split median: Brain-Score's order of
+    aggregation) and ``min_test_images``.
     """
     if method not in ("ridge", "pls"):
         raise InputError(f"unknown method {method!r}; choose 'ridge' or 'pls'")
@@ -129,19 +132,35 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method:
         fitted = ridge_cv(X, Y, folds, alphas, backend=backend, device=device, dtype=dtype, criterion=criterion)
     r_split = np.array([_columnwise_r(pred, Y[test]) for (pred, _), (_, test) in zip(fitted, folds)])
     alpha_split = np.array([alpha for _, alpha in fitted], dtype=np.float64)
+    prediction = _pooled_predictions(fitted, folds, Y.shape)
     neuroid_coords = {k: ("neuroid", v.values) for k, v in responses.coords.items() if v.dims == ("neuroid",)}
     with warnings.catch_warnings():  # a constant neuroid has no r in any split: NaN, by design
         warnings.simplefilter("ignore", RuntimeWarning)
         r_mean = np.nanmean(r_split, axis=0)
         summary = {"median_r": float(np.nanmedian(r_mean)),
                    "split_median_r": float(np.nanmean(np.nanmedian(r_split, axis=1)))}
-    attrs = {"method": method, "n_splits": len(folds), "seed": seed, **summary}
+    attrs = {"method": method, "n_splits": len(folds), "seed": seed,
+             "min_test_images": int(min(len(test) for _, test in folds)), **summary}
     if method == "ridge":
         attrs.update(dtype=dtype, criterion=criterion)
     return xr.Dataset(
         {"r": ("neuroid", r_mean), "r_split": (("split", "neuroid"), r_split),
-         "alpha": (("split", "neuroid"), alpha_split)},
-        coords=neuroid_coords, attrs=attrs)
+         "alpha": (("split", "neuroid"), alpha_split),
+         "r_pooled": ("neuroid", _columnwise_r(prediction, Y)),
+         "prediction": (("presentation", "neuroid"), prediction)},
+        coords={**neuroid_coords, "stimulus_id": ("presentation", responses["stimulus_id"].values)},
+        attrs=attrs)
+
+
+def _pooled_predictions(fitted, folds, shape) -> np.ndarray:
+    """Each stimulus's held-out prediction, averaged over the splits that held it out (k-fold:
+    exactly one); NaN for a stimulus no split held out."""
+    total, count = np.zeros(shape), np.zeros(shape[0])
+    for (pred, _), (_, test) in zip(fitted, folds):
+        np.add.at(total, test, np.asarray(pred, np.float64))
+        np.add.at(count, test, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count[:, None]
 
 
 def _pls_predict(X_train, Y_train, X_test) -> np.ndarray:

@@ -762,12 +762,53 @@ def plot_leaderboard(leaderboard_csv, out_png, data_label: str) -> None:
     save_figure(fig, out_png)
 
 
+def plot_positive_control(table_csv, out_png, data_label: str) -> None:
+    """Trained minus each comparison (untrained of the same seed, pixels, V1-like), per score:
+    the difference with its 95% interval from resampling images and sites; filled where the
+    interval excludes 0."""
+    df = read_table(table_csv, ["benchmark", "region", "score", "arch", "task", "comparison", "difference",
+                                "difference_low", "difference_high", "excludes_zero"], dropna=["difference"])
+    df["panel"] = df["benchmark"] + " · " + df["region"] + "\n" + df["score"]
+    panels = list(dict.fromkeys(df["panel"]))
+    groups = list(dict.fromkeys(df["arch"] + " · " + df["task"]))
+    comparisons = list(dict.fromkeys(df["comparison"]))
+    colors = dict(zip(comparisons, sns.color_palette("deep", len(comparisons))))
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 0.45 * len(groups) * len(comparisons) * 0.6 * nrows
+                                                          + 1.8 * nrows), squeeze=False, layout="constrained")
+    step = 1 / (len(comparisons) + 1)
+    for ax, panel in zip(axes.flat, panels):
+        d = df[df["panel"] == panel]
+        for j, comp in enumerate(comparisons):
+            c = d[d["comparison"] == comp]
+            y = [groups.index(g) + (j + 1) * step - 0.5 for g in c["arch"] + " · " + c["task"]]
+            x, lo, hi = c["difference"].values, c["difference_low"].values, c["difference_high"].values
+            ax.errorbar(x, y, xerr=[x - lo, hi - x], fmt="none", ecolor=colors[comp], lw=1.2)
+            filled = c["excludes_zero"].astype(str).str.lower().isin(["true", "1"]).values
+            ax.scatter(x[filled], np.asarray(y)[filled], color=colors[comp], s=22, zorder=3)
+            ax.scatter(x[~filled], np.asarray(y)[~filled], facecolor="white", edgecolor=colors[comp], s=22, zorder=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(groups)), groups, fontsize=8)
+        ax.set_ylim(len(groups) - 0.5, -0.5)
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("trained − comparison (same score)")
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], color=colors[c], marker="o", ls="-", label=c) for c in comparisons]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    _titles(fig, "Positive control: trained minus comparison, 95% interval from resampling images and sites "
+                 "(filled: excludes 0); layer chosen on held-out halves", data_label)
+    save_figure(fig, out_png)
+
+
 FIGURES = {"montage": plot_montage, "layer_profiles": plot_layer_profiles,
            "performance_vs_it": plot_performance_vs_it, "rsa": plot_rsa, "cka": plot_cka,
            "correspondence": plot_correspondence,
            "recovery": plot_recovery, "matching": plot_matching, "seed_variance": plot_seed_variance,
            "unit_examples": plot_unit_examples, "trajectory": plot_trajectory}
 FIGURES["leaderboard"] = plot_leaderboard
+FIGURES["positive_control"] = plot_positive_control
 MULTI_INPUT = {"matching"}  # figures that take a list of tables
 OPTIONAL_INPUTS = {"rsa": ["references_csv"]}  # trailing inputs passed by name when given
 

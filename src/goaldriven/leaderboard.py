@@ -21,7 +21,7 @@ import pandas as pd
 from .io import InputError, open_netcdf, write_csv, write_json
 from .summary import site_halves
 
-MODEL_ID = re.compile(r"(?P<arch>[^/]+)/(?P<task>[a-z]+)_seed(?P<seed>\d+)$")
+MODEL_ID = re.compile(r"(?P<arch>[^/]+)/(?P<task>[a-z_]+)_seed(?P<seed>\d+)$")
 CONTROLS = ("untrained", "autoencoder")
 COLUMNS = ["rank", "benchmark", "area", "model", "arch", "task", "kind", "metric", "score", "ci_low", "ci_high",
            "best_layer", "n_seeds", "n_sites", "selection"]

@@ -22,9 +22,17 @@ from .features import layer_matrix, layer_order, open_features
 from .io import open_netcdf
 from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
 from .ridge import CRITERIA
-from .stimulus_ids import rows_by_stimulus_id, rows_of
+from .stimulus_ids import canonical_order, image_halves, rows_by_stimulus_id, rows_of
 
 log = logging.getLogger(__name__)
+
+POOL_BELOW = 20  # test images per fold below which r is taken from the pooled predictions
+
+
+def _half_index(ids) -> list[np.ndarray]:
+    """Row indices of the two halves of the stimuli (:func:`image_halves`, by id)."""
+    half = image_halves(ids)
+    return [np.flatnonzero(half == h) for h in (0, 1)]
 
 
 def _blocks(responses: xr.DataArray):
@@ -104,33 +112,69 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     layers = layer_order(feats)
     r = np.full((len(layers), responses.sizes["neuroid"]), np.nan)
     rsa = np.full((len(layers), len(regions)), np.nan)
+    rsa_half = np.full((2, len(layers), len(regions)), np.nan)
+    # Held-out predictions of every (stimulus, site) pair that was recorded, one entry each,
+    # session by session: what image-resampled intervals of any score are computed from.
+    entries = [(b, canonical_order(block["stimulus_id"].values)) for b, (_, _, block) in enumerate(blocks)]
+    n_entries = sum(len(order) * len(n_idx) for (_, n_idx, _), (_, order) in zip(blocks, entries))
+    prediction = np.full((len(layers), n_entries), np.nan, np.float32)
+    pooled = []
     for i, layer in enumerate(layers):
         x = layer_matrix(feats, layer)
         per_region = {g: [] for g in regions}
-        for (p_idx, n_idx, block), targets in zip(blocks, area_rdms):
+        start = 0
+        for (p_idx, n_idx, block), targets, (_, order) in zip(blocks, area_rdms, entries):
             xb = x.isel(presentation=rows[p_idx])
-            r[i, n_idx] = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed,
-                                                 criterion=criterion)["r"].values
+            fit = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed, criterion=criterion)
+            # A split of fewer than POOL_BELOW stimuli gives a noisy, biased r of its own: the r
+            # of the predictions pooled over the splits is the estimate there (Kalfas: 64 shapes).
+            use_pooled = fit.attrs["min_test_images"] < POOL_BELOW
+            pooled.append(use_pooled)
+            r[i, n_idx] = (fit["r_pooled"] if use_pooled else fit["r"]).values
+            if not np.array_equal(fit["stimulus_id"].values, block["stimulus_id"].values[order]):
+                raise AssertionError("held-out predictions are not in the canonical stimulus order")
+            size = len(order) * len(n_idx)
+            prediction[i, start:start + size] = fit["prediction"].values.ravel()
+            start += size
             layer_rdm = rdm(xb.values, ids=xb["stimulus_id"].values, source=f"{features_path} ({layer})")
+            halves = _half_index(xb["stimulus_id"].values)
             for g, target in targets.items():
-                per_region[g].append(compare_rdms(layer_rdm, target, method="spearman"))
-        rsa[i] = [np.mean(per_region[g]) for g in regions]  # mean over sessions
+                per_region[g].append([compare_rdms(layer_rdm, target, method="spearman")]
+                                     + [compare_rdms(layer_rdm[np.ix_(h, h)], target[np.ix_(h, h)]) for h in halves])
+        # Mean over sessions, on all images and on each half of them: (3, regions).
+        means = np.array([np.mean(per_region[g], axis=0) for g in regions]).T
+        rsa[i], rsa_half[:, i] = means[0], means[1:]
         log.info("%s %s (%d/%d): median r %s", feats.attrs.get("model"), layer, i + 1, len(layers),
                  {g: round(float(np.nanmedian(r[i, region == g])), 3) for g in regions})
     ev = explained_variance(r, ceiling)
     rsa_ceiling = _rsa_ceilings(trials, reps, trial_ids, blocks, regions, seed)
     neuroid_coords = {c: ("neuroid", responses[c].values) for c in ("neuroid_id", "region")}
+    entry_stimulus, entry_neuroid, entry_block, observed = [], [], [], []
+    for (_, n_idx, block), (b, order) in zip(blocks, entries):
+        ids = block["stimulus_id"].values[order]
+        entry_block.append(np.full(len(ids) * len(n_idx), b))
+        entry_stimulus.append(np.repeat(ids, len(n_idx)))
+        entry_neuroid.append(np.tile(responses["neuroid_id"].values[n_idx], len(ids)))
+        observed.append(block.values[order].ravel())
     ds = xr.Dataset(
         {"r": (("layer", "neuroid"), r), "ev": (("layer", "neuroid"), ev),
          "ceiling": ("neuroid", ceiling), "rsa": (("layer", "area"), rsa),
-         "rsa_ceiling_low": ("area", rsa_ceiling[:, 0]), "rsa_ceiling_high": ("area", rsa_ceiling[:, 1])},
+         "rsa_half": (("half", "layer", "area"), rsa_half),
+         "rsa_ceiling_low": ("area", rsa_ceiling[:, 0]), "rsa_ceiling_high": ("area", rsa_ceiling[:, 1]),
+         "prediction": (("layer", "entry"), prediction),
+         "observed": ("entry", np.concatenate(observed).astype(np.float32))},
         coords={"layer": layers, "layer_index": ("layer", np.arange(len(layers))), "area": regions,
-                **neuroid_coords})
+                **neuroid_coords, "entry_stimulus_id": ("entry", np.concatenate(entry_stimulus).astype(str)),
+                "entry_neuroid_id": ("entry", np.concatenate(entry_neuroid).astype(str)),
+                "entry_session": ("entry", np.concatenate(entry_block))})
     ds.attrs.update({"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "predictivity",
                      "features": str(features_path), "recordings": str(recordings_path),
                      "trials": str(trials_path or ""), "splits": splits, "seed": seed, "n_sessions": len(blocks),
                      "mapping": f"ridge (alpha per site by {CRITERIA[criterion]}; folds stratified by "
                                 "object_name where present), per recording session",
+                     "r_estimator": ("r of the held-out predictions pooled over the folds (a fold holds "
+                                     f"fewer than {POOL_BELOW} images)") if any(pooled) else
+                                    "mean over folds of each fold's r",
                      "criterion": criterion,
                      "ceiling": "split-half over repetitions, Spearman-Brown corrected; NaN without single trials",
                      "rsa": "Spearman of 1 - Pearson RDMs over the benchmark's images (mean over sessions); "
@@ -152,11 +196,14 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
     layers = layer_order(feats)
     shape = (len(layers), len(neural))
     rho, tau, low, high = (np.full(shape, np.nan) for _ in range(4))
+    halves = _half_index(ids)
+    rho_half = np.full((2,) + shape, np.nan)
     for i, layer in enumerate(layers):
         layer_rdm = rdm(layer_matrix(feats, layer).values[rows], ids=ids, source=f"{features_path} ({layer})")
         for j, k in enumerate(neural):
             target = rdms.values[k]
             rho[i, j] = compare_rdms(layer_rdm, target, method="spearman")
+            rho_half[:, i, j] = [compare_rdms(layer_rdm[np.ix_(h, h)], target[np.ix_(h, h)]) for h in halves]
             tau[i, j] = compare_rdms(layer_rdm, target, method="kendall_tau_a")
             if n_boot:
                 boot = bootstrap_rdm_comparison(layer_rdm, target, method="spearman", n_boot=n_boot, seed=seed)
@@ -167,7 +214,8 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
     ref = np.array([[compare_rdms(rdms.values[a], rdms.values[b], method="spearman") for b in neural]
                     for a in references]).reshape(len(references), len(neural))
     return xr.Dataset(
-        {"rsa": (("layer", "area"), rho), "rsa_kendall_tau_a": (("layer", "area"), tau),
+        {"rsa": (("layer", "area"), rho), "rsa_half": (("half", "layer", "area"), rho_half),
+         "rsa_kendall_tau_a": (("layer", "area"), tau),
          "rsa_low": (("layer", "area"), low), "rsa_high": (("layer", "area"), high),
          "reference_rsa": (("reference", "area"), ref)},
         coords={"layer": layers, "layer_index": ("layer", np.arange(len(layers))), "area": sources,
@@ -175,4 +223,5 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
         attrs={"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "rdms",
                "features": str(features_path), "rdms": str(rdms_path), "bootstraps": n_boot, "seed": seed,
                "rsa": "Spearman (and Kendall tau-a) of the layer's 1 - Pearson RDM with each published RDM; "
-                      "95% interval from resampling stimuli"})
+                      "95% interval from resampling stimuli; rsa_half: on each half of the stimuli "
+                      "(goaldriven.stimulus_ids.image_halves), to choose the layer on one and score it on the other"})

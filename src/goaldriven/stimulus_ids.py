@@ -8,6 +8,8 @@ an error naming the file, never a silent last-one-wins.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import xarray as xr
 
@@ -110,3 +112,12 @@ def rows_by_stimulus_id(a: xr.DataArray, b: xr.DataArray, a_source: str, b_sourc
     rows = rows_of(_ids(a_c, a_source), _ids(b_c, b_source), b_source, a_source)
     align_by_stimulus_id(a_c, b_c, a_source, b_source, dim=dim, same_set=same_set)
     return rows
+
+
+def image_halves(ids) -> np.ndarray:
+    """0/1 half of every stimulus: stimuli in the order of a hash of their id, alternately; so
+    the split depends on the ids only, not on their row order (held-out layer choice, retest)."""
+    ids = np.asarray(ids).astype(str)
+    half = np.zeros(len(ids), int)
+    half[np.argsort([zlib.crc32(s.encode()) for s in ids], kind="stable")[1::2]] = 1
+    return half

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .compare import rdm
+from .compare import _columnwise_r, rdm
 from .features import layer_matrix, open_features
 from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
 from .neural import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
-from .stimulus_ids import rows_of
+from .stimulus_ids import image_halves, rows_of
 
 log = logging.getLogger(__name__)
 # How the layer behind each *_ev score of models.csv is chosen (held-out), and behind *_rsa (not).
@@ -24,12 +24,24 @@ HELD_OUT = ("layer chosen on one half of the sites (split seeded by site id), sc
             "both ways, averaged")
 IN_SAMPLE = "layer chosen and scored on the same sites (too few sites to split; optimistic)"
 RSA_SELECTION = "layer with the highest RSA, chosen and scored on the same data (optimistic)"
+RSA_HELD_OUT = ("layer chosen on one half of the images (split by stimulus id), RSA on the other half; "
+                "both ways, averaged (an RSA over half the images)")
 
 
-def _model_fields(metrics: dict) -> dict:
+MODEL_FOLDER = re.compile(r"(?P<task>[a-z_]+)_seed(?P<seed>\d+)$")
+
+
+def _model_fields(metrics: dict, path=None) -> dict:
+    """Model id, architecture, task and seed of a metrics.json. The workflow's folder
+    ``ARCH/TASK_seedN/metrics.json`` names the model (a second diet's network is trained as
+    'supervised' but is the model ARCH/objects_seedN); elsewhere the training config does."""
     cfg = metrics["config"]
-    return {"model": f"{cfg['arch']}/{cfg['task']}_seed{cfg['seed']}", "arch": cfg["arch"],
-            "task": cfg["task"], "seed": int(cfg["seed"])}
+    folder = MODEL_FOLDER.match(Path(path).parent.name) if path is not None else None
+    if folder and Path(path).parent.parent.name == cfg["arch"]:
+        task, seed = folder["task"], int(folder["seed"])
+    else:
+        task, seed = cfg["task"], int(cfg["seed"])
+    return {"model": f"{cfg['arch']}/{task}_seed{seed}", "arch": cfg["arch"], "task": task, "seed": seed}
 
 
 def column_name(region: str, metric: str) -> str:
@@ -48,12 +60,37 @@ def _predictivity_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
             ev = ds["ev"].sel(layer=layer).values[mask]
             normalised = bool(np.isfinite(ev).any())
             score = np.nanmedian(ev) if normalised else np.nanmedian(np.sign(r) * r ** 2)
+            # n_sites: the sites behind ev_median (those with a ceiling, where any has one);
+            # r_median is over every recorded site (n_sites_r).
             rows.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": str(region),
                          "ev_median": float(score), "ceiling_normalised": normalised,
                          "r_median": float(np.nanmedian(r)),
                          "ceiling_median": float(np.nanmedian(ds["ceiling"].values[mask]))
                          if np.isfinite(ds["ceiling"].values[mask]).any() else np.nan,
-                         "n_sites": int(mask.sum())})
+                         "n_sites": int(np.isfinite(ev).sum() if normalised else np.isfinite(r).sum()),
+                         "n_sites_r": int(np.isfinite(r).sum())})
+    return rows
+
+
+def _session_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
+    """Per layer, region and recording session: the median r over that session's sites, on
+    that session's images (score files with held-out predictions record the sessions)."""
+    if "entry_session" not in ds:
+        return []
+    session_of = dict(zip(ds["entry_neuroid_id"].values.astype(str), ds["entry_session"].values))
+    images = {b: len(set(ds["entry_stimulus_id"].values[ds["entry_session"].values == b].tolist()))
+              for b in np.unique(ds["entry_session"].values)}
+    site_session = np.array([session_of.get(n, -1) for n in ds["neuroid_id"].values.astype(str)])
+    rows = []
+    for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
+        r_layer = ds["r"].sel(layer=layer).values
+        for region in ds["area"].values:
+            for b in sorted(images):
+                mask = (ds["region"].values == region) & (site_session == b)
+                if mask.any():
+                    rows.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": str(region),
+                                 "session": int(b), "r_median": float(np.nanmedian(r_layer[mask])),
+                                 "n_sites": int(mask.sum()), "n_images": images[b]})
     return rows
 
 
@@ -73,19 +110,21 @@ def _rsa_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
 
 def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
     """Per-layer predictivity, per-layer RSA, per-model summary and reference-RDM tables."""
-    metrics = {}
+    metrics, fields_of = {}, {}
     for path in metrics_paths:
         m = read_json(path)
-        metrics[_model_fields(m)["model"]] = m
-    pred, rsa, refs, best = [], [], [], {}
+        fields = _model_fields(m, path)
+        metrics[fields["model"]], fields_of[fields["model"]] = m, fields
+    pred, rsa, refs, best, sessions = [], [], [], {}, []
     for path in score_paths:
         ds = open_netcdf(path, kind="dataset")
         model = ds.attrs.get("model", "")
         if model not in metrics:
             raise InputError(f"{path}: scores of model {model!r}, which has no metrics file among the inputs")
-        fields = {**_model_fields(metrics[model]), "benchmark": ds.attrs.get("benchmark", "")}
+        fields = {**fields_of[model], "benchmark": ds.attrs.get("benchmark", "")}
         if ds.attrs.get("kind", "predictivity") == "predictivity":
             pred += _predictivity_rows(ds, fields)
+            sessions += _session_rows(ds, fields)
             for region, held in held_out_scores(ds).items():
                 key = (model, column_name(region, "ev"))
                 score, layer = held.pop("score"), held.pop("layer")
@@ -93,25 +132,33 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
                     best[key] = (score, layer, held)
         rows = _rsa_rows(ds, fields)
         rsa += rows
-        _keep_best(best, model, rows, "rsa", "rsa")
+        if "rsa_half" in ds:
+            for area, held in held_out_rsa(ds).items():
+                key = (model, column_name(area, "rsa"))
+                score, layer = held.pop("score"), held.pop("layer")
+                if score > best.get(key, (-np.inf,))[0]:
+                    best[key] = (score, layer, held)
+        else:  # score files from before the halves were scored
+            _keep_best(best, model, rows, "rsa", "rsa")
         if "reference_rsa" in ds and not refs:  # the same for every model: keep one copy
             refs = [{"benchmark": fields["benchmark"], "reference": str(ref), "region": str(area),
                      "rsa": float(ds["reference_rsa"].sel(reference=ref, area=area))}
                     for ref in ds["reference"].values for area in ds["area"].values]
     models = []
     for model, m in metrics.items():
-        row = {**_model_fields(m), "test_accuracy": m.get("test_accuracy")}
+        row = {**fields_of[model], "test_accuracy": m.get("test_accuracy")}
         for (name, column), (value, layer, *extra) in best.items():
             if name == model:  # it_ev -> it_best_layer; it_rsa -> it_rsa_best_layer
                 row[column] = value
                 row[column.removesuffix("_ev") + "_best_layer"] = layer
                 for key, v in (extra[0] if extra else {}).items():  # it_ev_in_sample, it_selection, ...
                     row[column + key if key.startswith("_") else column.removesuffix("_ev") + "_" + key] = v
-        if any(c.endswith("_rsa") for c in row):
+        if any(c.endswith("_rsa") for c in row) and not any(c.endswith("_rsa_selection") for c in row):
             row["rsa_selection"] = RSA_SELECTION
         models.append(row)
     return {"predictivity": pd.DataFrame(pred), "rsa": pd.DataFrame(rsa), "models": pd.DataFrame(models),
-            "references": pd.DataFrame(refs, columns=["benchmark", "reference", "region", "rsa"])}
+            "references": pd.DataFrame(refs, columns=["benchmark", "reference", "region", "rsa"]),
+            "sessions": pd.DataFrame(sessions)}
 
 
 def best_per_region(rows: list[dict], value: str) -> dict[str, dict]:
@@ -148,8 +195,9 @@ def held_out_scores(ds: xr.Dataset) -> dict[str, dict]:
     held-out sites (``HELD_OUT``): the median site score (EV, or signed r² without a ceiling,
     as in the per-layer tables) of one half at the layer best on the other, averaged over both
     ways. Also the layer best on all sites (``layer``, for display), the in-sample maximum that
-    the held-out score replaces, and the test-retest difference |half A - half B| at that layer:
-    the metric's own noise from which sites were recorded."""
+    the held-out score replaces, and two test-retest differences at that layer, the metric's own
+    noise: |half A - half B| of the sites (which sites were recorded) and of the images (which
+    images were shown; ``_retest_images_diff``)."""
     layers, region = ds["layer"].values, ds["region"].values
     half = site_halves(ds["neuroid_id"].values, region)
     out = {}
@@ -171,7 +219,59 @@ def held_out_scores(ds: xr.Dataset) -> dict[str, dict]:
         score = (b[_first_max(a)] + a[_first_max(b)]) / 2 if split else full[best]
         out[str(g)] = {"score": float(score), "layer": str(layers[best]), "_in_sample": float(full[best]),
                        "_retest_diff": float(abs(a[best] - b[best])) if split else np.nan,
+                       "_retest_images_diff": _image_retest(ds, best, str(g), normalised),
                        "_normalised": normalised, "selection": HELD_OUT if split else IN_SAMPLE}
+    return out
+
+
+def _image_retest(ds: xr.Dataset, layer: int, region: str, normalised: bool) -> float:
+    """|score on one half of the images - score on the other| at one layer: the site scores
+    recomputed from the held-out predictions of each half (by stimulus id, within each
+    session), their medians compared. NaN for score files without predictions."""
+    if "prediction" not in ds:
+        return np.nan
+    ceiling = dict(zip(ds["neuroid_id"].values.astype(str), ds["ceiling"].values))
+    region_of = dict(zip(ds["neuroid_id"].values.astype(str), ds["region"].values.astype(str)))
+    per_half = [[], []]
+    session = ds["entry_session"].values
+    for b in np.unique(session):
+        e = np.flatnonzero(session == b)
+        stim, sites = ds["entry_stimulus_id"].values[e].astype(str), ds["entry_neuroid_id"].values[e].astype(str)
+        n_site = len(set(sites.tolist()))
+        ids, sites = stim[::n_site], sites[:n_site]
+        keep = np.array([region_of[s] == region for s in sites])
+        if not keep.any():
+            continue
+        pred = ds["prediction"].values[layer, e].reshape(len(ids), n_site)[:, keep]
+        obs = ds["observed"].values[e].reshape(len(ids), n_site)[:, keep]
+        c = np.array([ceiling[s] for s in sites[keep]], float)
+        half = image_halves(ids)
+        for h in (0, 1):
+            r = _columnwise_r(pred[half == h], obs[half == h])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_half[h].append(np.clip(np.sign(r) * r ** 2 / c, 0, 1) if normalised else np.sign(r) * r ** 2)
+    if not per_half[0]:
+        return np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        a, b = (np.nanmedian(np.concatenate(v)) for v in per_half)
+    return float(abs(a - b))
+
+
+def held_out_rsa(ds: xr.Dataset) -> dict[str, dict]:
+    """Per area of a score file with ``rsa_half``: the RSA of the layer chosen on one half of
+    the images, scored on the other half (``RSA_HELD_OUT``), averaged over both ways; the
+    layer best on all images (for display) and the in-sample maximum it replaces."""
+    out = {}
+    for area in ds["area"].values:
+        full = ds["rsa"].sel(area=area).values
+        half = ds["rsa_half"].sel(area=area).values  # (2, layer)
+        best = _first_max(full)
+        score = (half[1, _first_max(half[0])] + half[0, _first_max(half[1])]) / 2
+        out[str(area)] = {"score": float(score), "layer": str(ds["layer"].values[best]),
+                          "_in_sample": float(full[best]),
+                          "_retest_diff": float(abs(half[0, best] - half[1, best])),
+                          "selection": RSA_HELD_OUT}
     return out
 
 

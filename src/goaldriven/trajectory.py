@@ -156,7 +156,7 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
     plan, seen = [], {}
     for model_dir in model_dirs:  # check every folder before the long scoring loop starts
         metrics = _read_metrics(model_dir / "metrics.json")
-        fields = _model_fields(metrics)
+        fields = _model_fields(metrics, model_dir / "metrics.json")
         if fields["model"] in seen:
             raise InputError(f"{model_dir}: model {fields['model']} is also in {seen[fields['model']]}")
         seen[fields["model"]] = model_dir

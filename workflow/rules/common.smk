@@ -14,6 +14,10 @@ ZOO_TASKS = "supervised|untrained|autoencoder|objects|untrained_objects"
 ZOO_MODEL_RE = rf"surrogate|[a-z0-9]+/({ZOO_TASKS})_seed[0-9]+"
 MODEL_RE = ZOO_MODEL_RE + r"|[a-z0-9]+/external_seed0"  # external models: NAME/external_seed0
 EXTERNAL = {e["name"]: e for e in config["models"].get("external", [])}  # name -> models.external entry
+# External models that are the package's own controls (raw pixels, the V1-like Gabor bank).
+CONTROLS = [n for n, e in EXTERNAL.items() if e["factory"].startswith("goaldriven.controls:")]
+# A positive-control table when trained networks have something to be compared with.
+POSITIVE_CONTROL = bool(CONTROLS or "untrained" in config["models"]["tasks"] or config.get("objects"))
 BENCHMARKS = config["neural"]  # name -> {importer, source}
 # What each importer writes into R/neural/{benchmark}/ (the simulator writes R/recordings/).
 IMPORTER_FILES = {
@@ -146,6 +150,54 @@ def _check_names():
 _check_names()
 
 
+def _image_counts(source):
+    """{split: {class: number of images}} of an image folder or .tar.gz (names only; no decoding)."""
+    import tarfile
+
+    suffixes = (".jpg", ".jpeg", ".png", ".bmp")
+    if source.is_dir():
+        names = [str(p.relative_to(source)) for p in source.rglob("*") if p.suffix.lower() in suffixes]
+    else:
+        with tarfile.open(source) as tar:
+            names = [m.name for m in tar if m.isfile() and m.name.lower().endswith(suffixes)]
+    counts = {}
+    for name in names:
+        parts = Path(name).parts
+        if len(parts) >= 3:  # [top folder/] split/class/image
+            split, cls = parts[-3], parts[-2]
+            counts.setdefault(split, {}).setdefault(cls, 0)
+            counts[split][cls] += 1
+    return counts
+
+
+def _check_training_counts():
+    """A config asking for more images per class than the training set holds is refused here,
+    before any job runs, naming the config key, the data and the class."""
+    t = config["training"]
+    if t["dataset"] != "image-folder" or not any(t["per_class"].values()):
+        return
+    source = Path(t["source"])
+    if not source.exists():  # raw_data() names the data/*.dvc file and the dvc update command
+        return
+    counts = _image_counts(source)
+    for split, wanted in t["per_class"].items():
+        if not wanted:
+            continue
+        have = counts.get(split, {})
+        if not have:
+            raise WorkflowError(
+                f"config: training.per_class.{split} is {wanted}, but {source} has no {split}/ folder of classes"
+            )
+        cls, n = min(have.items(), key=lambda kv: kv[1])
+        if n < wanted:
+            raise WorkflowError(
+                f"config: training.per_class.{split} is {wanted}, but {source} holds only {n} {split} images of class {cls!r}"
+            )
+
+
+_check_training_counts()
+
+
 def _figures():
     names = [
         "layer_profiles",
@@ -163,6 +215,8 @@ def _figures():
         names.insert(0, "montage")
     if benchmarks_of("simulate"):
         names.append("recovery")
+    if POSITIVE_CONTROL:
+        names.append("positive_control")
     if len(config["models"]["archs"]) < 2:  # seed vs architecture variance needs two architectures
         names.remove("seed_variance")
     return names

@@ -59,6 +59,7 @@ rule summarise:
         f"{R}/summary/models.csv",
         f"{R}/summary/rdms.nc",
         f"{R}/summary/references.csv",
+        f"{R}/summary/sessions.csv",
         [f"{R}/summary/recovery.csv"] if benchmarks_of("simulate") else [],
     log:
         f"{L}/summary/summarise.log",
@@ -162,3 +163,31 @@ rule layer_profiles:
         "../../envs/goaldriven.yaml"
     shell:
         "goaldriven layer-profiles --predictivity {input.predictivity} --out-dir {output} > {log} 2>&1"
+
+
+# The positive control: every trained group against its untrained seeds and the control models
+# (pixels, V1-like), each score with an interval from resampling images and sites.
+rule positive_control:
+    input:
+        code("positive_control"),
+        scores=[f"{R}/scores/{b}/{m}.nc" for b in PREDICTIVITY for m in scored_models()],
+        rdm_features=[p for b in RDM_BENCHMARKS[:1] for p in features_of(b, scored_models())],
+        rdms=[f"{R}/neural/{b}/rdms.nc" for b in RDM_BENCHMARKS[:1]],
+    output:
+        f"{R}/summary/positive_control.csv",
+    log:
+        f"{L}/summary/positive_control.log",
+    conda:
+        "../../envs/goaldriven.yaml"
+    params:
+        rdms=lambda w, input: (
+            f"--rdm-features {input.rdm_features} --rdms {input.rdms} --rdm-benchmark {RDM_BENCHMARKS[0]}"
+            if input.rdms
+            else ""
+        ),
+        controls=f"--controls {' '.join(CONTROLS)}" if CONTROLS else "",
+        bootstraps=config["comparison"].get("rdm_bootstraps", 1000),
+        seed=config["comparison"]["seed"],
+    shell:
+        "goaldriven positive-control --scores {input.scores} {params.rdms} {params.controls}"
+        " --bootstraps {params.bootstraps} --seed {params.seed} --out {output} > {log} 2>&1"

@@ -10,6 +10,7 @@ FIGURE_INPUTS = {
     "seed_variance": [f"{R}/summary/models.csv", f"{R}/convergence/seed_variance.csv"],
     "trajectory": [f"{R}/summary/trajectory.csv"],
     "leaderboard": [f"{R}/summary/leaderboard.csv"],
+    "positive_control": [f"{R}/summary/positive_control.csv"],
     "unit_examples": [f"{R}/convergence/unit_examples.csv", benchmark_stimuli(convergence_benchmark())],
 }
 
