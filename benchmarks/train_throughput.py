@@ -14,7 +14,9 @@ images/s and AlexNet-style (``alexnet``) at 224 px >= 30,000 images/s, at large 
     python benchmarks/train_throughput.py --devices cuda --archs hmo --size 64 --batch 1024
     python benchmarks/train_throughput.py --devices cuda --archs alexnet --size 224 --batch 512
 
-On CPU keep it small, e.g. ``--size 32 --batch 32 --steps 4 --width 0.25``.
+On CPU keep it small, e.g. ``--size 32 --batch 32 --steps 4 --width 0.25``; ``--recipe`` times
+ours with the crops, flips and label smoothing of config/real_cpu.yaml against the same plain
+reference (which has none of them).
 """
 
 import argparse
@@ -46,9 +48,11 @@ def _model(arch: str, width: float, device: torch.device) -> torch.nn.Module:
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
 
-def ours(arch, x, y, batch, width, device, repeats) -> float:
-    """Images/s of our training loop: the fastest epoch after a warm-up epoch."""
-    cfg = train_mod.TrainConfig(arch=arch, seed=0, epochs=1 + repeats, width=width, batch_size=batch)
+def ours(arch, x, y, batch, width, device, repeats, augment_pad=0, label_smoothing=0.0) -> float:
+    """Images/s of our training loop (with the recipe's crops, flips and label smoothing when
+    asked): the fastest epoch after a warm-up epoch."""
+    cfg = train_mod.TrainConfig(arch=arch, seed=0, epochs=1 + repeats, width=width, batch_size=batch,
+                                augment_pad=augment_pad, label_smoothing=label_smoothing)
     with train_mod._numerics(device):
         model = _model(arch, width, device)
         images = train_mod._Images(x, y, device)
@@ -56,12 +60,13 @@ def ours(arch, x, y, batch, width, device, repeats) -> float:
                               weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, train_mod._lr_lambda(cfg.epochs * len(x) // batch))
         rng = torch.Generator().manual_seed(0)
+        augment = train_mod._Augment(augment_pad, seed=1) if augment_pad else None
         bar = train_mod._progress(total=0, initial=0, desc="", enabled=False)
         seconds = []
         for _ in range(cfg.epochs):
             _sync(device)
             t0 = time.perf_counter()
-            train_mod._train_epoch("supervised", model, images, opt, sched, rng, batch, bar)
+            train_mod._train_epoch(cfg, model, images, opt, sched, rng, augment, bar)
             seconds.append(time.perf_counter() - t0)  # _train_epoch ends with a host sync
     return len(x) / min(seconds[1:])
 
@@ -99,6 +104,8 @@ def main():
     p.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
     p.add_argument("--devices", default="cpu,cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--recipe", action="store_true",
+                   help="ours with the real_cpu recipe: random crops (pad 4), flips, label smoothing 0.1")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -108,7 +115,8 @@ def main():
     print(f"{'arch':10s} {'device':6s} {'ours img/s':>12s} {'reference img/s':>16s} {'ours/ref':>9s}")
     for device in (torch.device(d) for d in a.devices.split(",")):
         for arch in a.archs.split(","):
-            r_ours = ours(arch, x, y, a.batch, a.width, device, a.repeats)
+            recipe = {"augment_pad": 4, "label_smoothing": 0.1} if a.recipe else {}
+            r_ours = ours(arch, x, y, a.batch, a.width, device, a.repeats, **recipe)
             r_ref = reference(arch, x, y, a.batch, a.width, device, a.repeats)
             print(f"{arch:10s} {device.type:6s} {r_ours:12,.0f} {r_ref:16,.0f} {r_ours / r_ref:9.2f}")
 

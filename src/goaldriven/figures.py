@@ -553,7 +553,10 @@ def _share_note(r) -> str:
     text += (f"\n    ranking: {r.n_pairs_robust} of {r.n_pairs} arch pairs differ at p < 0.05 "
              f"(Mann-Whitney; needs ≥ {getattr(r, 'min_seeds_for_ranking_test', 4):.0f} seeds/arch)")
     if pd.notna(getattr(r, "retest_sd", np.nan)):
-        text += f"\n    score's own noise sd {r.retest_sd:.3f} vs seed sd {r.seed_sd:.3f}"
+        text += f"\n    score's own noise sd {r.retest_sd:.3f} (sites)"
+        if pd.notna(getattr(r, "retest_images_sd", np.nan)):
+            text += f", {r.retest_images_sd:.3f} (images)"
+        text += f" vs seed sd {r.seed_sd:.3f}"
     return text
 
 

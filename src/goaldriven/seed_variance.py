@@ -167,11 +167,12 @@ def _balanced(d: pd.DataFrame, where: str) -> pd.DataFrame:
     return kept
 
 
-def _retest_sd(d: pd.DataFrame, metric: str) -> float:
-    """The score's own noise: from the two disjoint halves of the sites the summary scored each
-    model on (``<metric>_retest_diff`` = |half A - half B|), sd of a whole-data score ~
-    rms(diff) / 2 (a half's noise variance is about twice the whole's)."""
-    col = f"{metric}_retest_diff"
+def _retest_sd(d: pd.DataFrame, metric: str, of: str = "") -> float:
+    """The score's own noise: from the two disjoint halves of the sites (``of=""``) or of the
+    images (``of="images_"``) the summary scored each model on (``<metric>_retest_<of>diff`` =
+    |half A - half B|), sd of a whole-data score ~ rms(diff) / 2 (a half's noise variance is
+    about twice the whole's)."""
+    col = f"{metric}_retest_{of}diff"
     if col not in d or d[col].isna().all():
         return np.nan
     return float(np.sqrt(np.nanmean(d[col].astype(float) ** 2)) / 2)
@@ -227,6 +228,7 @@ def seed_variance(models: pd.DataFrame, metrics=None, level: float = 0.95, effec
                          "pairwise": "; ".join(f"P({r.arch_a}>{r.arch_b})={r.p_a_greater:.2f} p={r.p_value:.3f}"
                                                for r in pairs.itertuples()),
                          "seed_sd": float(np.sqrt(s["seed_var"])), "retest_sd": _retest_sd(d, metric),
+                         "retest_images_sd": _retest_sd(d, metric, "images_"),
                          "selection": str(d[sel_col].iloc[0]) if sel_col in d else "not recorded"})
     if not rows and refused:  # nothing could be analysed: say why, not an empty table
         raise InputError(f"{name}: {refused[0]}")

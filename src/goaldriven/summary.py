@@ -115,13 +115,14 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
         m = read_json(path)
         fields = _model_fields(m, path)
         metrics[fields["model"]], fields_of[fields["model"]] = m, fields
-    pred, rsa, refs, best, sessions = [], [], [], {}, []
+    pred, rsa, refs, best, sessions, input_size = [], [], [], {}, [], {}
     for path in score_paths:
         ds = open_netcdf(path, kind="dataset")
         model = ds.attrs.get("model", "")
         if model not in metrics:
             raise InputError(f"{path}: scores of model {model!r}, which has no metrics file among the inputs")
         fields = {**fields_of[model], "benchmark": ds.attrs.get("benchmark", "")}
+        input_size.setdefault(model, _input_size(ds.attrs.get("features")))
         if ds.attrs.get("kind", "predictivity") == "predictivity":
             pred += _predictivity_rows(ds, fields)
             sessions += _session_rows(ds, fields)
@@ -146,7 +147,8 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
                     for ref in ds["reference"].values for area in ds["area"].values]
     models = []
     for model, m in metrics.items():
-        row = {**fields_of[model], "test_accuracy": m.get("test_accuracy")}
+        # input_size: the side, in pixels, every stimulus was resized to for this model's features
+        row = {**fields_of[model], "test_accuracy": m.get("test_accuracy"), "input_size": input_size.get(model)}
         for (name, column), (value, layer, *extra) in best.items():
             if name == model:  # it_ev -> it_best_layer; it_rsa -> it_rsa_best_layer
                 row[column] = value
@@ -159,6 +161,15 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
     return {"predictivity": pd.DataFrame(pred), "rsa": pd.DataFrame(rsa), "models": pd.DataFrame(models),
             "references": pd.DataFrame(refs, columns=["benchmark", "reference", "region", "rsa"]),
             "sessions": pd.DataFrame(sessions)}
+
+
+def _input_size(features_path) -> int | None:
+    """The image side a features file was extracted at (None if the file is not at hand)."""
+    if not features_path or not Path(features_path).is_file():
+        return None
+    with open_features(features_path, lazy=True) as da:
+        size = da.attrs.get("input_size")
+    return int(size) if size is not None else None
 
 
 def best_per_region(rows: list[dict], value: str) -> dict[str, dict]:
