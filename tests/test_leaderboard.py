@@ -91,3 +91,16 @@ def test_bad_model_id_names_the_file(tmp_path):
     path = ds_path(scores("not a model id", [0.1]))
     with pytest.raises(InputError, match=r"s\d+\.nc: model 'not a model id'"):
         leaderboard([path])
+
+
+def test_leaderboard_score_is_the_models_table_held_out_score(files):
+    """One definition of a model's score for an area: the leaderboard's (mean over seeds) equals
+    the mean of models.csv's per-seed held-out scores (goaldriven.summary.held_out_scores)."""
+    from goaldriven.io import open_netcdf
+    from goaldriven.summary import held_out_scores
+
+    df = leaderboard(files, n_boot=0).set_index(["area", "model"])
+    seeds = [open_netcdf(p, kind="dataset") for p in files[:2]]  # hmo/supervised, seeds 0 and 1
+    for area in ("V4", "IT"):
+        expected = np.mean([held_out_scores(ds)[area]["score"] for ds in seeds])
+        assert df.loc[(area, "hmo/supervised"), "score"] == pytest.approx(expected, abs=1e-12)

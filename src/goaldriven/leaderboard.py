@@ -3,7 +3,8 @@
 Per model and area the score is the median over sites of the ceiling-normalised explained
 variance (the median signed r² where the benchmark has no single trials) of the model's best
 layer, where the best layer is chosen on *held-out sites*: the sites are split in two halves
-(by site id, as in models.csv), the layer best on one half is scored on the other and the other way round, so that
+(by site id, as in models.csv), the layer best on one half is scored on the other and the other
+way round, and the two half medians are averaged (the same definition as models.csv), so that
 choosing the layer does not inflate the score. Seeds of a zoo model are averaged; the 95%
 interval comes from resampling sites (the same resample for every seed). For benchmarks of
 published RDMs (no sites) the best layer is the one with the highest RDM correlation, with its
@@ -22,7 +23,7 @@ from .io import InputError, open_netcdf, write_csv, write_json
 from .summary import site_halves
 
 MODEL_ID = re.compile(r"(?P<arch>[^/]+)/(?P<task>[a-z_]+)_seed(?P<seed>\d+)$")
-CONTROLS = ("untrained", "autoencoder")
+CONTROLS = ("untrained", "untrained_objects", "autoencoder")
 COLUMNS = ["rank", "benchmark", "area", "model", "arch", "task", "kind", "metric", "score", "ci_low", "ci_high",
            "best_layer", "n_seeds", "n_sites", "selection"]
 
@@ -41,18 +42,29 @@ def _site_values(ds, area: str) -> tuple[np.ndarray, str]:
     return np.sign(r) * r ** 2, "r2"
 
 
-def _held_out(values: np.ndarray, halves: np.ndarray) -> np.ndarray:
-    """Per site: its value at the layer chosen (by median) on the other half of the sites."""
-    out = np.full(values.shape[1], np.nan)
+def _chosen_layers(values: np.ndarray, halves: np.ndarray) -> list[int]:
+    """For each half of the sites, the layer best (by median) on the *other* half; with one
+    half empty (a single site) the layer is chosen on the sites themselves."""
+    chosen = []
     for h in (0, 1):
-        pick, score = halves != h, halves == h
-        if not pick.any():  # one site: nothing to choose on, the layer is chosen on the site itself
-            pick = score
+        pick = halves != h if (halves != h).any() else halves == h
         with np.errstate(all="ignore"):
             medians = np.nanmedian(values[:, pick], axis=1)
-        best = int(np.nanargmax(np.where(np.isfinite(medians), medians, -np.inf)))
-        out[score] = values[best, score]
-    return out
+        chosen.append(int(np.nanargmax(np.where(np.isfinite(medians), medians, -np.inf))))
+    return chosen
+
+
+def _held_out_score(values: np.ndarray, halves: np.ndarray, chosen, sites=None) -> float:
+    """The summary's held-out score (:func:`goaldriven.summary.held_out_scores`): the mean over
+    the two halves of the median over the half's sites (``sites``: resampled ones) at its layer."""
+    sites = np.arange(values.shape[1]) if sites is None else sites
+    parts = []
+    for h in (0, 1):
+        in_half = sites[halves[sites] == h]
+        if len(in_half):
+            with np.errstate(all="ignore"):
+                parts.append(np.nanmedian(values[chosen[h], in_half]))
+    return float(np.mean(parts)) if parts else np.nan
 
 
 def _predictivity_row(group: list, area: str, n_boot: int, seed: int) -> dict:
@@ -66,15 +78,20 @@ def _predictivity_row(group: list, area: str, n_boot: int, seed: int) -> dict:
     # the same split by site id as models.csv (summary.site_halves), not by row position
     mask = group[0]["region"].values == area
     halves = site_halves(group[0]["neuroid_id"].values[mask], group[0]["region"].values[mask])
-    held = np.array([_held_out(v, halves) for v in per_seed])  # seeds x sites
+    chosen = [_chosen_layers(v, halves) for v in per_seed]
     with np.errstate(all="ignore"):
-        score = float(np.mean(np.nanmedian(held, axis=1)))
-        boot = [np.mean(np.nanmedian(held[:, rng.integers(0, n_sites, n_sites)], axis=1)) for _ in range(n_boot)]
+        score = float(np.mean([_held_out_score(v, halves, c) for v, c in zip(per_seed, chosen)]))
+        boot = []
+        for _ in range(n_boot):  # sites resampled within each half, the same resample for every seed
+            sites = np.concatenate([rng.choice(np.flatnonzero(halves == h), (halves == h).sum())
+                                    for h in (0, 1) if (halves == h).any()])
+            boot.append(np.mean([_held_out_score(v, halves, c, sites) for v, c in zip(per_seed, chosen)]))
         profile = np.nanmean([np.nanmedian(v, axis=1) for v in per_seed], axis=0)
     low, high = np.nanpercentile(boot, [2.5, 97.5]) if n_boot else (np.nan, np.nan)
     return {"metric": metric, "score": score, "ci_low": float(low), "ci_high": float(high),
-            "best_layer": layers[int(np.nanargmax(profile))], "n_sites": n_sites,
-            "selection": "layer chosen on held-out sites (2 halves), 95% interval over sites"}
+            "best_layer": layers[int(np.nanargmax(profile))], "n_sites": int(np.isfinite(per_seed[0]).any(axis=0).sum()),
+            "selection": "layer chosen on one half of the sites, scored on the other, both ways averaged "
+                         "(as models.csv); 95% interval over sites resampled within halves"}
 
 
 def _rdm_row(group: list, area: str) -> dict:
