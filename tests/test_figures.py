@@ -328,3 +328,23 @@ def test_performance_vs_it_reports_r_with_its_bootstrap_interval():
     assert low < r < high and -1 <= low and high <= 1
     assert label == figures.correlation_label(perf, it, "12 models")  # seeded: same figure every run
     assert "not computed" in figures.correlation_label(perf[:2], it[:2], "2 models")
+
+
+def test_positive_control_figure_draws_every_score_and_comparison(tmp_path):
+    import sys
+
+    from goaldriven.positive_control import positive_control_table
+    from workflow_helpers import REPO
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import positive_control_coverage as sim
+
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=(30, 10))
+    observed = signal + rng.normal(size=signal.shape)
+    files = [sim.score_dataset(m, signal, observed, rng) for m in
+             ("a/supervised_seed0", "a/untrained_seed0", "pixels32/external_seed0")]
+    positive_control_table(files, controls=["pixels32"], n_boot=20).to_csv(tmp_path / "pc.csv", index=False)
+    make("positive_control", [tmp_path / "pc.csv"], tmp_path / "pc.png", data_label="simulated")
+    img = mpimg.imread(tmp_path / "pc.png")
+    assert img.shape[0] > 200 and img.std() > 0.01 and (tmp_path / "pc.pdf").read_bytes().startswith(b"%PDF")

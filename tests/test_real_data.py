@@ -42,10 +42,26 @@ def test_raw_data_match_their_recorded_hashes(built):
 def test_every_figure_is_drawn_from_real_data(built):
     figures = sorted(p.stem for p in (built / OUT / "figures").glob("*.png"))
     assert figures == sorted(["layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "matching",
-                              "seed_variance", "unit_examples", "trajectory", "leaderboard"])
+                              "seed_variance", "unit_examples", "trajectory", "leaderboard", "positive_control"])
     for name in figures:
         img = mpimg.imread(built / OUT / "figures" / f"{name}.png")
         assert img.shape[0] > 200 and img.std() > 0.01
+
+
+def test_positive_control_counts_the_sites_it_uses_and_covers_every_score(built):
+    table = pd.read_csv(built / OUT / "summary/positive_control.csv")
+    scores = table.groupby(["benchmark", "region", "score"])["n_sites"].first()
+    # V4 EV only over the single-trial session's sites (the ones with a ceiling); r over all 306
+    assert 0 < scores[("cowley_v4", "V4", "ceiling-normalised EV (sites with a ceiling)")] <= 50
+    assert scores[("cowley_v4", "V4", "median r (all sites)")] == 306
+    assert scores[("kalfas_it", "IT", "signed r² (raw; no ceiling)")] == 119
+    assert {"monkey_IT", "human_IT"} <= set(table.loc[table["benchmark"] == "kriegeskorte92", "region"])
+    assert set(table["comparison"]) == {"untrained (same seed)"}  # real_small has no pixel or V1 controls
+    ok = table.dropna(subset=["difference_low"])
+    assert (ok["difference_low"] <= ok["difference_high"]).all() and len(ok) == len(table)
+    # Kalfas: 64 shapes in 10 folds, so r comes from the predictions pooled over the folds
+    ds = xr.open_dataset(built / OUT / "scores/kalfas_it/hmo/supervised_seed0.nc")
+    assert "pooled" in ds.attrs["r_estimator"]
 
 
 def test_models_are_scored_against_real_v4_it_and_it_geometry(built):

@@ -7,7 +7,7 @@ from docutils.core import publish_parts
 from workflow_helpers import REPO
 
 FIGURES = ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery", "matching",
-           "seed_variance", "unit_examples", "trajectory", "leaderboard"]
+           "seed_variance", "unit_examples", "trajectory", "leaderboard", "positive_control"]
 
 
 @pytest.mark.parametrize("data", [["results/a.csv"], ["results/a.csv", "results/b.nc"]])

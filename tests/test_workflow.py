@@ -16,7 +16,7 @@ def test_snakemake_builds_every_figure_and_valid_files(built):
     figures = sorted((built / "results/smoke/figures").glob("*.png"))
     assert [f.stem for f in figures] == sorted(
         ["montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "correspondence", "recovery", "matching",
-         "seed_variance", "unit_examples", "trajectory", "leaderboard"])
+         "seed_variance", "unit_examples", "trajectory", "leaderboard", "positive_control"])
     for png in figures:
         img = mpimg.imread(png)
         assert img.shape[0] > 200 and img.shape[1] > 200 and img.std() > 0.01
@@ -55,7 +55,7 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
         assert jobs == {"train": n_models, "initialise": n_models, "features": 2 * n_models, "score": 2 * n_models,
                         "convergence": 1, "summarise": 1, "unit_matching": 2 * n_models, "seed_variance": 1,
                         "trajectory_model": 2 * n_models, "trajectory": 1, "leaderboard": 1, "layer_profiles": 1,
-                        "figure": 10, "all": 1}, jobs
+                        "positive_control": 1, "figure": 11, "all": 1}, jobs
         n_new = 2 * n_models
         # (the stimuli, surrogate, recordings, montage and unit examples of seeds 0 and 1 stay, and
         # so do the trajectories of their models: each model's checkpoints are scored in a job of its own)
@@ -65,7 +65,7 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
         stale = {s.split(":", 1)[-1] for s in json.loads(run(["dvc", "status", "--json", PIPELINE], built).stdout)}
         assert not any(s.startswith(("stimuli", "train_surrogate", "simulate", "figure--montage")) for s in stale)
         assert sum(s.startswith(("train--", "initialise--")) for s in stale) == n_new
-        assert {"convergence", "summarise", "leaderboard"} <= stale
+        assert {"convergence", "summarise", "leaderboard", "positive_control"} <= stale
     finally:
         smoke.write_text(before)
         run(["python", "workflow/scripts/export_dvc.py", *SMOKE], built)  # back to the built config
