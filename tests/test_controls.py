@@ -27,6 +27,9 @@ def test_gabor_kernels_are_zero_mean_unit_norm_quadrature_pairs():
     np.testing.assert_allclose(flat.norm(dim=1), 1, atol=1e-5)
     even, odd = flat[0::2], flat[1::2]
     assert (even * odd).sum(1).abs().max() < 0.05  # quadrature: nearly orthogonal
+    # each kernel reaches 2.5 sigma of its envelope and no further (the largest sets the size)
+    assert bank.shape[-1] == 2 * math.ceil(2.5 * 0.5 * max(WAVELENGTHS)) + 1
+    assert bank[0, 0, 0].abs().max() == 0 and bank[-1, 0, bank.shape[-1] // 2].abs().max() > 0
 
 
 def test_complex_cells_prefer_their_orientation_and_ignore_phase():
@@ -35,8 +38,8 @@ def test_complex_cells_prefer_their_orientation_and_ignore_phase():
     theta = math.pi * k / ORIENTATIONS
     with torch.no_grad():
         responses = [model(_grating(theta, WAVELENGTHS[1], phase)) for phase in (0.0, math.pi / 2, math.pi)]
-        simple = [model.simple(_grating(theta, WAVELENGTHS[1], phase)) for phase in (0.0, math.pi)]
-    # channels of the complex layer: wavelength-major, then orientation
+        simple = [model.simple(model.filters(_grating(theta, WAVELENGTHS[1], phase))) for phase in (0.0, math.pi)]
+    # channels of the complex layer (16 x 16 at 64 px): wavelength-major, then orientation
     centre = [r[0, :, 6:10, 6:10].mean((1, 2)).reshape(len(WAVELENGTHS), ORIENTATIONS) for r in responses]
     assert all(int(c[1].argmax()) == k for c in centre)
     np.testing.assert_allclose(centre[0][1, k], centre[1][1, k], rtol=0.1)  # phase-invariant energy

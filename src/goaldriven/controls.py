@@ -6,9 +6,10 @@ as the networks'.
 
 The Gabor bank follows the classic V1 energy model (Adelson & Bergen 1985; the "V1-like"
 baseline of Pinto et al. 2008): luminance filtered by Gabor pairs in quadrature at 8
-orientations and 3 wavelengths; ``simple`` holds the half-wave rectified responses of both
-phases (sign-split, so ON and OFF subunits are separate units), ``complex`` the local energy
-sqrt(even^2 + odd^2) averaged over 2x2 positions. Wavelengths are in pixels of the input the
+orientations and 3 wavelengths at every pixel; ``simple`` holds the half-wave rectified
+responses of both phases (sign-split, so ON and OFF subunits are separate units) averaged over
+2x2 positions, ``complex`` the local energy
+sqrt(even^2 + odd^2) averaged over 4x4 positions. Wavelengths are in pixels of the input the
 config gives (``input_size``), so state that size with the scores.
 """
 
@@ -21,7 +22,7 @@ from torch import nn
 
 ORIENTATIONS = 8
 WAVELENGTHS = (4.0, 8.0, 16.0)  # pixels; a sigma of 0.5 wavelength gives about 1.5 octaves
-KERNEL = 25
+ENVELOPE = 2.5  # kernels reach 2.5 sigma (the envelope's edge weight is 4% of its peak)
 
 
 class Pixels(nn.Module):
@@ -35,54 +36,68 @@ class Pixels(nn.Module):
         return self.pixels(x)
 
 
-def gabor_bank(orientations: int = ORIENTATIONS, wavelengths=WAVELENGTHS, size: int = KERNEL) -> torch.Tensor:
+def gabor_bank(orientations: int = ORIENTATIONS, wavelengths=WAVELENGTHS) -> torch.Tensor:
     """Zero-mean, unit-norm Gabor kernels (filters, 1, size, size): for each wavelength and
-    orientation an even (cosine) and an odd (sine) one, in that order."""
-    half = size // 2
+    orientation an even (cosine) and an odd (sine) one, in that order. Each kernel reaches
+    ENVELOPE sigmas of its own envelope and is zero beyond (all share the largest size)."""
+    half = int(math.ceil(ENVELOPE * 0.5 * max(wavelengths)))
     ax = torch.arange(-half, half + 1, dtype=torch.float64)
     yy, xx = torch.meshgrid(ax, ax, indexing="ij")
     kernels = []
     for lam in wavelengths:
         sigma = 0.5 * lam
-        envelope = torch.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2))
+        support = (xx.abs() <= ENVELOPE * sigma) & (yy.abs() <= ENVELOPE * sigma)
+        envelope = torch.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2)) * support
         for k in range(orientations):
             theta = math.pi * k / orientations
             u = xx * math.cos(theta) + yy * math.sin(theta)
             for phase in (0.0, math.pi / 2):
                 g = envelope * torch.cos(2 * math.pi * u / lam - phase)
-                g = g - g.mean()
+                g = (g - g[support].mean()) * support
                 kernels.append(g / g.norm())
     return torch.stack(kernels)[:, None].float()
 
 
-class _Simple(nn.Module):
+class _Filters(nn.Module):
+    """The Gabor bank applied to the luminance at every pixel (so the finest filters do not alias)."""
+
     def __init__(self, bank: torch.Tensor):
         super().__init__()
         self.register_buffer("bank", bank)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lum = x.mean(1, keepdim=True) - 0.5  # luminance around the mean grey of a unit image
-        r = nn.functional.conv2d(lum, self.bank, stride=2, padding=self.bank.shape[-1] // 2)
-        return torch.cat([torch.relu(r), torch.relu(-r)], 1)
+        return nn.functional.conv2d(lum, self.bank, padding=self.bank.shape[-1] // 2)
+
+
+class _Simple(nn.Module):
+    """Half-wave rectified responses, ON and OFF apart, averaged over 2x2 positions."""
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        return nn.functional.avg_pool2d(torch.cat([torch.relu(r), torch.relu(-r)], 1), 2)
 
 
 class _Complex(nn.Module):
-    def forward(self, s: torch.Tensor) -> torch.Tensor:
-        r = s[:, : s.shape[1] // 2] - s[:, s.shape[1] // 2:]  # the signed responses again
-        energy = torch.sqrt(r[:, 0::2] ** 2 + r[:, 1::2] ** 2 + 1e-12)  # even/odd pairs
-        return nn.functional.avg_pool2d(energy, 2)
+    """Energy of each quadrature pair, sqrt(even^2 + odd^2), averaged over 4x4 positions."""
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        return nn.functional.avg_pool2d(torch.sqrt(r[:, 0::2] ** 2 + r[:, 1::2] ** 2 + 1e-12), 4)
 
 
 class GaborV1(nn.Module):
-    """A fixed V1-like model: layers ``simple`` and ``complex`` (see the module docstring)."""
+    """A fixed V1-like model: layers ``simple`` and ``complex`` (see the module docstring), both
+    read from the same filter responses."""
 
     def __init__(self):
         super().__init__()
-        self.simple = _Simple(gabor_bank())
+        self.filters = _Filters(gabor_bank())
+        self.simple = _Simple()
         self.complex = _Complex()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.complex(self.simple(x))
+        r = self.filters(x)
+        self.simple(r)  # computed for its forward hook (the features stage reads layers by hooks)
+        return self.complex(r)
 
 
 def pixels() -> nn.Module:

@@ -553,7 +553,8 @@ def _share_note(r) -> str:
     text += (f"\n    ranking: {r.n_pairs_robust} of {r.n_pairs} arch pairs differ at p < 0.05 "
              f"(Mann-Whitney; needs ≥ {getattr(r, 'min_seeds_for_ranking_test', 4):.0f} seeds/arch)")
     if pd.notna(getattr(r, "retest_sd", np.nan)):
-        text += f"\n    score's own noise sd {r.retest_sd:.3f} (sites)"
+        unit = "images" if str(getattr(r, "metric", "")).endswith("_rsa") else "sites"  # RSA: image halves
+        text += f"\n    score's own noise sd {r.retest_sd:.3f} ({unit})"
         if pd.notna(getattr(r, "retest_images_sd", np.nan)):
             text += f", {r.retest_images_sd:.3f} (images)"
         text += f" vs seed sd {r.seed_sd:.3f}"
@@ -787,7 +788,8 @@ def plot_positive_control(table_csv, out_png, data_label: str) -> None:
             c = d[d["comparison"] == comp]
             y = [groups.index(g) + (j + 1) * step - 0.5 for g in c["arch"] + " · " + c["task"]]
             x, lo, hi = c["difference"].values, c["difference_low"].values, c["difference_high"].values
-            ax.errorbar(x, y, xerr=[x - lo, hi - x], fmt="none", ecolor=colors[comp], lw=1.2)
+            # the interval as drawn (a point may lie outside its percentile interval)
+            ax.hlines(y, lo, hi, color=colors[comp], lw=1.2)
             filled = c["excludes_zero"].astype(str).str.lower().isin(["true", "1"]).values
             ax.scatter(x[filled], np.asarray(y)[filled], color=colors[comp], s=22, zorder=3)
             ax.scatter(x[~filled], np.asarray(y)[~filled], facecolor="white", edgecolor=colors[comp], s=22, zorder=3)

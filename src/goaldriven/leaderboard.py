@@ -46,8 +46,11 @@ def _chosen_layers(values: np.ndarray, halves: np.ndarray) -> list[int]:
     """For each half of the sites, the layer best (by median) on the *other* half; with one
     half empty (a single site) the layer is chosen on the sites themselves."""
     chosen = []
+    usable = np.isfinite(values).any(axis=0)
+    split = all((usable & (halves == h)).any() for h in (0, 1))
     for h in (0, 1):
-        pick = halves != h if (halves != h).any() else halves == h
+        # as summary.held_out_scores: with a half empty of usable sites, choose on all of them
+        pick = halves != h if split else np.ones_like(halves, bool)
         with np.errstate(all="ignore"):
             medians = np.nanmedian(values[:, pick], axis=1)
         chosen.append(int(np.nanargmax(np.where(np.isfinite(medians), medians, -np.inf))))
@@ -58,6 +61,10 @@ def _held_out_score(values: np.ndarray, halves: np.ndarray, chosen, sites=None) 
     """The summary's held-out score (:func:`goaldriven.summary.held_out_scores`): the mean over
     the two halves of the median over the half's sites (``sites``: resampled ones) at its layer."""
     sites = np.arange(values.shape[1]) if sites is None else sites
+    usable = np.isfinite(values).any(axis=0)
+    if not all((usable & (halves == h)).any() for h in (0, 1)):  # in-sample, as summary.held_out_scores
+        with np.errstate(all="ignore"):
+            return float(np.nanmedian(values[chosen[0], sites]))
     parts = []
     for h in (0, 1):
         in_half = sites[halves[sites] == h]
@@ -101,7 +108,8 @@ def _rdm_row(group: list, area: str) -> dict:
     high = np.nanmean([ds["rsa_high"].sel(area=area).values[best] for ds in group]) if "rsa_high" in group[0] else np.nan
     return {"metric": "rsa", "score": float(rsa[best]), "ci_low": float(low), "ci_high": float(high),
             "best_layer": str(group[0]["layer"].values[best]), "n_sites": np.nan,
-            "selection": "best layer by RDM correlation (no sites to hold out); 95% interval over stimuli"}
+            "selection": "best layer by RDM correlation on all images (in-sample: optimistic; models.csv "
+                         "holds the RSA of the layer chosen on the other half of the images); 95% interval over stimuli"}
 
 
 def leaderboard(score_paths, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:

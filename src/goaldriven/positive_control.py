@@ -16,6 +16,11 @@ Layer choice is held out: each model's layer for an area is chosen on one half o
 in the resamples (an interval given the choice). Site scores come from each stimulus's
 held-out prediction pooled over the cross-validation folds (``prediction`` in the score
 files), so an image resample changes the r of every site consistently.
+
+The intervals are conditional on the fitted mappings and on the layer choice: resampling
+reuses each model's held-out predictions rather than refitting the regression, so the
+variability of the fit itself is not in them. benchmarks/positive_control_coverage.py checks
+their coverage on simulated predictions (where they are conservative).
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ CONTROL_OF = {"supervised": "untrained", "autoencoder": "untrained", "pose": "un
               "objects": "untrained_objects"}
 RESAMPLING = "images (within session) and sites (within half), paired across models; seeds fixed"
 SELECTION = "layer chosen on one half of the {unit}, scored on the other, both ways averaged"
+IN_SAMPLE = "layer chosen and scored on the same sites (all in one half; optimistic)"
+# The site scores here are always recomputed from the pooled held-out predictions, so that an
+# image resample changes every site's r; models.csv keeps the mean over folds where folds are large.
+R_ESTIMATOR = "r of each site's held-out predictions pooled over the cross-validation folds"
 
 
 def _split(model: str) -> tuple[str, str, int]:
@@ -82,7 +91,8 @@ class _SiteScores:
                 "region": np.array([region[s] for s in sites]),
                 "ceiling": np.array([ceiling[s] for s in sites], float),
                 "half": np.array([half[s] for s in sites])})
-        self.key = [(tuple(b["ids"]), tuple(b["sites"])) for b in self.blocks]
+        # Models pair only on the very same recordings: ids and the observed responses themselves.
+        self.key = [(tuple(b["ids"]), tuple(b["sites"]), hash(b["obs"].tobytes())) for b in self.blocks]
 
 
 def _site_values(r: np.ndarray, ceiling: np.ndarray, kind: str) -> np.ndarray:
@@ -94,12 +104,14 @@ def _site_values(r: np.ndarray, ceiling: np.ndarray, kind: str) -> np.ndarray:
     return r
 
 
-def _site_metrics(scores: _SiteScores) -> list[tuple[str, str, np.ndarray]]:
-    """(region, kind, site mask per block) of every score the table holds for these sites."""
+def _site_metrics(scores: _SiteScores) -> list[tuple[str, str, list]]:
+    """(region, kind, site mask per block) of every score the table holds for these sites: EV
+    over the sites with a usable (positive) ceiling and r over all sites where any has one,
+    else signed r² over all sites."""
     out = []
     regions = list(dict.fromkeys(np.concatenate([b["region"] for b in scores.blocks]).tolist()))
     for g in regions:
-        has_ceiling = [(b["region"] == g) & np.isfinite(b["ceiling"]) for b in scores.blocks]
+        has_ceiling = [(b["region"] == g) & np.isfinite(b["ceiling"]) & (b["ceiling"] > 0) for b in scores.blocks]
         in_region = [b["region"] == g for b in scores.blocks]
         if sum(m.sum() for m in has_ceiling):
             out.append((g, "ev", has_ceiling))
@@ -116,16 +128,23 @@ def _median_over(values_per_block, masks) -> float:
         return float(np.nanmedian(v)) if len(v) else np.nan
 
 
+def _half_masks(blocks, masks) -> tuple[list, bool]:
+    """The metric's sites of each half, and whether both halves have some (else the layer is
+    chosen and scored on all of them: in-sample, and the table says so)."""
+    halves = [[m & (b["half"] == h) for m, b in zip(masks, blocks)] for h in (0, 1)]
+    split = all(sum(hm.sum() for hm in halves[h]) for h in (0, 1))
+    return (halves if split else [masks, masks]), split
+
+
 def _site_score_samples(scores: _SiteScores, kind: str, masks, draws) -> tuple[float, np.ndarray, str]:
     """The held-out-layer score (point estimate, then one per resample in ``draws``) and the
-    layers chosen on each half of the sites."""
+    layers chosen on each half of the sites. ``draws``: per replicate, (image indices per
+    block, [site indices per block] per half), sites drawn among the metric's own sites."""
     blocks = scores.blocks
     # Per layer, per block: site values on all images; the layer is chosen on one half, scored on the other.
     per_layer = [[_site_values(_columnwise_r(b["pred"][i], b["obs"]), b["ceiling"], kind) for b in blocks]
                  for i in range(len(scores.layers))]
-    half_masks = [[m & (b["half"] == h) for m, b in zip(masks, blocks)] for h in (0, 1)]
-    if not all(sum(hm.sum() for hm in half_masks[h]) for h in (0, 1)):
-        raise InputError(f"{scores.path}: too few sites to choose the layer on half of them")
+    half_masks, _ = _half_masks(blocks, masks)
     med = np.array([[_median_over(vals, half_masks[h]) for vals in per_layer] for h in (0, 1)])
     chosen = [int(np.nanargmax(med[1 - h])) if np.isfinite(med[1 - h]).any() else 0 for h in (0, 1)]
     point = float(np.mean([med[h, chosen[h]] for h in (0, 1)]))
@@ -134,10 +153,10 @@ def _site_score_samples(scores: _SiteScores, kind: str, masks, draws) -> tuple[f
         halves = []
         for h in (0, 1):
             vals = []
-            for b, img, site, m in zip(blocks, images, sites[h], half_masks[h]):
-                pick = site[m[site]] if len(site) else site
-                r = _columnwise_r(b["pred"][chosen[h]][np.ix_(img, pick)], b["obs"][np.ix_(img, pick)])
-                vals.append(_site_values(r, b["ceiling"][pick], kind))
+            for b, img, pick in zip(blocks, images, sites[h]):
+                if len(pick):
+                    r = _columnwise_r(b["pred"][chosen[h]][np.ix_(img, pick)], b["obs"][np.ix_(img, pick)])
+                    vals.append(_site_values(r, b["ceiling"][pick], kind))
             v = np.concatenate(vals) if vals else np.array([])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -147,16 +166,17 @@ def _site_score_samples(scores: _SiteScores, kind: str, masks, draws) -> tuple[f
     return point, samples, layers
 
 
-def _site_draws(blocks, n_boot: int, seed: int):
-    """Shared resamples: per replicate, image indices per block and site indices per half and block."""
+def _site_draws(blocks, masks, n_boot: int, seed: int):
+    """Resamples shared by every model (so differences are paired): per replicate, image
+    indices per block (session) and, per half, site indices per block drawn among the metric's
+    own sites of that block and half (stratified: every replicate has as many as the data)."""
     rng = np.random.default_rng(seed)
+    half_masks, _ = _half_masks(blocks, masks)
+    pools = [[np.flatnonzero(m) for m in half_masks[h]] for h in (0, 1)]
     draws = []
     for _ in range(n_boot):
         images = [rng.integers(0, len(b["ids"]), len(b["ids"])) for b in blocks]
-        sites = []
-        for h in (0, 1):
-            sites.append([np.flatnonzero(b["half"] == h)[rng.integers(0, (b["half"] == h).sum(), (b["half"] == h).sum())]
-                          if (b["half"] == h).any() else np.array([], int) for b in blocks])
+        sites = [[pool[rng.integers(0, len(pool), len(pool))] for pool in pools[h]] for h in (0, 1)]
         draws.append((images, sites))
     return draws
 
@@ -209,8 +229,17 @@ def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:
     for (arch, task), seeds in sorted(groups.items()):
         seeds = sorted(seeds)
         untrained = {s: f"{arch}/{CONTROL_OF[task]}_seed{s}" for s in seeds}
-        comparisons = [("untrained (same seed)", untrained)] if all(m in scored for m in untrained.values()) else []
-        comparisons += [(c, {s: next(m for m in scored if m.split("/")[0] == c) for s in seeds}) for c in controls]
+        comparisons = []
+        if all(m in scored for m in untrained.values()):
+            comparisons.append(("untrained (same seed)", untrained))
+        else:
+            log.warning("%s/%s: not every seed has its untrained control (%s); no trained-untrained rows",
+                        arch, task, ", ".join(m for m in untrained.values() if m not in scored))
+        for c in controls:
+            ids = [m for m in scored if m.split("/")[0] == c]
+            if len(ids) != 1:
+                raise InputError(f"control {c!r}: expected one model, found {ids}")
+            comparisons.append((c, {s: ids[0] for s in seeds}))
         for metric, (benchmark, region, kind, n_sites, n_images, unit) in metric_of.items():
             trained = [scored[f"{arch}/{task}_seed{s}"][metric] for s in seeds]
             t_point, t_samples = np.mean([p for p, _, _ in trained]), np.mean([x for _, x, _ in trained], axis=0)
@@ -227,7 +256,9 @@ def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:
                     "difference": diff, "difference_low": dl, "difference_high": dh,
                     "excludes_zero": bool(dl > 0 or dh < 0),
                     "trained_layers": "; ".join(l for _, _, l in trained),
-                    "selection": SELECTION.format(unit=unit), "resampling": RESAMPLING})
+                    "selection": SELECTION.format(unit=unit) if unit else IN_SAMPLE,
+                    "r_estimator": R_ESTIMATOR if unit != "images" else "",
+                    "resampling": RESAMPLING})
     return rows
 
 
@@ -252,11 +283,16 @@ def positive_control_table(score_paths=(), rdm_features=(), rdms_path=None, cont
         for s in models[1:]:
             if s.key != ref.key:
                 raise InputError(f"{s.path}: not the same images and sites as {ref.path} (benchmark {benchmark})")
-        draws = _site_draws(ref.blocks, n_boot, seed)
         for region, kind, masks in _site_metrics(ref):
             metric = (benchmark, region, kind)
-            n_images = sum(len(b["ids"]) for b, m in zip(ref.blocks, masks) if m.any())
-            metric_of[metric] = (benchmark, region, SCORE_NAMES[kind], int(sum(m.sum() for m in masks)), n_images, "sites")
+            draws = _site_draws(ref.blocks, masks, n_boot, seed)
+            n_images = len({i for b, m in zip(ref.blocks, masks) if m.any() for i in b["ids"]})
+            split = _half_masks(ref.blocks, masks)[1]
+            if not split:
+                log.warning("%s %s %s: the sites lie in one half; the layer is chosen on the sites it is scored on",
+                            benchmark, region, kind)
+            metric_of[metric] = (benchmark, region, SCORE_NAMES[kind], int(sum(m.sum() for m in masks)), n_images,
+                                 "sites" if split else None)
             for s in models:
                 scored.setdefault(s.model, {})[metric] = _site_score_samples(s, kind, masks, draws)
             log.info("%s %s %s: %d models scored with %d resamples", benchmark, region, kind, len(models), n_boot)
@@ -280,5 +316,7 @@ def positive_control_table(score_paths=(), rdm_features=(), rdms_path=None, cont
     missing = [(m, metric) for m in scored for metric in metric_of if metric not in scored[m]]
     if missing:
         raise InputError(f"model {missing[0][0]} has no score for {missing[0][1]}; give every model on every benchmark")
-    controls = [c for c in controls if any(m.split("/")[0] == c for m in scored)]
+    absent = [c for c in controls if not any(m.split("/")[0] == c for m in scored)]
+    if absent:
+        raise InputError(f"controls {absent} have no scores among the inputs")
     return pd.DataFrame(_rows(scored, metric_of, list(controls)))

@@ -118,7 +118,10 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     entries = [(b, canonical_order(block["stimulus_id"].values)) for b, (_, _, block) in enumerate(blocks)]
     n_entries = sum(len(order) * len(n_idx) for (_, n_idx, _), (_, order) in zip(blocks, entries))
     prediction = np.full((len(layers), n_entries), np.nan, np.float32)
-    pooled = []
+    # A split of fewer than POOL_BELOW stimuli gives a noisy, biased r of its own: the r of the
+    # predictions pooled over the splits is the estimate there (Kalfas: 64 shapes). Decided once
+    # for the benchmark (its smallest session), so one region's sites share one estimator.
+    use_pooled = min(len(p_idx) for p_idx, _, _ in blocks) // splits < POOL_BELOW
     for i, layer in enumerate(layers):
         x = layer_matrix(feats, layer)
         per_region = {g: [] for g in regions}
@@ -126,10 +129,6 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
         for (p_idx, n_idx, block), targets, (_, order) in zip(blocks, area_rdms, entries):
             xb = x.isel(presentation=rows[p_idx])
             fit = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed, criterion=criterion)
-            # A split of fewer than POOL_BELOW stimuli gives a noisy, biased r of its own: the r
-            # of the predictions pooled over the splits is the estimate there (Kalfas: 64 shapes).
-            use_pooled = fit.attrs["min_test_images"] < POOL_BELOW
-            pooled.append(use_pooled)
             r[i, n_idx] = (fit["r_pooled"] if use_pooled else fit["r"]).values
             if not np.array_equal(fit["stimulus_id"].values, block["stimulus_id"].values[order]):
                 raise AssertionError("held-out predictions are not in the canonical stimulus order")
@@ -170,10 +169,11 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     ds.attrs.update({"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "predictivity",
                      "features": str(features_path), "recordings": str(recordings_path),
                      "trials": str(trials_path or ""), "splits": splits, "seed": seed, "n_sessions": len(blocks),
+                     "input_size": int(feats.attrs.get("input_size", 0)),
                      "mapping": f"ridge (alpha per site by {CRITERIA[criterion]}; folds stratified by "
                                 "object_name where present), per recording session",
                      "r_estimator": ("r of the held-out predictions pooled over the folds (a fold holds "
-                                     f"fewer than {POOL_BELOW} images)") if any(pooled) else
+                                     f"fewer than {POOL_BELOW} images)") if use_pooled else
                                     "mean over folds of each fold's r",
                      "criterion": criterion,
                      "ceiling": "split-half over repetitions, Spearman-Brown corrected; NaN without single trials",
@@ -221,6 +221,7 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
         coords={"layer": layers, "layer_index": ("layer", np.arange(len(layers))), "area": sources,
                 "reference": [str(rdms["source"].values[i]) for i in references]},
         attrs={"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "rdms",
+               "input_size": int(feats.attrs.get("input_size", 0)),
                "features": str(features_path), "rdms": str(rdms_path), "bootstraps": n_boot, "seed": seed,
                "rsa": "Spearman (and Kendall tau-a) of the layer's 1 - Pearson RDM with each published RDM; "
                       "95% interval from resampling stimuli; rsa_half: on each half of the stimuli "

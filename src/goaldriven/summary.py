@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .compare import _columnwise_r, rdm
+from .compare import _columnwise_r, explained_variance, rdm
 from .features import layer_matrix, open_features
 from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
 from .neural import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
@@ -87,10 +87,10 @@ def _session_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
         for region in ds["area"].values:
             for b in sorted(images):
                 mask = (ds["region"].values == region) & (site_session == b)
-                if mask.any():
+                if np.isfinite(r_layer[mask]).any():
                     rows.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": str(region),
                                  "session": int(b), "r_median": float(np.nanmedian(r_layer[mask])),
-                                 "n_sites": int(mask.sum()), "n_images": images[b]})
+                                 "n_sites": int(np.isfinite(r_layer[mask]).sum()), "n_images": images[b]})
     return rows
 
 
@@ -122,7 +122,8 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
         if model not in metrics:
             raise InputError(f"{path}: scores of model {model!r}, which has no metrics file among the inputs")
         fields = {**fields_of[model], "benchmark": ds.attrs.get("benchmark", "")}
-        input_size.setdefault(model, _input_size(ds.attrs.get("features")))
+        if not input_size.get(model):  # recorded by goaldriven score; older files: read the features file
+            input_size[model] = int(ds.attrs.get("input_size", 0)) or _input_size(ds.attrs.get("features"))
         if ds.attrs.get("kind", "predictivity") == "predictivity":
             pred += _predictivity_rows(ds, fields)
             sessions += _session_rows(ds, fields)
@@ -259,8 +260,7 @@ def _image_retest(ds: xr.Dataset, layer: int, region: str, normalised: bool) -> 
         half = image_halves(ids)
         for h in (0, 1):
             r = _columnwise_r(pred[half == h], obs[half == h])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                per_half[h].append(np.clip(np.sign(r) * r ** 2 / c, 0, 1) if normalised else np.sign(r) * r ** 2)
+            per_half[h].append(explained_variance(r, c) if normalised else np.sign(r) * r ** 2)
     if not per_half[0]:
         return np.nan
     with warnings.catch_warnings():

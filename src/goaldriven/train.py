@@ -346,6 +346,9 @@ def _check_request(cfg: TrainConfig, keep_epochs) -> None:
     if cfg.epochs < 0 or cfg.batch_size < 1:
         raise InputError(f"need epochs >= 0 and batch_size >= 1, got epochs {cfg.epochs}, "
                          f"batch_size {cfg.batch_size}")
+    if cfg.task == "pose" and cfg.augment_pad:
+        raise InputError("augment_pad: crops and flips move the object but not its pose targets; "
+                         "task 'pose' trains without augmentation (augment_pad 0)")
     if cfg.task != "untrained" and cfg.epochs == 0:
         raise InputError(f"epochs: task {cfg.task!r} needs at least 1 epoch (0 epochs would save the "
                          "random initialisation as a trained network; that is task 'untrained')")
@@ -376,6 +379,9 @@ def train(cfg: TrainConfig, dataset, out_dir, test_dataset=None, progress: bool 
     if cfg.task == "pose":
         y, y_test, pose_scale = _standardise_pose(dataset, test_dataset)
         n_out = len(POSE_TARGETS)
+    if cfg.augment_pad >= min(x.shape[-2:]):
+        raise InputError(f"augment_pad: {cfg.augment_pad} pixels is not less than the image side of {dataset} "
+                         f"({min(x.shape[-2:])} pixels)")
     images = _Images(x, y, dev)
     test_images = _Images(x_test, y_test, dev) if test_dataset else None
     _check_writable(out_dir, keep_epochs)  # before any training, not after an epoch of it

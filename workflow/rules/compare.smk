@@ -186,8 +186,9 @@ rule positive_control:
             else ""
         ),
         controls=f"--controls {' '.join(CONTROLS)}" if CONTROLS else "",
+        scores=lambda w, input: f"--scores {input.scores}" if input.scores else "",
         bootstraps=config["comparison"].get("rdm_bootstraps", 1000),
         seed=config["comparison"]["seed"],
     shell:
-        "goaldriven positive-control --scores {input.scores} {params.rdms} {params.controls}"
+        "goaldriven positive-control {params.scores} {params.rdms} {params.controls}"
         " --bootstraps {params.bootstraps} --seed {params.seed} --out {output} > {log} 2>&1"
