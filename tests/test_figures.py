@@ -314,7 +314,7 @@ def test_seed_variance_note_says_what_the_interval_excludes():
                      "min_seeds_for_ranking_test": 4, "retest_sd": 0.01, "seed_sd": 0.05})
     note = figures._share_note(next(pd.DataFrame([row]).itertuples()))
     assert "2 archs × 3 seeds" in note and "[0%, 93%]" in note and "would need ~9 seeds/arch" in note
-    assert "0 of 1 arch pairs" in note and "≥ 4 seeds" in note and "noise sd 0.010 vs seed sd 0.050" in note
+    assert "0 of 1 arch pairs" in note and "≥ 4 seeds" in note and "noise sd 0.010 (sites) vs seed sd 0.050" in note
 
 
 def test_performance_vs_it_reports_r_with_its_bootstrap_interval():
