@@ -50,20 +50,25 @@ def test_every_architecture_trains_to_byte_identical_weights(arch, tiny_sets, tm
     assert meta["arch"] == arch and model.layer_names == train_mod.build_model(arch, 8, 0.125).layer_names
 
 
-def test_interrupted_run_resumes_to_identical_weights(tiny_sets, tmp_path, monkeypatch):
-    _train(_cfg(epochs=3), tiny_sets["train"], tmp_path / "full")
+def _killed_after(epoch, cfg, dataset, out, monkeypatch):
+    """Train ``cfg`` into ``out`` but stop it (as a kill would) once epoch ``epoch`` is saved."""
     real_save = train_mod._save_checkpoint
 
-    def crash_after_second(path, state):
+    def crash(path, state):
         real_save(path, state)
-        if state["epoch"] == 2:
+        if state["epoch"] == epoch:
             raise KeyboardInterrupt("simulated kill")
 
-    monkeypatch.setattr(train_mod, "_save_checkpoint", crash_after_second)
+    monkeypatch.setattr(train_mod, "_save_checkpoint", crash)
     with pytest.raises(KeyboardInterrupt):
-        _train(_cfg(epochs=3), tiny_sets["train"], tmp_path / "resumed")
-    assert not (tmp_path / "resumed/weights.safetensors").exists()
+        _train(cfg, dataset, out)
     monkeypatch.setattr(train_mod, "_save_checkpoint", real_save)
+
+
+def test_interrupted_run_resumes_to_identical_weights(tiny_sets, tmp_path, monkeypatch):
+    _train(_cfg(epochs=3), tiny_sets["train"], tmp_path / "full")
+    _killed_after(2, _cfg(epochs=3), tiny_sets["train"], tmp_path / "resumed", monkeypatch)
+    assert not (tmp_path / "resumed/weights.safetensors").exists()
     m = _train(_cfg(epochs=3), tiny_sets["train"], tmp_path / "resumed")
     assert [h["epoch"] for h in m["history"]] == [1, 2, 3]
     assert (tmp_path / "full/weights.safetensors").read_bytes() == (tmp_path / "resumed/weights.safetensors").read_bytes()
@@ -300,17 +305,7 @@ def test_recipe_with_augmentation_and_label_smoothing_resumes_exactly(tiny_sets,
     cfg = _cfg(epochs=3, augment_pad=4, label_smoothing=0.1)
     _train(cfg, tiny_sets["train"], tmp_path / "full")
     plain = _train(_cfg(epochs=3), tiny_sets["train"], tmp_path / "plain")
-    real_save = train_mod._save_checkpoint
-
-    def crash_after_first(path, state):
-        real_save(path, state)
-        if state["epoch"] == 1:
-            raise KeyboardInterrupt("simulated kill")
-
-    monkeypatch.setattr(train_mod, "_save_checkpoint", crash_after_first)
-    with pytest.raises(KeyboardInterrupt):
-        _train(cfg, tiny_sets["train"], tmp_path / "resumed")
-    monkeypatch.setattr(train_mod, "_save_checkpoint", real_save)
+    _killed_after(1, cfg, tiny_sets["train"], tmp_path / "resumed", monkeypatch)
     m = _train(cfg, tiny_sets["train"], tmp_path / "resumed")
     assert (tmp_path / "full/weights.safetensors").read_bytes() == (tmp_path / "resumed/weights.safetensors").read_bytes()
     # The recipe is part of the run: other weights than the plain loop, recorded in the metrics.
