@@ -104,3 +104,20 @@ def test_leaderboard_score_is_the_models_table_held_out_score(files):
     for area in ("V4", "IT"):
         expected = np.mean([held_out_scores(ds)[area]["score"] for ds in seeds])
         assert df.loc[(area, "hmo/supervised"), "score"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_rdm_rows_choose_the_layer_on_one_half_of_the_images_like_the_models_table(tmp_path):
+    from goaldriven.summary import held_out_rsa
+
+    rng = np.random.default_rng(0)
+    half = np.array([[[0.6], [0.2]], [[0.1], [0.5]]])  # (half, layer, area): each half prefers another layer
+    ds = xr.Dataset({"rsa": (("layer", "area"), [[0.5], [0.4]]), "rsa_half": (("half", "layer", "area"), half),
+                     "rsa_half_boot": (("half", "layer", "area", "bootstrap"),
+                                       half[..., None] + 0.01 * rng.normal(size=(2, 2, 1, 200))),
+                     "rsa_low": (("layer", "area"), [[0.4], [0.3]]), "rsa_high": (("layer", "area"), [[0.6], [0.5]])},
+                    coords={"layer": ["l0", "l1"], "layer_index": ("layer", [0, 1]), "area": ["IT"]},
+                    attrs={"model": "x/supervised_seed0", "benchmark": "rdms", "kind": "rdms"})
+    write_netcdf(ds, tmp_path / "s.nc")
+    row = leaderboard([tmp_path / "s.nc"], n_boot=0).iloc[0]
+    assert row["score"] == pytest.approx(held_out_rsa(ds)["IT"]["score"]) == pytest.approx(0.15)
+    assert row["ci_low"] < 0.15 < row["ci_high"] and "one half of the images" in row["selection"]

@@ -198,6 +198,7 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
     rho, tau, low, high = (np.full(shape, np.nan) for _ in range(4))
     halves = _half_index(ids)
     rho_half = np.full((2,) + shape, np.nan)
+    half_boot = np.full((2,) + shape + (n_boot,), np.nan, np.float32)
     for i, layer in enumerate(layers):
         layer_rdm = rdm(layer_matrix(feats, layer).values[rows], ids=ids, source=f"{features_path} ({layer})")
         for j, k in enumerate(neural):
@@ -208,6 +209,11 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
             if n_boot:
                 boot = bootstrap_rdm_comparison(layer_rdm, target, method="spearman", n_boot=n_boot, seed=seed)
                 low[i, j], high[i, j] = np.nanpercentile(boot, [2.5, 97.5])
+                # the same resamples of each half for every layer and model (seeded by the half),
+                # so a held-out choice of layer gets its interval (goaldriven.leaderboard)
+                for k, h in enumerate(halves):
+                    half_boot[k, i, j] = bootstrap_rdm_comparison(layer_rdm[np.ix_(h, h)], target[np.ix_(h, h)],
+                                                                  method="spearman", n_boot=n_boot, seed=seed + 1 + k)
         log.info("%s %s (%d/%d): Spearman %s", feats.attrs.get("model"), layer, i + 1, len(layers),
                  dict(zip(sources, np.round(rho[i], 3))))
     references = np.flatnonzero(~is_neural)
@@ -215,6 +221,7 @@ def score_rdms(features_path, rdms_path, n_boot: int = 100, seed: int = 0, bench
                     for a in references]).reshape(len(references), len(neural))
     return xr.Dataset(
         {"rsa": (("layer", "area"), rho), "rsa_half": (("half", "layer", "area"), rho_half),
+         "rsa_half_boot": (("half", "layer", "area", "bootstrap"), half_boot),
          "rsa_kendall_tau_a": (("layer", "area"), tau),
          "rsa_low": (("layer", "area"), low), "rsa_high": (("layer", "area"), high),
          "reference_rsa": (("reference", "area"), ref)},
