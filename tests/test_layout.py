@@ -95,6 +95,7 @@ LAYERS = [
     {"external"},
     {"features"},
     {"simulate", "compare"},
+    {"brainscore"},
     {"score", "similarity", "convergence"},
     {"summary", "seed_variance"},
     {"leaderboard", "positive_control"},

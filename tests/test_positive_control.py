@@ -51,3 +51,31 @@ def test_score_files_of_other_images_are_refused():
         positive_control_table([a, b], n_boot=10)
     with pytest.raises(InputError, match="holds no held-out predictions"):
         positive_control_table([a.drop_vars("prediction")], n_boot=10)
+
+
+def test_the_two_diets_of_an_architecture_are_compared_over_their_own_seeds():
+    rng = np.random.default_rng(3)
+    signal = rng.normal(size=(40, 20))
+    observed = signal + rng.normal(size=signal.shape)
+    specs = [("a/supervised_seed0", (0.5, 2.0)), ("a/supervised_seed1", (0.5, 2.0)), ("a/supervised_seed2", (0.5, 2.0)),
+             ("a/untrained_seed0", (2.0, 3.0)), ("a/untrained_seed1", (2.0, 3.0)), ("a/untrained_seed2", (2.0, 3.0)),
+             ("a/objects_seed0", (2.5, 3.0)), ("a/objects_seed1", (2.5, 3.0)),
+             ("a/untrained_objects_seed0", (2.0, 3.0)), ("a/untrained_objects_seed1", (2.0, 3.0))]
+    table = positive_control_table([sim.score_dataset(m, signal, observed, rng, noise=n) for m, n in specs],
+                                   n_boot=100)
+    diet = table[table["comparison"] == "objects diet (same architecture)"]
+    assert len(diet) and set(diet["task"]) == {"supervised"} and (diet["n_seeds"] == 3).all()
+    assert diet["excludes_zero"].all() and (diet["difference_low"] > 0).all()  # the better-fed diet wins
+    objects = table[(table["task"] == "objects") & (table["score"] == diet["score"].iloc[0])]
+    # the diet's control score is the mean over the objects seeds, the same as its own trained score
+    assert diet["control"].iloc[0] == pytest.approx(objects["trained"].iloc[0])
+
+
+def test_scores_of_two_mapping_methods_are_not_compared():
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=(30, 8))
+    a = sim.score_dataset("a/supervised_seed0", signal, signal + rng.normal(size=signal.shape), rng)
+    b = a.copy()
+    b.attrs = {**a.attrs, "model": "a/untrained_seed0", "method": "pls"}
+    with pytest.raises(InputError, match="another comparison.method"):
+        positive_control_table([a, b], n_boot=10)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .io import InputError
@@ -73,18 +72,18 @@ def score_table(ds) -> pd.DataFrame:
     """One row per layer and area of a scores Dataset (``goaldriven score``/``score-rdms``):
     median explained variance (ceiling-normalised where the benchmark has single trials, else
     the median signed r²), median r, and RSA (with its interval where there is one)."""
+    from .summary import predictivity_rows
+
     rows = []
+    sites = ({(p["layer"], p["region"]): p for p in predictivity_rows(ds, {})}
+             if ds.attrs.get("kind", "predictivity") == "predictivity" else {})
     for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
         for area in ds["area"].values:
             row = {"layer": str(layer), "layer_index": int(idx), "area": str(area)}
-            if ds.attrs.get("kind", "predictivity") == "predictivity":
-                mask = ds["region"].values == area
-                r = ds["r"].sel(layer=layer).values[mask]
-                ev = ds["ev"].sel(layer=layer).values[mask]
-                normalised = bool(np.isfinite(ev).any())
-                row.update({"ev": float(np.nanmedian(ev) if normalised else np.nanmedian(np.sign(r) * r ** 2)),
-                            "ceiling_normalised": normalised, "r": float(np.nanmedian(r)),
-                            "n_sites": int(mask.sum())})
+            if sites:  # the per-layer definitions of summary/predictivity.csv
+                p = sites[(str(layer), str(area))]
+                row.update({"ev": p["ev_median"], "ceiling_normalised": p["ceiling_normalised"], "r": p["r_median"],
+                            "n_sites": p["n_sites"], "convention": p["convention"]})
             row["rsa"] = float(ds["rsa"].sel(layer=layer, area=area))
             for extra in ("rsa_low", "rsa_high"):
                 if extra in ds:
@@ -95,7 +94,7 @@ def score_table(ds) -> pd.DataFrame:
 
 def score(model, layers, benchmark, *, input_size: int | None = None, preprocessing: str = "imagenet",
           weights=None, name: str | None = None, spec=None, splits: int = 10, seed: int = 0,
-          criterion: str = "loo", bootstraps: int = 100, out=None, device: str = "cpu",
+          criterion: str = "loo", method: str = "ridge", bootstraps: int = 100, out=None, device: str = "cpu",
           config="config/config.yaml", batch_size: int = 64) -> pd.DataFrame:
     """Every listed layer of ``model`` scored on ``benchmark``: a table with one row per layer
     and area (see :func:`score_table`). With ``out`` (a folder), also writes ``features.nc``,
@@ -120,7 +119,7 @@ def score(model, layers, benchmark, *, input_size: int | None = None, preprocess
                           spec=spec or FeatureSpec(), layers=layers, batch_size=batch_size, device=device)
         if bench.recordings is not None:
             ds = score_model(features, bench.recordings, trials_path=bench.trials, splits=splits, seed=seed,
-                             benchmark=bench.name, criterion=criterion)
+                             benchmark=bench.name, criterion=criterion, method=method)
         else:
             ds = score_rdms(features, bench.rdms, n_boot=bootstraps, seed=seed, benchmark=bench.name)
         table = score_table(ds)

@@ -71,6 +71,12 @@ def _add_criterion_option(s) -> None:
                    help="how ridge picks each site's penalty: exact leave-one-out or generalised cross-validation")
 
 
+def _add_method_option(s) -> None:
+    s.add_argument("--method", choices=("ridge", "pls"), default="ridge",
+                   help="ridge: goaldriven's mapping and aggregates; pls: Brain-Score's protocol throughout "
+                        "(PLS-25, its splits and seed, its ceiling and aggregates; goaldriven.brainscore)")
+
+
 def _add_feature_options(s, seed_flag: str) -> None:
     """How layers are reduced: part of a features file's identity (recorded in its attrs)."""
     s.add_argument("--pooling", choices=("none", "avg", "max"), default="none",
@@ -123,7 +129,7 @@ def cmd_score_model(a):
 
     table = score(a.model, a.layers, a.benchmark, input_size=a.input_size, preprocessing=a.preprocessing,
                   weights=a.weights, name=a.name, spec=_feature_spec(a), splits=a.splits, seed=a.seed,
-                  criterion=a.criterion, out=a.out, device=a.device, config=a.configfile)
+                  criterion=a.criterion, method=a.method, out=a.out, device=a.device, config=a.configfile)
     shown = [c for c in ("layer", "area", "ev", "r", "rsa", "rsa_low", "rsa_high") if c in table]
     print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {a.out}/scores.csv, scores.nc, features.nc")
@@ -134,7 +140,7 @@ def cmd_score(a):
     from .score import score_model
 
     write_netcdf(score_model(a.features, a.recordings, trials_path=a.trials, splits=a.splits, seed=a.seed,
-                             benchmark=a.benchmark, criterion=a.criterion), a.out)
+                             benchmark=a.benchmark, criterion=a.criterion, method=a.method), a.out)
 
 
 def cmd_score_rdms(a):
@@ -225,7 +231,7 @@ def cmd_trajectory(a):
     from .trajectory import trajectory_table
 
     write_csv(trajectory_table(a.models, a.stimuli, a.recordings, trials_path=a.trials, splits=a.splits,
-                               seed=a.seed, criterion=a.criterion, spec=_feature_spec(a),
+                               seed=a.seed, criterion=a.criterion, method=a.method, spec=_feature_spec(a),
                                final_scores=a.final_scores, benchmark=a.benchmark, device=a.device), a.out)
 
 
@@ -341,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--splits", type=int, default=10)
     s.add_argument("--seed", type=int, default=0)
     _add_criterion_option(s)
+    _add_method_option(s)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score)
 
@@ -372,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--splits", type=int, default=10, help="cross-validation folds of the ridge mapping")
     s.add_argument("--seed", type=int, default=0, help="seed of the folds (and of the RSA bootstrap)")
     _add_criterion_option(s)
+    _add_method_option(s)
     _add_feature_options(s, seed_flag="--projection-seed")
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
     s.set_defaults(func=cmd_score_model)
@@ -474,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--splits", type=int, default=5)
     s.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
     _add_criterion_option(s)
+    _add_method_option(s)
     _add_feature_options(s, seed_flag="--projection-seed")  # --seed is the folds' seed here
     s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     s.add_argument("--out", required=True, help="CSV: one row per model, epoch and region")
@@ -559,8 +568,8 @@ _HELP = {
     ("features", "--device"): "auto: CUDA when available",
     ("features", "--out"): "features file (.nc)",
     ("score", "--features"): "features file (goaldriven features)",
-    ("score", "--splits"): "cross-validation folds of the ridge mapping",
-    ("score", "--seed"): "seed of the folds",
+    ("score", "--splits"): "cross-validation splits of the mapping",
+    ("score", "--seed"): "seed of the ridge folds and ceilings (--method pls: Brain-Score's random_state=1)",
     ("score", "--out"): "scores (.nc)",
     ("score-rdms", "--features"): "features file (goaldriven features)",
     ("score-rdms", "--benchmark"): "benchmark name recorded in the output",

@@ -10,7 +10,9 @@ interval comes from resampling sites (the same resample for every seed). For ben
 published RDMs (no sites) the layer is chosen on one half of the images and its RSA taken on
 the other, both ways averaged, with a bootstrap interval over the images of each half (score
 files from before the halves were scored: the best layer on all images, in-sample, and the
-table says so in ``selection``).
+table says so in ``selection``). Score files of ``comparison.method: pls`` are scored with
+Brain-Score's aggregates over the same sites instead of medians (``convention``; see
+:class:`goaldriven.summary.AreaScores`).
 """
 
 from __future__ import annotations
@@ -22,83 +24,59 @@ import numpy as np
 import pandas as pd
 
 from .io import InputError, open_netcdf, write_csv, write_json
-from .summary import site_halves
+from .summary import AreaScores, convention_of, site_halves
 
 MODEL_ID = re.compile(r"(?P<arch>[^/]+)/(?P<task>[a-z_]+)_seed(?P<seed>\d+)$")
 CONTROLS = ("untrained", "untrained_objects", "autoencoder")
 COLUMNS = ["rank", "benchmark", "area", "model", "arch", "task", "kind", "metric", "score", "ci_low", "ci_high",
-           "best_layer", "n_seeds", "n_sites", "selection"]
+           "best_layer", "n_seeds", "n_sites", "selection", "convention"]
 
 
 def _kind(task: str) -> str:
     return "external" if task == "external" else "control" if task in CONTROLS else "zoo"
 
 
-def _site_values(ds, area: str) -> tuple[np.ndarray, str]:
-    """(layers x sites) of one area: EV where ceilings exist, else signed r²."""
-    mask = ds["region"].values == area
-    ev = ds["ev"].values[:, mask]
-    if np.isfinite(ev).any():
-        return ev, "ev"
-    r = ds["r"].values[:, mask]
-    return np.sign(r) * r ** 2, "r2"
-
-
-def _chosen_layers(values: np.ndarray, halves: np.ndarray) -> list[int]:
-    """For each half of the sites, the layer best (by median) on the *other* half; with one
-    half empty (a single site) the layer is chosen on the sites themselves."""
+def _chosen_layers(area: AreaScores, halves: np.ndarray) -> list[int]:
+    """For each half of the sites, the layer best on the *other* half; with a half empty of
+    usable sites (a single site) the layer is chosen on all of them, as summary.held_out_scores."""
+    split = all((area.usable & (halves == h)).any() for h in (0, 1))
     chosen = []
-    usable = np.isfinite(values).any(axis=0)
-    split = all((usable & (halves == h)).any() for h in (0, 1))
     for h in (0, 1):
-        # as summary.held_out_scores: with a half empty of usable sites, choose on all of them
-        pick = halves != h if split else np.ones_like(halves, bool)
-        with np.errstate(all="ignore"):
-            medians = np.nanmedian(values[:, pick], axis=1)
-        chosen.append(int(np.nanargmax(np.where(np.isfinite(medians), medians, -np.inf))))
+        scores = area(np.flatnonzero(halves != h) if split else None)
+        chosen.append(int(np.nanargmax(np.where(np.isfinite(scores), scores, -np.inf))))
     return chosen
 
 
-def _held_out_score(values: np.ndarray, halves: np.ndarray, chosen, sites=None) -> float:
+def _held_out_score(area: AreaScores, halves: np.ndarray, chosen, sites=None) -> float:
     """The summary's held-out score (:func:`goaldriven.summary.held_out_scores`): the mean over
-    the two halves of the median over the half's sites (``sites``: resampled ones) at its layer."""
-    sites = np.arange(values.shape[1]) if sites is None else sites
-    usable = np.isfinite(values).any(axis=0)
-    if not all((usable & (halves == h)).any() for h in (0, 1)):  # in-sample, as summary.held_out_scores
-        with np.errstate(all="ignore"):
-            return float(np.nanmedian(values[chosen[0], sites]))
-    parts = []
-    for h in (0, 1):
-        in_half = sites[halves[sites] == h]
-        if len(in_half):
-            with np.errstate(all="ignore"):
-                parts.append(np.nanmedian(values[chosen[h], in_half]))
+    the two halves of the half's area score (``sites``: resampled ones) at its layer."""
+    sites = np.arange(len(halves)) if sites is None else sites
+    if not all((area.usable & (halves == h)).any() for h in (0, 1)):  # in-sample, as summary.held_out_scores
+        return float(area(sites, chosen[0])[0])
+    parts = [area(sites[halves[sites] == h], chosen[h])[0] for h in (0, 1) if (halves[sites] == h).any()]
     return float(np.mean(parts)) if parts else np.nan
 
 
-def _predictivity_row(group: list, area: str, n_boot: int, seed: int) -> dict:
-    per_seed, metric, layers = [], None, None
-    for ds in group:
-        values, metric = _site_values(ds, area)
-        layers = [str(x) for x in ds["layer"].values]
-        per_seed.append(values)
-    n_sites = per_seed[0].shape[1]
+def _predictivity_row(group: list, area_name: str, n_boot: int, seed: int) -> dict:
+    per_seed = [AreaScores(ds, area_name) for ds in group]
+    layers = [str(x) for x in group[0]["layer"].values]
     rng = np.random.default_rng(seed)
     # the same split by site id as models.csv (summary.site_halves), not by row position
-    mask = group[0]["region"].values == area
+    mask = group[0]["region"].values == area_name
     halves = site_halves(group[0]["neuroid_id"].values[mask], group[0]["region"].values[mask])
-    chosen = [_chosen_layers(v, halves) for v in per_seed]
+    chosen = [_chosen_layers(a, halves) for a in per_seed]
     with np.errstate(all="ignore"):
-        score = float(np.mean([_held_out_score(v, halves, c) for v, c in zip(per_seed, chosen)]))
+        score = float(np.mean([_held_out_score(a, halves, c) for a, c in zip(per_seed, chosen)]))
         boot = []
         for _ in range(n_boot):  # sites resampled within each half, the same resample for every seed
             sites = np.concatenate([rng.choice(np.flatnonzero(halves == h), (halves == h).sum())
                                     for h in (0, 1) if (halves == h).any()])
-            boot.append(np.mean([_held_out_score(v, halves, c, sites) for v, c in zip(per_seed, chosen)]))
-        profile = np.nanmean([np.nanmedian(v, axis=1) for v in per_seed], axis=0)
+            boot.append(np.mean([_held_out_score(a, halves, c, sites) for a, c in zip(per_seed, chosen)]))
+        profile = np.nanmean([a() for a in per_seed], axis=0)
     low, high = np.nanpercentile(boot, [2.5, 97.5]) if n_boot else (np.nan, np.nan)
-    return {"metric": metric, "score": score, "ci_low": float(low), "ci_high": float(high),
-            "best_layer": layers[int(np.nanargmax(profile))], "n_sites": int(np.isfinite(per_seed[0]).any(axis=0).sum()),
+    return {"metric": per_seed[0].metric, "score": score, "ci_low": float(low), "ci_high": float(high),
+            "best_layer": layers[int(np.nanargmax(profile))], "n_sites": int(per_seed[0].usable.sum()),
+            "convention": convention_of(group[0]),
             "selection": "layer chosen on one half of the sites, scored on the other, both ways averaged "
                          "(as models.csv); 95% interval over sites resampled within halves"}
 
@@ -154,7 +132,7 @@ def leaderboard(score_paths, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     for (benchmark, arch, task, kind), group in groups.items():
         for area in (str(a) for a in group[0]["area"].values):
             row = (_predictivity_row(group, area, n_boot, seed) if kind == "predictivity"
-                   else _rdm_row(group, area))
+                   else {**_rdm_row(group, area), "convention": "goaldriven"})
             rows.append({"benchmark": benchmark, "area": area, "model": arch if task == "external" else f"{arch}/{task}",
                          "arch": arch, "task": task, "kind": _kind(task), "n_seeds": len(group), **row})
     if not rows:

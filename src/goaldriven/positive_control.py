@@ -44,12 +44,18 @@ log = logging.getLogger(__name__)
 # The untrained control of each trained task (same architecture and seed).
 CONTROL_OF = {"supervised": "untrained", "autoencoder": "untrained", "pose": "untrained",
               "objects": "untrained_objects"}
+# Trained diets compared with each other, per architecture (CIFAR-10 at 32 px against the objects at 64 px:
+# a difference of diet and resolution together).
+DIETS = {"supervised": ("objects",)}
 RESAMPLING = "images (within session) and sites (within half), paired across models; seeds fixed"
 SELECTION = "layer chosen on one half of the {unit}, scored on the other, both ways averaged"
 IN_SAMPLE = "layer chosen and scored on the same sites (all in one half; optimistic)"
 # The site scores here are always recomputed from the pooled held-out predictions, so that an
 # image resample changes every site's r; models.csv keeps the mean over folds where folds are large.
 R_ESTIMATOR = "r of each site's held-out predictions pooled over the cross-validation folds"
+# comparison.method pls: the same estimator on PLS predictions (Brain-Score has no paired interval).
+R_ESTIMATOR_PLS = ("r of each site's held-out PLS predictions, averaged over the shuffle splits that held an "
+                   "image out (images never held out are left out); medians over sites, not Brain-Score's aggregate")
 
 
 def _split(model: str) -> tuple[str, str, int]:
@@ -70,6 +76,7 @@ class _SiteScores:
             raise InputError(f"{path}: holds no held-out predictions; score the model again with this "
                              "version of goaldriven")
         self.path, self.model, self.benchmark = str(path), ds.attrs["model"], ds.attrs.get("benchmark", "")
+        self.estimator = R_ESTIMATOR_PLS if ds.attrs.get("method") == "pls" else R_ESTIMATOR
         self.layers = [str(x) for x in ds["layer"].values]
         site_ids = ds["neuroid_id"].values.astype(str)
         region = dict(zip(site_ids, ds["region"].values.astype(str)))
@@ -216,7 +223,8 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
 
 
 def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:
-    """Differences of every trained group against its untrained seeds and each control model.
+    """Differences of every trained group against its untrained seeds, each control model and
+    (CIFAR-10 networks) the other diet of the same architecture (DIETS).
     ``scored[model][metric] = (point, samples, layers)``."""
     rows = []
     groups = {}
@@ -228,23 +236,27 @@ def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:
             groups.setdefault((arch, task), []).append(seed)
     for (arch, task), seeds in sorted(groups.items()):
         seeds = sorted(seeds)
-        untrained = {s: f"{arch}/{CONTROL_OF[task]}_seed{s}" for s in seeds}
-        comparisons = []
-        if all(m in scored for m in untrained.values()):
+        untrained = [f"{arch}/{CONTROL_OF[task]}_seed{s}" for s in seeds]
+        comparisons = []  # (name, the models whose mean score is the comparison's)
+        if all(m in scored for m in untrained):
             comparisons.append(("untrained (same seed)", untrained))
         else:
             log.warning("%s/%s: not every seed has its untrained control (%s); no trained-untrained rows",
-                        arch, task, ", ".join(m for m in untrained.values() if m not in scored))
+                        arch, task, ", ".join(m for m in untrained if m not in scored))
         for c in controls:
             ids = [m for m in scored if m.split("/")[0] == c]
             if len(ids) != 1:
                 raise InputError(f"control {c!r}: expected one model, found {ids}")
-            comparisons.append((c, {s: ids[0] for s in seeds}))
-        for metric, (benchmark, region, kind, n_sites, n_images, unit) in metric_of.items():
+            comparisons.append((c, ids))
+        for other_task in (t for t in DIETS.get(task, ()) if (arch, t) in groups):
+            # another diet of the same architecture: the mean over its own seeds (not paired by seed)
+            comparisons.append((f"{other_task} diet (same architecture)",
+                                [f"{arch}/{other_task}_seed{s}" for s in sorted(groups[(arch, other_task)])]))
+        for metric, (benchmark, region, kind, n_sites, n_images, unit, estimator) in metric_of.items():
             trained = [scored[f"{arch}/{task}_seed{s}"][metric] for s in seeds]
             t_point, t_samples = np.mean([p for p, _, _ in trained]), np.mean([x for _, x, _ in trained], axis=0)
             for name, against in comparisons:
-                other = [scored[against[s]][metric] for s in seeds]
+                other = [scored[m][metric] for m in against]
                 c_point, c_samples = np.mean([p for p, _, _ in other]), np.mean([x for _, x, _ in other], axis=0)
                 diff, d_samples = t_point - c_point, t_samples - c_samples
                 (tl, th), (cl, ch), (dl, dh) = _interval(t_samples), _interval(c_samples), _interval(d_samples)
@@ -257,7 +269,7 @@ def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:
                     "excludes_zero": bool(dl > 0 or dh < 0),
                     "trained_layers": "; ".join(l for _, _, l in trained),
                     "selection": SELECTION.format(unit=unit) if unit else IN_SAMPLE,
-                    "r_estimator": R_ESTIMATOR if unit != "images" else "",
+                    "r_estimator": estimator,
                     "resampling": RESAMPLING})
     return rows
 
@@ -283,6 +295,8 @@ def positive_control_table(score_paths=(), rdm_features=(), rdms_path=None, cont
         for s in models[1:]:
             if s.key != ref.key:
                 raise InputError(f"{s.path}: not the same images and sites as {ref.path} (benchmark {benchmark})")
+            if s.estimator != ref.estimator:  # a difference of a ridge and a PLS score measures the mapping
+                raise InputError(f"{s.path}: scored with another comparison.method than {ref.path} (benchmark {benchmark})")
         for region, kind, masks in _site_metrics(ref):
             metric = (benchmark, region, kind)
             draws = _site_draws(ref.blocks, masks, n_boot, seed)
@@ -292,7 +306,7 @@ def positive_control_table(score_paths=(), rdm_features=(), rdms_path=None, cont
                 log.warning("%s %s %s: the sites lie in one half; the layer is chosen on the sites it is scored on",
                             benchmark, region, kind)
             metric_of[metric] = (benchmark, region, SCORE_NAMES[kind], int(sum(m.sum() for m in masks)), n_images,
-                                 "sites" if split else None)
+                                 "sites" if split else None, ref.estimator)
             for s in models:
                 scored.setdefault(s.model, {})[metric] = _site_score_samples(s, kind, masks, draws)
             log.info("%s %s %s: %d models scored with %d resamples", benchmark, region, kind, len(models), n_boot)
@@ -309,7 +323,7 @@ def positive_control_table(score_paths=(), rdm_features=(), rdms_path=None, cont
         for k in np.flatnonzero(is_neural):
             area = str(rdms["source"].values[k])
             metric = (benchmark, area, "rsa")
-            metric_of[metric] = (benchmark, area, SCORE_NAMES["rsa"], np.nan, len(ids), "images")
+            metric_of[metric] = (benchmark, area, SCORE_NAMES["rsa"], np.nan, len(ids), "images", "")
             for m in models:
                 scored.setdefault(m.model, {})[metric] = _rsa_score_samples(m, rdms.values[k], half, draws)
             log.info("%s %s: %d models scored with %d resamples", benchmark, area, len(models), n_boot)

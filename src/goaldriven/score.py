@@ -12,21 +12,33 @@ Published RDMs (``score_rdms``): per layer, the layer's RDM against each RDM of 
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import xarray as xr
 
+from . import brainscore
 from .compare import (bootstrap_rdm_comparison, compare_rdms, explained_variance, neural_predictivity, rdm,
                       rdm_noise_ceiling, repetition_split_rdms, split_half_reliability)
 from .features import layer_matrix, layer_order, open_features
-from .io import open_netcdf
+from .io import InputError, open_netcdf
 from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
 from .ridge import CRITERIA
 from .stimulus_ids import canonical_order, image_halves, rows_by_stimulus_id, rows_of
 
 log = logging.getLogger(__name__)
 
+GOALDRIVEN = ("goaldriven (score per site: mean over folds of its r, or r of predictions pooled over folds; "
+              "area score: median over sites of r²/ceiling, or signed r² without a ceiling)")
 POOL_BELOW = 20  # test images per fold below which r is taken from the pooled predictions
+
+
+def _convention(method: str, splits: int) -> str:
+    if method != "pls":
+        return GOALDRIVEN
+    if splits == brainscore.N_SPLITS:
+        return brainscore.CONVENTION
+    return f"{brainscore.CONVENTION}; here {splits} splits, not Brain-Score's {brainscore.N_SPLITS}"
 
 
 def _half_index(ids) -> list[np.ndarray]:
@@ -46,17 +58,24 @@ def _blocks(responses: xr.DataArray):
         yield np.flatnonzero(p_sess == s), np.flatnonzero(n_sess == s)
 
 
+def _per_neuroid(responses: xr.DataArray, trials: xr.DataArray | None, values: np.ndarray, rows: int) -> np.ndarray:
+    """(rows, neuroid of ``responses``) from ``values`` (rows, neuroid of ``trials``), matched by
+    ``neuroid_id``; NaN for a neuroid without single trials."""
+    out = np.full((rows, responses.sizes["neuroid"]), np.nan)
+    if trials is None:
+        return out
+    where = {n: i for i, n in enumerate(responses["neuroid_id"].values)}
+    for j, n in enumerate(trials["neuroid_id"].values):
+        if n in where:
+            out[:, where[n]] = values[:, j]
+    return out
+
+
 def _ceilings(responses: xr.DataArray, trials: xr.DataArray | None, reps, seed: int) -> np.ndarray:
     """Split-half ceiling per neuroid of ``responses``; NaN where no single trials exist."""
-    ceiling = np.full(responses.sizes["neuroid"], np.nan)
     if trials is None:
-        return ceiling
-    values = split_half_reliability(reps, seed=seed)
-    where = {n: i for i, n in enumerate(responses["neuroid_id"].values)}
-    for n, c in zip(trials["neuroid_id"].values, values):
-        if n in where:
-            ceiling[where[n]] = c
-    return ceiling
+        return np.full(responses.sizes["neuroid"], np.nan)
+    return _per_neuroid(responses, trials, split_half_reliability(reps, seed=seed)[None], 1)[0]
 
 
 def _rsa_ceilings(trials: xr.DataArray | None, reps, trial_ids, blocks, regions: list[str],
@@ -85,7 +104,16 @@ def _rsa_ceilings(trials: xr.DataArray | None, reps, trial_ids, blocks, regions:
 
 
 def score_model(features_path, recordings_path, trials_path=None, splits: int = 10, seed: int = 0,
-                benchmark: str = "", criterion: str = "loo") -> xr.Dataset:
+                benchmark: str = "", criterion: str = "loo", method: str = "ridge") -> xr.Dataset:
+    """Every layer of one model against one benchmark of sites. ``method="ridge"``: goaldriven's
+    mapping (ridge, k folds seeded by ``seed``, split-half ceilings). ``method="pls"``:
+    Brain-Score's protocol and defaults throughout (:mod:`goaldriven.brainscore`): PLS on its
+    shuffle splits and seed, its ceiling, and ``r_split``/``ceiling_split`` stored so that
+    :mod:`goaldriven.summary` aggregates as Brain-Score does."""
+    if method not in ("ridge", "pls"):
+        raise InputError(f"unknown comparison method {method!r}; choose 'ridge' or 'pls'")
+    pls = method == "pls"
+    split_seed = brainscore.SPLIT_SEED if pls else seed
     feats = open_features(features_path)
     recordings = plain_coords(load_assembly(recordings_path))
     responses = average_repetitions(recordings)
@@ -98,7 +126,14 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     reps, trial_ids = trials_array(trials) if trials is not None else (None, None)  # (n_reps, n_stimuli, n_sites)
     if trials_path is not None:  # ceilings of other stimuli than those scored would bound nothing
         rows_of(trial_ids, responses["stimulus_id"].values, str(recordings_path), str(trials_path))
-    ceiling = _ceilings(responses, trials, reps, seed)
+    if pls:  # Brain-Score's ceiling, per split (summary aggregates it before dividing)
+        ceiling_split = _per_neuroid(responses, trials, brainscore.split_half_consistency(reps, splits)
+                                     if trials is not None else None, splits)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a site without trials: NaN
+            ceiling = np.nanmean(ceiling_split, axis=0)
+    else:
+        ceiling = _ceilings(responses, trials, reps, seed)
     rows = rows_by_stimulus_id(responses, feats, str(recordings_path), str(features_path))
     region = responses["region"].values
     regions = list(dict.fromkeys(region.tolist()))
@@ -121,15 +156,19 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     # A split of fewer than POOL_BELOW stimuli gives a noisy, biased r of its own: the r of the
     # predictions pooled over the splits is the estimate there (Kalfas: 64 shapes). Decided once
     # for the benchmark (its smallest session), so one region's sites share one estimator.
-    use_pooled = min(len(p_idx) for p_idx, _, _ in blocks) // splits < POOL_BELOW
+    # Brain-Score mode keeps Brain-Score's estimator whatever the fold size.
+    use_pooled = not pls and min(len(p_idx) for p_idx, _, _ in blocks) // splits < POOL_BELOW
+    r_split = np.full((len(layers), splits, responses.sizes["neuroid"]), np.nan) if pls else None
     for i, layer in enumerate(layers):
         x = layer_matrix(feats, layer)
         per_region = {g: [] for g in regions}
         start = 0
         for (p_idx, n_idx, block), targets, (_, order) in zip(blocks, area_rdms, entries):
             xb = x.isel(presentation=rows[p_idx])
-            fit = neural_predictivity(xb, block, method="ridge", splits=splits, seed=seed, criterion=criterion)
+            fit = neural_predictivity(xb, block, method=method, splits=splits, seed=split_seed, criterion=criterion)
             r[i, n_idx] = (fit["r_pooled"] if use_pooled else fit["r"]).values
+            if pls:
+                r_split[i][:, n_idx] = fit["r_split"].values
             if not np.array_equal(fit["stimulus_id"].values, block["stimulus_id"].values[order]):
                 raise AssertionError("held-out predictions are not in the canonical stimulus order")
             size = len(order) * len(n_idx)
@@ -166,17 +205,25 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
                 **neuroid_coords, "entry_stimulus_id": ("entry", np.concatenate(entry_stimulus).astype(str)),
                 "entry_neuroid_id": ("entry", np.concatenate(entry_neuroid).astype(str)),
                 "entry_session": ("entry", np.concatenate(entry_block))})
+    if pls:  # what Brain-Score aggregates: per split, then over splits (goaldriven.brainscore)
+        ds["r_split"] = (("layer", "split", "neuroid"), r_split)
+        ds["ceiling_split"] = (("split", "neuroid"), ceiling_split)
     ds.attrs.update({"model": feats.attrs.get("model", ""), "benchmark": benchmark, "kind": "predictivity",
                      "features": str(features_path), "recordings": str(recordings_path),
-                     "trials": str(trials_path or ""), "splits": splits, "seed": seed, "n_sessions": len(blocks),
+                     "trials": str(trials_path or ""), "splits": splits, "seed": seed, "split_seed": split_seed, "n_sessions": len(blocks),
+                     "method": method, "convention": _convention(method, splits),
                      "input_size": int(feats.attrs.get("input_size", 0)),
-                     "mapping": f"ridge (alpha per site by {CRITERIA[criterion]}; folds stratified by "
+                     "mapping": ("PLS, 25 components, no scaling; 90/10 shuffle splits (random_state=1) stratified "
+                                 "by object_name where present, per recording session") if pls else
+                                f"ridge (alpha per site by {CRITERIA[criterion]}; folds stratified by "
                                 "object_name where present), per recording session",
                      "r_estimator": ("r of the held-out predictions pooled over the folds (a fold holds "
                                      f"fewer than {POOL_BELOW} images)") if use_pooled else
                                     "mean over folds of each fold's r",
-                     "criterion": criterion,
-                     "ceiling": "split-half over repetitions, Spearman-Brown corrected; NaN without single trials",
+                     "criterion": criterion if not pls else "",
+                     "ceiling": ("Brain-Score's split-half consistency (10 splits of the repetitions, random_state=1, "
+                                 "Spearman-Brown per split); per site its mean over splits; NaN without single trials")
+                                if pls else "split-half over repetitions, Spearman-Brown corrected; NaN without single trials",
                      "rsa": "Spearman of 1 - Pearson RDMs over the benchmark's images (mean over sessions); "
                             "RDM noise ceiling from two halves of the repetitions (Nili et al. 2014), per session, "
                             "mean over the sessions with single trials",

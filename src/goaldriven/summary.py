@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import brainscore
 from .compare import _columnwise_r, explained_variance, rdm
 from .features import layer_matrix, open_features
 from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
@@ -31,7 +32,7 @@ RSA_HELD_OUT = ("layer chosen on one half of the images (split by stimulus id), 
 MODEL_FOLDER = re.compile(r"(?P<task>[a-z_]+)_seed(?P<seed>\d+)$")
 
 
-def _model_fields(metrics: dict, path=None) -> dict:
+def model_fields(metrics: dict, path=None) -> dict:
     """Model id, architecture, task and seed of a metrics.json. The workflow's folder
     ``ARCH/TASK_seedN/metrics.json`` names the model (a second diet's network is trained as
     'supervised' but is the model ARCH/objects_seedN); elsewhere the training config does."""
@@ -49,26 +50,81 @@ def column_name(region: str, metric: str) -> str:
     return f"{re.sub(r'[^a-z0-9]+', '_', region.lower()).strip('_')}_{metric}"
 
 
-def _predictivity_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
-    """Per layer and region: median EV over sites with a ceiling (``normalised``), else the
-    median signed r**2 (no single trials, so no ceiling: the raw explained variance)."""
+def convention_of(ds: xr.Dataset) -> str:
+    """'brainscore' for a score file of ``method: pls`` (Brain-Score's aggregates), else 'goaldriven'."""
+    return "brainscore" if "r_split" in ds else "goaldriven"
+
+
+class AreaScores:
+    """Per layer, the score of any subset of one area's sites (``sites``: indices into the
+    area's sites, repeats allowed, as a bootstrap draws them), in the score file's convention.
+    goaldriven: the median over the sites of the ceiling-normalised EV where any site has a
+    ceiling (only those sites count), else of the signed r² (raw explained variance).
+    brainscore (``method: pls``): Brain-Score's aggregates over the same sites
+    (:mod:`goaldriven.brainscore`): mean over splits of the median r, squared and divided by the
+    ceiling aggregated the same way; without a ceiling the signed square of that r."""
+
+    def __init__(self, ds: xr.Dataset, area: str):
+        mask = ds["region"].values == area
+        self.brainscore = convention_of(ds) == "brainscore"
+        if self.brainscore:
+            self.r_split = ds["r_split"].values[:, :, mask]  # (layer, split, site)
+            self.ceiling_split = ds["ceiling_split"].values[:, mask]  # (split, site)
+            has_ceiling = np.isfinite(self.ceiling_split).any(axis=0)
+            self.normalised = bool(has_ceiling.any())
+            self.usable = has_ceiling if self.normalised else np.isfinite(self.r_split).any(axis=(0, 1))
+        else:
+            ev, r = ds["ev"].values[:, mask], ds["r"].values[:, mask]
+            self.normalised = bool(np.isfinite(ev).any())
+            self.values = ev if self.normalised else np.sign(r) * r ** 2
+            self.usable = np.isfinite(self.values).any(axis=0)
+        self.metric = "ev" if self.normalised else "r2"
+        self.n_layers = ds.sizes["layer"]
+
+    def __call__(self, sites=None, layers=None) -> np.ndarray:
+        sites = np.arange(len(self.usable)) if sites is None else np.asarray(sites, int)
+        layers = np.arange(self.n_layers) if layers is None else np.atleast_1d(layers)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice gives NaN, as meant
+            if not self.brainscore:
+                return np.nanmedian(self.values[np.ix_(layers, sites)], axis=1) if len(sites) else \
+                    np.full(len(layers), np.nan)
+            sites = sites[self.usable[sites]]
+            raw = np.array([brainscore.split_median(self.r_split[i][:, sites]) for i in layers])
+            if not self.normalised:
+                return np.sign(raw) * raw ** 2
+            ceiling = brainscore.split_median(self.ceiling_split[:, sites])
+            return np.array([brainscore.ceiled_score(x, ceiling) for x in raw])
+
+
+def predictivity_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
+    """Per layer and region: the area score of :class:`AreaScores` over all its sites
+    (``ev_median``: EV where sites have a ceiling, ``normalised``; else signed r²), the median
+    r over every recorded site and the median ceiling (for ``method: pls`` Brain-Score's
+    aggregates: the split median r and its ceiling)."""
     rows = []
-    for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
-        for region in ds["area"].values:
+    convention = convention_of(ds)
+    areas = {str(g): AreaScores(ds, str(g)) for g in ds["area"].values}
+    scores = {g: area() for g, area in areas.items()}
+    for i, (layer, idx) in enumerate(zip(ds["layer"].values, ds["layer_index"].values)):
+        for region, area in areas.items():
             mask = ds["region"].values == region
-            r = ds["r"].sel(layer=layer).values[mask]
-            ev = ds["ev"].sel(layer=layer).values[mask]
-            normalised = bool(np.isfinite(ev).any())
-            score = np.nanmedian(ev) if normalised else np.nanmedian(np.sign(r) * r ** 2)
+            r, ceiling = ds["r"].values[i, mask], ds["ceiling"].values[mask]
+            if area.brainscore:
+                r_median = brainscore.split_median(ds["r_split"].values[i][:, mask])
+                ceiling_median = (brainscore.split_median(area.ceiling_split[:, area.usable]) if area.normalised
+                                  else np.nan)
+                n_sites = int(area.usable.sum())
+            else:
+                r_median = float(np.nanmedian(r))
+                ceiling_median = float(np.nanmedian(ceiling)) if np.isfinite(ceiling).any() else np.nan
+                n_sites = int(np.isfinite(area.values[i]).sum())
             # n_sites: the sites behind ev_median (those with a ceiling, where any has one);
             # r_median is over every recorded site (n_sites_r).
-            rows.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": str(region),
-                         "ev_median": float(score), "ceiling_normalised": normalised,
-                         "r_median": float(np.nanmedian(r)),
-                         "ceiling_median": float(np.nanmedian(ds["ceiling"].values[mask]))
-                         if np.isfinite(ds["ceiling"].values[mask]).any() else np.nan,
-                         "n_sites": int(np.isfinite(ev).sum() if normalised else np.isfinite(r).sum()),
-                         "n_sites_r": int(np.isfinite(r).sum())})
+            rows.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": region,
+                         "ev_median": float(scores[region][i]), "ceiling_normalised": area.normalised,
+                         "r_median": float(r_median), "ceiling_median": ceiling_median,
+                         "n_sites": n_sites, "n_sites_r": int(np.isfinite(r).sum()), "convention": convention})
     return rows
 
 
@@ -113,9 +169,9 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
     metrics, fields_of = {}, {}
     for path in metrics_paths:
         m = read_json(path)
-        fields = _model_fields(m, path)
+        fields = model_fields(m, path)
         metrics[fields["model"]], fields_of[fields["model"]] = m, fields
-    pred, rsa, refs, best, sessions, input_size = [], [], [], {}, [], {}
+    pred, rsa, refs, best, sessions, input_size, convention = [], [], [], {}, [], {}, {}
     for path in score_paths:
         ds = open_netcdf(path, kind="dataset")
         model = ds.attrs.get("model", "")
@@ -125,7 +181,8 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
         if not input_size.get(model):  # recorded by goaldriven score; older files: read the features file
             input_size[model] = int(ds.attrs.get("input_size", 0)) or _input_size(ds.attrs.get("features"))
         if ds.attrs.get("kind", "predictivity") == "predictivity":
-            pred += _predictivity_rows(ds, fields)
+            convention[model] = convention_of(ds)
+            pred += predictivity_rows(ds, fields)
             sessions += _session_rows(ds, fields)
             for region, held in held_out_scores(ds).items():
                 key = (model, column_name(region, "ev"))
@@ -150,6 +207,8 @@ def tables(score_paths, metrics_paths) -> dict[str, pd.DataFrame]:
     for model, m in metrics.items():
         # input_size: the side, in pixels, every stimulus was resized to for this model's features
         row = {**fields_of[model], "test_accuracy": m.get("test_accuracy"), "input_size": input_size.get(model)}
+        if model in convention:  # how its *_ev and *_r scores aggregate sites (goaldriven or brainscore)
+            row["convention"] = convention[model]
         for (name, column), (value, layer, *extra) in best.items():
             if name == model:  # it_ev -> it_best_layer; it_rsa -> it_rsa_best_layer
                 row[column] = value
@@ -215,14 +274,10 @@ def held_out_scores(ds: xr.Dataset) -> dict[str, dict]:
     out = {}
     for g in ds["area"].values:
         mask = region == g
-        ev = ds["ev"].values[:, mask]
-        normalised = bool(np.isfinite(ev).any())
-        site = ev if normalised else np.sign(ds["r"].values[:, mask]) * ds["r"].values[:, mask] ** 2
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice's median is NaN, as meant
-            full = np.nanmedian(site, axis=1)
-            a, b = (np.nanmedian(site[:, half[mask] == h], axis=1) if (half[mask] == h).any()
-                    else np.full(len(layers), np.nan) for h in (0, 1))
+        area = AreaScores(ds, str(g))
+        normalised = area.normalised
+        full = area()
+        a, b = (area(np.flatnonzero(half[mask] == h)) for h in (0, 1))
         best = _first_max(full)
         split = np.isfinite(a).any() and np.isfinite(b).any()
         if not split:

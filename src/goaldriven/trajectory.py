@@ -21,7 +21,7 @@ import pandas as pd
 from .features import FeatureSpec, extract_to_netcdf
 from .io import InputError, open_netcdf, read_json
 from .score import score_model
-from .summary import _model_fields, _predictivity_rows, held_out_scores
+from .summary import held_out_scores, model_fields, predictivity_rows
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _score_checkpoint(ckpt: Checkpoint, stimuli, recordings_path, options: dict,
                                          model_id=fields["model"], spec=spec, device=device, progress=False)
             ds = score_model(features, recordings_path, **options)
     rows = []
-    per_layer = {(r["region"], r["layer"]): r for r in _predictivity_rows(ds, {**fields, "benchmark": benchmark})}
+    per_layer = {(r["region"], r["layer"]): r for r in predictivity_rows(ds, {**fields, "benchmark": benchmark})}
     for region, held in held_out_scores(ds).items():
         row = per_layer[(region, held["layer"])]  # r_median etc. of the layer best on all sites
         rows.append({**row, "ev_median": held["score"], "epoch": ckpt.epoch, "final": ckpt.final,
@@ -128,8 +128,10 @@ def _final_scores(paths, options: dict) -> dict:
         ds = open_netcdf(path, kind="dataset")
         if ds.attrs.get("kind", "predictivity") != "predictivity" or "model" not in ds.attrs:
             raise InputError(f"{path}: not the predictivity scores of one model (goaldriven score)")
-        for key in ("splits", "criterion"):
-            made = ds.attrs.get(key, "loo" if key == "criterion" else None)  # older files: loo
+        for key in ("splits", "criterion", "method"):
+            made = ds.attrs.get(key, {"criterion": "loo", "method": "ridge"}.get(key))  # older files: ridge, loo
+            if key == "criterion" and options["method"] == "pls":
+                continue  # PLS has no penalty
             if str(made) != str(options[key]):
                 raise InputError(f"{path}: scored with {key} {made}, not {options[key]} as asked")
         out[ds.attrs["model"]] = ds
@@ -138,11 +140,11 @@ def _final_scores(paths, options: dict) -> dict:
 
 def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None, splits: int = 5, seed: int = 0,
                      spec: FeatureSpec = FeatureSpec(), benchmark: str = "", device: str = "cpu",
-                     final_scores=(), criterion: str = "loo") -> pd.DataFrame:
+                     final_scores=(), criterion: str = "loo", method: str = "ridge") -> pd.DataFrame:
     """One row per model folder, checkpoint (kept epochs, then the final weights) and region:
     that epoch's ``test_accuracy`` and the ``ev_median`` of the layer chosen on held-out sites
     (median ceiling-normalised EV over sites; the median signed r**2 where there are no single
-    trials, see ``ceiling_normalised``; rule in ``selection``), ``best_layer`` the best on all sites. ``spec`` is how features are reduced; ``splits``/``seed``/``criterion`` as in
+    trials, see ``ceiling_normalised``; rule in ``selection``), ``best_layer`` the best on all sites. ``spec`` is how features are reduced; ``splits``/``seed``/``criterion``/``method`` as in
     :func:`goaldriven.score.score_model`. ``final_scores``: scores files of the final weights
     (``goaldriven score`` with the same benchmark, features and splits), reused instead of
     extracting and scoring those weights again.
@@ -156,12 +158,13 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
     plan, seen = [], {}
     for model_dir in model_dirs:  # check every folder before the long scoring loop starts
         metrics = _read_metrics(model_dir / "metrics.json")
-        fields = _model_fields(metrics, model_dir / "metrics.json")
+        fields = model_fields(metrics, model_dir / "metrics.json")
         if fields["model"] in seen:
             raise InputError(f"{model_dir}: model {fields['model']} is also in {seen[fields['model']]}")
         seen[fields["model"]] = model_dir
         plan += [(fields, ckpt) for ckpt in checkpoints(model_dir, metrics)]
-    options = dict(trials_path=trials_path, splits=splits, seed=seed, benchmark=benchmark, criterion=criterion)
+    options = dict(trials_path=trials_path, splits=splits, seed=seed, benchmark=benchmark, criterion=criterion,
+                   method=method)
     scored = _final_scores(final_scores, options)
     rows = []
     for i, (fields, ckpt) in enumerate(plan, 1):

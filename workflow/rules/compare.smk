@@ -16,11 +16,12 @@ rule score:
         splits=config["comparison"]["splits"],
         seed=config["comparison"]["seed"],
         criterion=config["comparison"]["criterion"],
+        method=config["comparison"]["method"],
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
     shell:
         "goaldriven --threads {threads} score --features {input.features} --recordings {input.recordings}"
         " {params.trials} --benchmark {wildcards.benchmark} --splits {params.splits} --seed {params.seed}"
-        " --criterion {params.criterion} --out {output} > {log} 2>&1"
+        " --criterion {params.criterion} --method {params.method} --out {output} > {log} 2>&1"
 
 
 rule score_rdms:
@@ -100,6 +101,7 @@ rule trajectory_model:
         splits=config["comparison"]["splits"],
         seed=config["comparison"]["seed"],
         criterion=config["comparison"]["criterion"],
+        method=config["comparison"]["method"],
         max_features=config["features"]["max_features"],
         projection_seed=config["features"]["projection_seed"],
         pooling=config["features"].get("pooling", "none"),
@@ -109,7 +111,8 @@ rule trajectory_model:
         "goaldriven --threads {threads} trajectory --models {params.dir} --stimuli {input.stimuli}"
         " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
         " --final-scores {input.scores} --device auto"
-        " --splits {params.splits} --seed {params.seed} --criterion {params.criterion} --pooling {params.pooling}"
+        " --splits {params.splits} --seed {params.seed} --criterion {params.criterion} --method {params.method}"
+        " --pooling {params.pooling}"
         " --pool-grid {params.pool_grid} --reduction {params.reduction}"
         " --max-features {params.max_features} --projection-seed {params.projection_seed}"
         " --out {output} > {log} 2>&1"
