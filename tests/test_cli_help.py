@@ -50,7 +50,7 @@ def test_help_runs_from_the_command_line(command):
 
 
 def test_bad_input_is_one_line_and_verbose_shows_the_traceback(tmp_path, capsys):
-    args = ["figure", "cka", "--inputs", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "f.png")]
+    args = ["figure", "cka", "--input", f"similarity_csv={tmp_path / 'missing.csv'}", "--out", str(tmp_path / "f.png")]
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.csv" in err and "Traceback" not in err

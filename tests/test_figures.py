@@ -7,8 +7,19 @@ import pytest
 import xarray as xr
 
 from goaldriven import figures
-from goaldriven.figures import FIGURES, make
+from goaldriven.figures import FIGURES, input_names
 from goaldriven.io import InputError
+
+
+def make(name, files, out_png, data_label=""):
+    """figures.make with the files in the order of the figure's inputs (input_names)."""
+    names = input_names(name) if name in FIGURES else {}
+    if "several" in names.values():
+        inputs = {next(iter(names)): list(files)}
+    else:
+        inputs = dict(zip(names, files))
+    figures.make(name, inputs, out_png, data_label=data_label)
+
 
 LAYERS = {"hmo": ["layer1", "layer2", "layer3", "layer4"], "alexnet": ["conv1", "conv2", "conv3", "fc6", "fc7"]}
 TASKS = ("supervised", "untrained")
@@ -237,6 +248,39 @@ def test_figure_registry_and_unknown_name(tmp_path):
     assert {"montage", "layer_profiles", "performance_vs_it", "rsa", "cka", "recovery"} <= set(FIGURES)
     with pytest.raises(ValueError, match="unknown figure 'nope'"):
         make("nope", [], tmp_path / "x.png")
+
+
+def test_inputs_are_named_and_checked(inputs, tmp_path):
+    with pytest.raises(InputError, match=r"figure rsa: input\(s\) \['rdms_nc'\] not given"):
+        figures.make("rsa", {"rsa_csv": inputs["rsa"][0]}, tmp_path / "x.png")
+    with pytest.raises(InputError, match=r"unknown input\(s\) \['rdm'\]; it takes"):
+        figures.make("cka", {"similarity_csv": inputs["cka"][0], "rdm": "x"}, tmp_path / "x.png")
+    with pytest.raises(InputError, match="input similarity_csv takes one file, got 2"):
+        figures.make("cka", {"similarity_csv": [inputs["cka"][0]] * 2}, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_the_workflow_passes_every_figure_its_inputs_by_name():
+    """The figure stages of the generated pipelines name exactly the inputs of goaldriven.figures."""
+    import re
+
+    import yaml
+
+    from workflow_helpers import REPO
+
+    for pipeline in ("dvc.yaml", "pipelines/smoke/dvc.yaml", "pipelines/real_cpu/dvc.yaml"):
+        stages = yaml.safe_load((REPO / pipeline).read_text())["stages"]
+        figures_seen = set()
+        for stage in stages.values():
+            if stage["meta"]["rule"] != "figure":
+                continue
+            name = stage["meta"]["wildcards"]["figure"]
+            given = re.findall(r"--input (\w+)=", stage["cmd"])
+            names = input_names(name)
+            assert set(given) <= set(names), (pipeline, name, given)
+            assert {k for k, kind in names.items() if kind != "optional"} <= set(given), (pipeline, name, given)
+            figures_seen.add(name)
+        assert figures_seen, pipeline
 
 
 def test_save_figure_writes_png_and_pdf(tmp_path):

@@ -76,7 +76,7 @@ def test_json_metrics_figure_and_profiles(tmp_path, files):
     metrics = json.loads((tmp_path / "lb.json").read_text())
     assert metrics["bench"]["IT"]["mynet"]["rank"] == 1
     assert set(metrics["bench"]["V4"]) == set(df["model"])
-    figures.make("leaderboard", [str(tmp_path / "lb.csv")], tmp_path / "lb.png", data_label="test")
+    figures.make("leaderboard", {"leaderboard_csv": str(tmp_path / "lb.csv")}, tmp_path / "lb.png", data_label="test")
     assert (tmp_path / "lb.png").stat().st_size > 10_000 and (tmp_path / "lb.pdf").exists()
     pred = pd.DataFrame({"benchmark": "bench", "region": "IT", "arch": ["hmo", "hmo", "mynet"],
                          "task": ["supervised", "supervised", "external"], "seed": 0, "layer": ["a", "b", "c"],

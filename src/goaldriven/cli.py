@@ -238,7 +238,13 @@ def cmd_trajectory(a):
 def cmd_figure(a):
     from . import figures
 
-    figures.make(a.name, a.inputs, a.out, data_label=a.label)
+    inputs = {}
+    for item in a.input:
+        key, sep, path = item.partition("=")
+        if not sep or not key or not path:
+            raise InputError(f"--input {item!r}: expected NAME=PATH")
+        inputs.setdefault(key, []).append(path)
+    figures.make(a.name, inputs, a.out, data_label=a.label)
 
 
 def cmd_lineage(a):
@@ -495,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("figure", help="draw one figure (PNG and PDF)")
     s.add_argument("name")
-    s.add_argument("--inputs", nargs="+", required=True)
+    s.add_argument("--input", action="append", required=True, metavar="NAME=PATH")
     s.add_argument("--label", default="")
     s.add_argument("--out", required=True, help="PNG path; the PDF goes beside it")
     s.set_defaults(func=cmd_figure)
@@ -595,7 +601,8 @@ _HELP = {
     ("trajectory", "--device"): "auto: CUDA when available",
     ("trajectory-join", "--out"): "CSV of all models",
     ("figure", "name"): "which figure: " + ", ".join(FIGURE_NAMES),
-    ("figure", "--inputs"): "the tables (and data) the figure is drawn from, in the rule's order",
+    ("figure", "--input"): "a table (or data) the figure is drawn from, by the name of its input; repeat for each "
+                           "(goaldriven.figures.input_names; a name that takes several files, repeated)",
     ("figure", "--label"): "data label shown on the figure",
     ("lineage", "path"): "a result file",
     ("lineage", "--format"): "plain text or JSON",

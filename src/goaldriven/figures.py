@@ -7,6 +7,7 @@ is printed under the title, so that a figure made from simulated recordings says
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import matplotlib
@@ -195,7 +196,7 @@ def _profile_panels(fig, df, value, ylabel, title="{arch} → {region}"):
 
 
 # ----------------------------------------------------------------------------- figures
-def plot_montage(stimuli, out_png, data_label: str, per_cell: int = 3) -> None:
+def plot_montage(stimuli, out_png, data_label: str, *, per_cell: int = 3) -> None:
     """Example images: rows = categories, column groups = variation levels, different objects."""
     if isinstance(stimuli, xr.DataArray):
         da, name = stimuli, "<DataArray>"
@@ -814,20 +815,35 @@ FIGURES = {"montage": plot_montage, "layer_profiles": plot_layer_profiles,
            "unit_examples": plot_unit_examples, "trajectory": plot_trajectory}
 FIGURES["leaderboard"] = plot_leaderboard
 FIGURES["positive_control"] = plot_positive_control
-MULTI_INPUT = {"matching"}  # figures that take a list of tables
-OPTIONAL_INPUTS = {"rsa": ["references_csv"]}  # trailing inputs passed by name when given
+SEVERAL = {"matching_csvs"}  # inputs that take several files
 
 
-def make(name: str, inputs, out_png, data_label: str = "") -> None:
-    """Command-line entry: ``FIGURES[name](*inputs, out_png, data_label)``."""
+def input_names(name: str) -> dict[str, str]:
+    """The named inputs of a figure (its function's positional parameters but ``out_png`` and
+    ``data_label``), each
+    'required', 'optional' (has a default) or 'several' (a list of files): what
+    ``goaldriven figure NAME --input NAME=PATH`` and the workflow's figure rule pass."""
     if name not in FIGURES:
         raise InputError(f"unknown figure {name!r}; choose from {sorted(FIGURES)}")
-    optional = OPTIONAL_INPUTS.get(name, [])
-    n_required = FIGURES[name].__code__.co_argcount - 2 - len(optional)  # minus out_png, data_label
-    if name in MULTI_INPUT:
-        FIGURES[name](list(inputs), out_png, data_label=data_label)
-    elif optional and len(inputs) > n_required:
-        extra = dict(zip(optional, inputs[n_required:]))
-        FIGURES[name](*inputs[:n_required], out_png, data_label=data_label, **extra)
-    else:
-        FIGURES[name](*inputs, out_png, data_label=data_label)
+    return {p.name: "several" if p.name in SEVERAL else "optional" if p.default is not p.empty else "required"
+            for p in inspect.signature(FIGURES[name]).parameters.values()
+            if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("out_png", "data_label")}
+
+
+def make(name: str, inputs: dict, out_png, data_label: str = "") -> None:
+    """Command-line entry: ``FIGURES[name](**inputs, out_png=..., data_label=...)``; ``inputs``
+    maps each input name (:func:`input_names`) to its file, or to a list of files."""
+    names = input_names(name)
+    unknown = sorted(set(inputs) - set(names))
+    if unknown:
+        raise InputError(f"figure {name}: unknown input(s) {unknown}; it takes {sorted(names)}")
+    missing = [k for k, kind in names.items() if kind != "optional" and k not in inputs]
+    if missing:
+        raise InputError(f"figure {name}: input(s) {missing} not given (--input NAME=PATH)")
+    args = {}
+    for key, value in inputs.items():
+        files = [value] if isinstance(value, (str, Path)) else list(value)
+        if names[key] != "several" and len(files) != 1:
+            raise InputError(f"figure {name}: input {key} takes one file, got {len(files)}")
+        args[key] = files if names[key] == "several" else files[0]
+    FIGURES[name](**args, out_png=out_png, data_label=data_label)

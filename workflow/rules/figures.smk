@@ -1,24 +1,41 @@
+# Each figure's inputs by name: the names of goaldriven.figures.input_names (the plotting
+# function's parameters), passed as --input NAME=PATH (tests/test_figures.py checks the names).
 FIGURE_INPUTS = {
-    "montage": [f"{R}/stimuli/test.nc"],
-    "layer_profiles": [f"{R}/summary/predictivity.csv"],
-    "performance_vs_it": [f"{R}/summary/models.csv"],
-    "rsa": [f"{R}/summary/rsa.csv", f"{R}/summary/rdms.nc", f"{R}/summary/references.csv"],
-    "cka": [f"{R}/convergence/similarity.csv"],
-    "correspondence": [f"{R}/convergence/similarity.csv"],
-    "recovery": [f"{R}/summary/recovery.csv"],
-    "matching": matching_tables(),
-    "seed_variance": [f"{R}/summary/models.csv", f"{R}/convergence/seed_variance.csv"],
-    "trajectory": [f"{R}/summary/trajectory.csv"],
-    "leaderboard": [f"{R}/summary/leaderboard.csv"],
-    "positive_control": [f"{R}/summary/positive_control.csv"],
-    "unit_examples": [f"{R}/convergence/unit_examples.csv", benchmark_stimuli(convergence_benchmark())],
+    "montage": {"stimuli": f"{R}/stimuli/test.nc"},
+    "layer_profiles": {"predictivity_csv": f"{R}/summary/predictivity.csv"},
+    "performance_vs_it": {"models_csv": f"{R}/summary/models.csv"},
+    "rsa": {
+        "rsa_csv": f"{R}/summary/rsa.csv",
+        "rdms_nc": f"{R}/summary/rdms.nc",
+        "references_csv": f"{R}/summary/references.csv",
+    },
+    "cka": {"similarity_csv": f"{R}/convergence/similarity.csv"},
+    "correspondence": {"similarity_csv": f"{R}/convergence/similarity.csv"},
+    "recovery": {"recovery_csv": f"{R}/summary/recovery.csv"},
+    "matching": {"matching_csvs": matching_tables()},
+    "seed_variance": {
+        "models_csv": f"{R}/summary/models.csv",
+        "variance_csv": f"{R}/convergence/seed_variance.csv",
+    },
+    "trajectory": {"table_csv": f"{R}/summary/trajectory.csv"},
+    "leaderboard": {"leaderboard_csv": f"{R}/summary/leaderboard.csv"},
+    "positive_control": {"table_csv": f"{R}/summary/positive_control.csv"},
+    "unit_examples": {
+        "table_csv": f"{R}/convergence/unit_examples.csv",
+        "stimuli_nc": benchmark_stimuli(convergence_benchmark()),
+    },
 }
+
+
+def figure_inputs(figure):
+    """(name, path) of every file a figure is drawn from, a name repeated for a list of files."""
+    return [(k, p) for k, v in FIGURE_INPUTS[figure].items() for p in ([v] if isinstance(v, str) else v)]
 
 
 rule figure:
     input:
         code("figures", "stimuli"),
-        data=lambda w: FIGURE_INPUTS[w.figure],
+        data=lambda w: [p for _, p in figure_inputs(w.figure)],
     output:
         png=report(f"{R}/figures/{{figure}}.png", caption="../report/figure.rst", category="Figures"),
         pdf=f"{R}/figures/{{figure}}.pdf",
@@ -28,6 +45,7 @@ rule figure:
         "../../envs/goaldriven.yaml"
     params:
         label=config["label"],
+        inputs=lambda w: " ".join(f"--input {k}={p}" for k, p in figure_inputs(w.figure)),
     shell:
-        "goaldriven figure {wildcards.figure} --inputs {input.data} --label '{params.label}'"
+        "goaldriven figure {wildcards.figure} {params.inputs} --label '{params.label}'"
         " --out {output.png} > {log} 2>&1"
