@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-import goaldriven.compare  # noqa: F401  (imported up front so that neither mode pays for it)
+import goaldriven.mapping  # noqa: F401  (imported up front so that neither mode pays for it)
 from goaldriven.convergence import matching_table
 from goaldriven.io import write_netcdf
 from goaldriven.models import build_model

@@ -33,7 +33,9 @@ import numpy as np
 import torch
 import xarray as xr
 
-from goaldriven.compare import make_splits, neural_predictivity
+from goaldriven.mapping import make_splits
+
+from goaldriven.mapping import neural_predictivity
 from goaldriven.importers import _read_session, cowley_sessions
 from goaldriven.models import build_model
 from goaldriven.train import normalise

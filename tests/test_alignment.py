@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from goaldriven.compare import bootstrap_rdm_comparison, compare_rdms, neural_predictivity, rdm, rdm_noise_ceiling
+from goaldriven.rsa import bootstrap_rdm_comparison
+
+from goaldriven.rsa import compare_rdms
+
+from goaldriven.mapping import neural_predictivity
+
+from goaldriven.rsa import rdm
+
+from goaldriven.rsa import rdm_noise_ceiling
 from goaldriven.io import open_netcdf, write_netcdf
 
 from kalfas_scoring import kalfas, score  # noqa: F401 (kalfas is a fixture)

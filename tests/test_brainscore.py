@@ -17,7 +17,7 @@ import pytest
 import xarray as xr
 
 from goaldriven import brainscore, cli
-from goaldriven.compare import neural_predictivity
+from goaldriven.mapping import neural_predictivity
 from goaldriven.io import open_netcdf, write_netcdf
 from goaldriven.leaderboard import leaderboard
 from goaldriven.neural import save_assembly

@@ -4,9 +4,10 @@ import pytest
 import xarray as xr
 from scipy.stats import norm
 
-from goaldriven.compare import (_columnwise_r, _fisher_interval, bootstrap_rdm_comparison, compare_rdms, correlation_ci,
-                                explained_variance, kendall_tau_a, make_splits, neural_predictivity, rdm,
-                                rdm_noise_ceiling, repetition_split_rdms, split_half_reliability)
+from goaldriven.mapping import (_fisher_interval, columnwise_r, correlation_ci, explained_variance, make_splits,
+                                neural_predictivity, split_half_reliability)
+from goaldriven.rsa import (bootstrap_rdm_comparison, compare_rdms, kendall_tau_a, rdm, rdm_noise_ceiling,
+                            repetition_split_rdms)
 
 from workflow_helpers import SHARED
 
@@ -196,13 +197,13 @@ def test_columnwise_r_skips_nan_rows_and_flags_constant_columns():
     a[[3, 7], 0], b[10, 0] = np.nan, np.nan
     a[:, 2] = 1.0           # constant: no r
     b[3:, 3] = np.nan       # three rows left: r defined; two would not be
-    r = _columnwise_r(a, b)
+    r = columnwise_r(a, b)
     rows = ~(np.isnan(a[:, 0]) | np.isnan(b[:, 0]))
     assert r[0] == pytest.approx(np.corrcoef(a[rows, 0], b[rows, 0])[0, 1])
     assert r[1] == pytest.approx(np.corrcoef(a[:, 1], b[:, 1])[0, 1])
     assert np.isnan(r[2]) and r[3] == pytest.approx(np.corrcoef(a[:3, 3], b[:3, 3])[0, 1])
     b[2, 3] = np.nan
-    assert np.isnan(_columnwise_r(a, b)[3])
+    assert np.isnan(columnwise_r(a, b)[3])
 
 
 def test_held_out_predictions_are_pooled_over_folds_and_give_r_pooled():
@@ -215,7 +216,7 @@ def test_held_out_predictions_are_pooled_over_folds_and_give_r_pooled():
     assert list(out["stimulus_id"].values) == sorted(resp["stimulus_id"].values.astype(str).tolist())
     observed = resp.sel(presentation=resp["stimulus_id"].isin(out["stimulus_id"].values))
     order = [list(observed["stimulus_id"].values).index(i) for i in out["stimulus_id"].values]
-    np.testing.assert_allclose(out["r_pooled"].values, _columnwise_r(pred, observed.values[order]), rtol=1e-12)
+    np.testing.assert_allclose(out["r_pooled"].values, columnwise_r(pred, observed.values[order]), rtol=1e-12)
     # PLS shuffle splits hold some stimuli out never: NaN there, not a fitted value
     pls = neural_predictivity(feats, resp, method="pls", splits=2)
     assert np.isnan(pls["prediction"].values).all(axis=1).sum() >= 60 - 2 * 6

@@ -94,7 +94,7 @@ LAYERS = [
     {"importers", "train"},
     {"external"},
     {"features"},
-    {"simulate", "compare"},
+    {"simulate", "mapping", "rsa"},
     {"brainscore"},
     {"score", "similarity", "convergence"},
     {"summary", "seed_variance"},

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from goaldriven.compare import split_half_reliability
+from goaldriven.mapping import split_half_reliability
 from goaldriven.io import InputError
 from goaldriven.neural import (average_repetitions, load_assembly, plain_coords, save_assembly, trials_array,
                                validate_assembly)

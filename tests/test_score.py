@@ -1,7 +1,9 @@
 import numpy as np
 import xarray as xr
 
-from goaldriven.compare import rdm_noise_ceiling, repetition_split_rdms
+from goaldriven.rsa import rdm_noise_ceiling
+
+from goaldriven.rsa import repetition_split_rdms
 from goaldriven.neural import average_repetitions, trials_array
 from goaldriven.score import _blocks, _rsa_ceilings
 

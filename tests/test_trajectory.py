@@ -95,7 +95,7 @@ def test_cli_writes_the_table(table, runs, tiny_sets, tmp_path):
 
 def test_figure_from_the_table(table, tmp_path):
     table.to_csv(tmp_path / "t.csv", index=False)
-    make("trajectory", [tmp_path / "t.csv"], tmp_path / "t.png", data_label="simulated recordings")
+    make("trajectory", {"table_csv": tmp_path / "t.csv"}, tmp_path / "t.png", data_label="simulated recordings")
     check_outputs(tmp_path / "t.png")
 
 

@@ -4,7 +4,7 @@
 As brainscore-vision 2.4 computes them (``CrossRegressedCorrelation`` with ``pls_regression``,
 ``InternalConsistency`` and ``neural_common.explained_variance``):
 
-- mapping: PLS regression, 25 components, no scaling (:func:`goaldriven.compare.neural_predictivity`
+- mapping: PLS regression, 25 components, no scaling (:func:`goaldriven.mapping.neural_predictivity`
   with ``method="pls"``);
 - splits: 10 shuffle splits, 90% of the images for training, stratified by ``object_name``
   where the stimuli have one, ``random_state=1`` (:data:`SPLIT_SEED`);
@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 from sklearn.model_selection import ShuffleSplit
 
-from .compare import _columnwise_r
+from .mapping import columnwise_r
 
 SPLIT_SEED = 1  # Brain-Score's random_state for image splits and repetition halves
 N_SPLITS = 10
@@ -48,7 +48,7 @@ def split_half_consistency(trials: np.ndarray, n_splits: int = N_SPLITS, seed: i
     with warnings.catch_warnings():  # a stimulus with no trial in one half: NaN, left out of r
         warnings.simplefilter("ignore", RuntimeWarning)
         for a, b in halves.split(np.zeros(n_reps)):
-            r = _columnwise_r(np.nanmean(trials[a], axis=0), np.nanmean(trials[b], axis=0))
+            r = columnwise_r(np.nanmean(trials[a], axis=0), np.nanmean(trials[b], axis=0))
             out.append(2 * r / (1 + r))
     return np.array(out)
 

@@ -179,7 +179,7 @@ def cross_seed_predictivity(X, Y, splits: int = 3, seed: int = 0) -> np.ndarray:
     """Held-out Pearson r of each unit of Y predicted linearly (ridge) from X."""
     import xarray as xr
 
-    from .compare import neural_predictivity
+    from .mapping import neural_predictivity
 
     ids = np.array([f"s{i}" for i in range(len(X))])
     fx = xr.DataArray(X, dims=("presentation", "neuroid"), coords={"stimulus_id": ("presentation", ids)})

@@ -251,9 +251,9 @@ def plot_layer_profiles(predictivity_csv, out_png, data_label: str) -> None:
 
 
 def _pearson_ci(x, y) -> dict | None:
-    """``compare.correlation_ci`` (seeded, so a figure is the same on every run), or None where
+    """``mapping.correlation_ci`` (seeded, so a figure is the same on every run), or None where
     r cannot be computed (fewer than 3 points, or no variation)."""
-    from .compare import correlation_ci
+    from .mapping import correlation_ci
 
     try:
         return correlation_ci(x, y, n_boot=10000, seed=0)

@@ -32,10 +32,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .compare import _columnwise_r, _compare_vectors, rdm
 from .features import layer_matrix, layer_order, open_features
 from .io import InputError, open_netcdf
+from .mapping import columnwise_r
 from .neural import rdm_parts
+from .rsa import compare_vectors, rdm
 from .stimulus_ids import image_halves, rows_of
 from .summary import MODEL_FOLDER, site_halves
 
@@ -149,7 +150,7 @@ def _site_score_samples(scores: _SiteScores, kind: str, masks, draws) -> tuple[f
     block, [site indices per block] per half), sites drawn among the metric's own sites."""
     blocks = scores.blocks
     # Per layer, per block: site values on all images; the layer is chosen on one half, scored on the other.
-    per_layer = [[_site_values(_columnwise_r(b["pred"][i], b["obs"]), b["ceiling"], kind) for b in blocks]
+    per_layer = [[_site_values(columnwise_r(b["pred"][i], b["obs"]), b["ceiling"], kind) for b in blocks]
                  for i in range(len(scores.layers))]
     half_masks, _ = _half_masks(blocks, masks)
     med = np.array([[_median_over(vals, half_masks[h]) for vals in per_layer] for h in (0, 1)])
@@ -162,7 +163,7 @@ def _site_score_samples(scores: _SiteScores, kind: str, masks, draws) -> tuple[f
             vals = []
             for b, img, pick in zip(blocks, images, sites[h]):
                 if len(pick):
-                    r = _columnwise_r(b["pred"][chosen[h]][np.ix_(img, pick)], b["obs"][np.ix_(img, pick)])
+                    r = columnwise_r(b["pred"][chosen[h]][np.ix_(img, pick)], b["obs"][np.ix_(img, pick)])
                     vals.append(_site_values(r, b["ceiling"][pick], kind))
             v = np.concatenate(vals) if vals else np.array([])
             with warnings.catch_warnings():
@@ -204,7 +205,7 @@ def _rsa_on(model_rdm, target, images) -> float:
     iu, ju = np.triu_indices(len(images), k=1)
     rows, cols = images[iu], images[ju]
     keep = rows != cols  # a drawn stimulus paired with its own copy is 0 by construction
-    return _compare_vectors(model_rdm[rows[keep], cols[keep]], target[rows[keep], cols[keep]], "spearman")
+    return compare_vectors(model_rdm[rows[keep], cols[keep]], target[rows[keep], cols[keep]], "spearman")
 
 
 def _rsa_score_samples(model: _RdmScores, target, half, draws) -> tuple[float, np.ndarray, str]:

@@ -13,10 +13,11 @@ import pandas as pd
 import xarray as xr
 
 from . import brainscore
-from .compare import _columnwise_r, explained_variance, rdm
 from .features import layer_matrix, open_features
 from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
+from .mapping import columnwise_r, explained_variance
 from .neural import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
+from .rsa import rdm
 from .stimulus_ids import image_halves, rows_of
 
 log = logging.getLogger(__name__)
@@ -314,7 +315,7 @@ def _image_retest(ds: xr.Dataset, layer: int, region: str, normalised: bool) -> 
         c = np.array([ceiling[s] for s in sites[keep]], float)
         half = image_halves(ids)
         for h in (0, 1):
-            r = _columnwise_r(pred[half == h], obs[half == h])
+            r = columnwise_r(pred[half == h], obs[half == h])
             per_half[h].append(explained_variance(r, c) if normalised else np.sign(r) * r ** 2)
     if not per_half[0]:
         return np.nan

@@ -405,3 +405,8 @@ def record_in_dvc():
         logger.warning(f"could not record results in dvc.lock: {result.stderr.strip()}")
     else:
         logger.info(result.stdout.strip())
+
+
+def figure_inputs(figure):
+XX
+    return [(k, p) for k, v in FIGURE_INPUTS[figure].items() for p in ([v] if isinstance(v, str) else v)]

@@ -24,7 +24,7 @@ rule convergence:
 
 rule unit_matching:
     input:
-        code("convergence", "features", "compare"),
+        code("convergence", "features", "mapping"),
         features=lambda w: features_of(
             convergence_benchmark(),
             expand("{arch}/{task}_seed{seed}", arch=w.arch, task=w.task, seed=config["models"]["seeds"]),

@@ -27,11 +27,6 @@ FIGURE_INPUTS = {
 }
 
 
-def figure_inputs(figure):
-    """(name, path) of every file a figure is drawn from, a name repeated for a list of files."""
-    return [(k, p) for k, v in FIGURE_INPUTS[figure].items() for p in ([v] if isinstance(v, str) else v)]
-
-
 rule figure:
     input:
         code("figures", "stimuli"),
