@@ -408,5 +408,6 @@ def record_in_dvc():
 
 
 def figure_inputs(figure):
-XX
+    """(name, path) of every file a figure is drawn from (figures.smk's FIGURE_INPUTS), a name
+    repeated for a list of files."""
     return [(k, p) for k, v in FIGURE_INPUTS[figure].items() for p in ([v] if isinstance(v, str) else v)]
