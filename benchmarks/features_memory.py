@@ -86,7 +86,7 @@ def worker(mode: str, weights: str, stimuli: str, out: str, reduction: str, max_
     import xarray as xr
 
     from goaldriven.features import FeatureSpec, extract_assembly, extract_to_netcdf, save_features
-    from goaldriven.stimuli import load_stimulus_set
+    from goaldriven.stimulus_sets import load_stimulus_set
 
     spec = FeatureSpec(reduction=reduction, max_features=max_features)
     t0 = time.perf_counter()

@@ -53,7 +53,7 @@ import projection  # noqa: E402
 import train_throughput  # noqa: E402
 from goaldriven import features as features_mod  # noqa: E402
 from goaldriven.models import build_model  # noqa: E402
-from goaldriven.stimuli import DIMS, read_image_folder  # noqa: E402
+from goaldriven.stimulus_sets import DIMS, read_image_folder  # noqa: E402
 from goaldriven.train import normalise  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ missing data set or service is a failure, never a skip.
 
 import pytest
 
-from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set
+from goaldriven.stimulus_sets import save_stimulus_set
+from goaldriven.synthetic import generate_stimulus_set
 from workflow_helpers import SMOKE, copy_repo, run
 
 # Markers that only ``--full`` runs; a test that builds the smoke experiment is ``slow`` too.

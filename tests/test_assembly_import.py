@@ -11,7 +11,7 @@ from goaldriven import cli
 from goaldriven.importers import IMPORTERS, import_assembly
 from goaldriven.io import InputError
 from goaldriven.neural import load_assembly
-from goaldriven.stimuli import load_stimulus_set
+from goaldriven.stimulus_sets import load_stimulus_set
 from workflow_helpers import REPO, copy_repo, planned_jobs
 
 N_IMAGES, N_REPS, N_SITES = 12, 3, 6

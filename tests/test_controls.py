@@ -8,7 +8,7 @@ import torch
 from goaldriven.controls import ORIENTATIONS, WAVELENGTHS, gabor_bank, gabor_v1, pixels
 from goaldriven.external import load_external
 from goaldriven.features import extract_to_netcdf, open_features
-from goaldriven.stimuli import load_stimulus_set
+from goaldriven.stimulus_sets import load_stimulus_set
 
 
 def _grating(theta, wavelength, phase=0.0, size=64):

@@ -249,7 +249,7 @@ def test_matching_counts_a_networks_real_channels(tmp_path):
 
     from goaldriven.features import FeatureSpec, extract_to_netcdf
     from goaldriven.models import build_model
-    from goaldriven.stimuli import generate_stimulus_set
+    from goaldriven.synthetic import generate_stimulus_set
     from goaldriven.train import TrainConfig, save_weights
 
     stimuli = generate_stimulus_set(seed=0, split="test", images_per_variation={0: 1, 3: 1, 6: 1}, size=32,

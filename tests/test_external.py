@@ -14,7 +14,7 @@ from goaldriven.external import load_external, load_factory, preprocess
 from goaldriven.features import extract_assembly, extract_to_netcdf, open_features
 from goaldriven.importers import import_kalfas_it
 from goaldriven.io import InputError
-from goaldriven.stimuli import load_stimulus_set
+from goaldriven.stimulus_sets import load_stimulus_set
 from workflow_helpers import REPO, SHARED, env_for
 
 FACTORY = f"{REPO}/examples/my_model.py:build"

@@ -17,7 +17,7 @@ from goaldriven.features import (CHUNK_COLUMNS, FeatureSpec, _GaussianProjection
                                  layer_shape, open_features)
 from goaldriven.io import InputError
 from goaldriven.models import Network, build_model
-from goaldriven.stimuli import load_stimulus_set
+from goaldriven.stimulus_sets import load_stimulus_set
 from goaldriven.train import TrainConfig, load_weights, normalise, save_weights
 
 from workflow_helpers import SHARED

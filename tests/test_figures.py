@@ -309,7 +309,7 @@ def _unit_examples_table(stimulus_ids, tmp_path):
 
 
 def test_unit_examples_figure_shows_each_units_images(tmp_path, tiny_sets):
-    from goaldriven.stimuli import load_stimulus_set
+    from goaldriven.stimulus_sets import load_stimulus_set
 
     table = _unit_examples_table(load_stimulus_set(tiny_sets["test"])["stimulus_id"].values, tmp_path)
     make("unit_examples", [table, tiny_sets["test"]], tmp_path / "ue.png", data_label="simulated recordings")
@@ -317,7 +317,7 @@ def test_unit_examples_figure_shows_each_units_images(tmp_path, tiny_sets):
 
 
 def test_unit_examples_figure_refuses_unknown_stimuli_and_mixed_tables(tmp_path, tiny_sets):
-    from goaldriven.stimuli import load_stimulus_set
+    from goaldriven.stimulus_sets import load_stimulus_set
 
     ids = load_stimulus_set(tiny_sets["test"])["stimulus_id"].values
     table = _unit_examples_table(np.array([f"other{i}" for i in range(len(ids))]), tmp_path)

@@ -8,7 +8,7 @@ import xarray as xr
 
 from goaldriven import cli
 from goaldriven.io import InputError, open_netcdf, write_netcdf
-from goaldriven.stimuli import load_stimulus_set, save_stimulus_set_csv
+from goaldriven.stimulus_sets import load_stimulus_set, save_stimulus_set_csv
 
 from kalfas_scoring import digest, kalfas, refused  # noqa: F401 (kalfas is a fixture)
 

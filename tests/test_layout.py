@@ -89,7 +89,7 @@ def test_every_stage_depends_on_all_the_package_code_it_runs(pipeline):
 LAYERS = [
     {"io", "progress"},
     {"ridge", "models", "stimulus_ids", "controls"},
-    {"stimuli"},
+    {"synthetic", "stimulus_sets"},
     {"neural"},
     {"importers", "train"},
     {"external"},

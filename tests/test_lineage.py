@@ -74,7 +74,7 @@ def test_lineage_agrees_with_dvc_lock_for_every_stage(built):
 
 
 def test_lineage_fails_naming_a_raw_input_changed_on_disk(built):
-    path = built / "src/goaldriven/stimuli.py"
+    path = built / "src/goaldriven/stimulus_sets.py"
     original = path.read_bytes()
     try:
         path.write_bytes(original + b"\n# edited after the run\n")
@@ -82,7 +82,7 @@ def test_lineage_fails_naming_a_raw_input_changed_on_disk(built):
     finally:
         path.write_bytes(original)
     assert bad.returncode != 0
-    assert "src/goaldriven/stimuli.py (modified" in bad.stderr and FIGURE in bad.stderr
+    assert "src/goaldriven/stimulus_sets.py (modified" in bad.stderr and FIGURE in bad.stderr
 
 
 def test_lineage_of_a_file_no_stage_produces_is_a_clear_error(built, tmp_path):

@@ -8,7 +8,8 @@ from goaldriven.io import InputError
 from goaldriven.neural import (average_repetitions, load_assembly, plain_coords, save_assembly, trials_array,
                                validate_assembly)
 from goaldriven.simulate import simulate_recordings
-from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set
+from goaldriven.stimulus_sets import save_stimulus_set
+from goaldriven.synthetic import generate_stimulus_set
 from goaldriven.train import TrainConfig, train
 
 

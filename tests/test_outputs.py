@@ -13,7 +13,8 @@ from PIL import Image
 
 from goaldriven import cli
 from goaldriven.io import OUTPUT_MARKER, InputError
-from goaldriven.stimuli import generate_stimulus_set, save_stimulus_set_csv
+from goaldriven.stimulus_sets import save_stimulus_set_csv
+from goaldriven.synthetic import generate_stimulus_set
 from workflow_helpers import SHARED, refused, tree_hash
 
 KALFAS = SHARED / "kalfas2017_it"

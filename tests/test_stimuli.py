@@ -3,8 +3,8 @@ import pytest
 import xarray as xr
 
 from goaldriven.io import InputError
-from goaldriven.stimuli import (CATEGORIES, VARIATION_RANGES, generate_stimulus_set, load_stimulus_set,
-                                make_object, render, save_stimulus_set)
+from goaldriven.stimulus_sets import load_stimulus_set, save_stimulus_set
+from goaldriven.synthetic import CATEGORIES, VARIATION_RANGES, generate_stimulus_set, make_object, render
 
 COUNTS = {0: 1, 3: 2, 6: 2}
 

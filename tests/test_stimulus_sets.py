@@ -9,8 +9,9 @@ import xarray as xr
 from PIL import Image
 
 from goaldriven.io import InputError
-from goaldriven.stimuli import (generate_stimulus_set, import_image_folder, load_stimulus_set, read_image_folder,
-                                save_stimulus_set, save_stimulus_set_csv)
+from goaldriven.stimulus_sets import (import_image_folder, load_stimulus_set, read_image_folder, save_stimulus_set,
+                                      save_stimulus_set_csv)
+from goaldriven.synthetic import generate_stimulus_set
 
 from workflow_helpers import SHARED
 

@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 from goaldriven import train as train_mod
 from goaldriven.cli import main as cli_main
 from goaldriven.io import InputError
-from goaldriven.stimuli import generate_stimulus_set, load_stimulus_set, read_image_folder, save_stimulus_set
+from goaldriven.stimulus_sets import load_stimulus_set, read_image_folder, save_stimulus_set
+from goaldriven.synthetic import generate_stimulus_set
 from goaldriven.train import TrainConfig, load_weights, resolve_device, train
 
 from workflow_helpers import SHARED

@@ -68,7 +68,7 @@ def test_accuracies_are_those_recorded_by_training(table, runs):
 def test_final_epoch_matches_the_summary_of_the_same_weights(table, runs, tiny_sets, tmp_path):
     """The last epoch's row is what `goaldriven score` + `summarise` say of the final weights."""
     from goaldriven.features import extract_assembly
-    from goaldriven.stimuli import load_stimulus_set
+    from goaldriven.stimulus_sets import load_stimulus_set
 
     feats = extract_assembly(runs / "supervised" / "weights.safetensors", load_stimulus_set(tiny_sets["test"]),
                              model_id="hmo/supervised_seed0")
@@ -142,7 +142,7 @@ def test_per_model_tables_join_into_the_table_of_all_models(table, runs, tiny_se
 
 def test_final_scores_made_with_other_options_are_refused(runs, tiny_sets, tmp_path):
     from goaldriven.features import extract_assembly
-    from goaldriven.stimuli import load_stimulus_set
+    from goaldriven.stimulus_sets import load_stimulus_set
 
     feats = extract_assembly(runs / "untrained" / "weights.safetensors", load_stimulus_set(tiny_sets["test"]),
                              model_id="hmo/untrained_seed0")

@@ -1,6 +1,6 @@
 """goaldriven: goal-driven modelling of sensory cortex, reproducibly.
 
-Data flow one way: stimuli -> recordings (neural, simulate, importers) -> models/training
+Data flow one way: stimuli (synthetic, stimulus_sets) -> recordings (neural, simulate, importers) -> models/training
 (models, train, external) -> features -> mapping and RSA (mapping, rsa, brainscore, score),
 similarity and unit matching (similarity, convergence) -> summary, seed_variance, leaderboard,
 positive_control -> figures; lineage, provenance, api and cli sit at the edge. A module imports only modules before it in this

@@ -105,7 +105,7 @@ def score(model, layers, benchmark, *, input_size: int | None = None, preprocess
     from .features import FeatureSpec, extract_to_netcdf
     from .io import write_csv, write_netcdf
     from .score import score_model, score_rdms
-    from .stimuli import load_stimulus_set
+    from .stimulus_sets import load_stimulus_set
 
     if isinstance(layers, str):
         layers = [n.strip() for n in layers.split(",") if n.strip()]

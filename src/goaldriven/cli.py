@@ -37,7 +37,8 @@ def _epoch_list(text: str) -> tuple[int, ...]:
 
 
 def cmd_stimuli(a):
-    from .stimuli import generate_stimulus_set, save_stimulus_set
+    from .stimulus_sets import save_stimulus_set
+    from .synthetic import generate_stimulus_set
 
     da = generate_stimulus_set(seed=a.seed, split=a.split, images_per_variation=a.images_per_variation,
                                size=a.size, objects_per_category=a.objects_per_category, progress=True)
@@ -97,7 +98,7 @@ def _feature_spec(a):
 
 def cmd_features(a):
     from .features import extract_to_netcdf
-    from .stimuli import load_stimulus_set
+    from .stimulus_sets import load_stimulus_set
 
     spec = _feature_spec(a)
     layers = a.layers.split(",") if a.layers else None

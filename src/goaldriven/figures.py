@@ -201,7 +201,7 @@ def plot_montage(stimuli, out_png, data_label: str, *, per_cell: int = 3) -> Non
     if isinstance(stimuli, xr.DataArray):
         da, name = stimuli, "<DataArray>"
     else:
-        from .stimuli import load_stimulus_set
+        from .stimulus_sets import load_stimulus_set
 
         da, name = load_stimulus_set(stimuli), str(stimuli)
     for c in ("category_name", "object_name", "variation"):
@@ -619,7 +619,7 @@ def plot_unit_examples(table_csv, stimuli_nc, out_png, data_label: str) -> None:
     if isinstance(stimuli_nc, xr.DataArray):
         stimuli, stimuli_name = stimuli_nc, "<DataArray>"
     else:
-        from .stimuli import load_stimulus_set
+        from .stimulus_sets import load_stimulus_set
 
         stimuli, stimuli_name = load_stimulus_set(stimuli_nc), str(stimuli_nc)
     where = {s: i for i, s in enumerate(stimuli["stimulus_id"].values.astype(str))}

@@ -4,7 +4,7 @@ Each importer reads one dataset as its authors published it (see ``../shared/dat
 and writes a folder of netCDF files in the project's layout:
 
 - stimulus sets: uint8 pixels ``presentation x y x x x channel`` with ``stimulus_id``
-  (:func:`goaldriven.stimuli.save_stimulus_set`);
+  (:func:`goaldriven.stimulus_sets.save_stimulus_set`);
 - assemblies (Brain-Score layout): ``presentation x neuroid`` with ``stimulus_id`` (and
   ``repetition`` for single trials) and ``neuroid_id``/``region``
   (:func:`goaldriven.neural.save_assembly`);
@@ -34,7 +34,7 @@ import xarray as xr
 
 from .io import InputError, atomic_folder, write_netcdf
 from .neural import RDM_DIMS, save_assembly
-from .stimuli import import_image_folder, refuse_bombs, save_stimulus_set
+from .stimulus_sets import import_image_folder, refuse_bombs, save_stimulus_set
 
 log = logging.getLogger(__name__)
 
@@ -592,7 +592,7 @@ def import_assembly(source: str | os.PathLike, out: str | os.PathLike, size: int
     [x one time_bin], ``stimulus_id`` or ``image_id``, ``neuroid_id``, ``region``, optional
     ``repetition`` for single trials) and its stimulus set (``stimuli.nc``, or a BrainIO CSV
     with its images, flat or in class folders). Writes OUT/assembly.nc and OUT/stimuli.nc."""
-    from .stimuli import load_stimulus_set
+    from .stimulus_sets import load_stimulus_set
 
     source = Path(source)
     if not source.is_dir():

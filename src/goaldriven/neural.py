@@ -49,7 +49,7 @@ def save_assembly(assembly: xr.DataArray, path) -> None:
 def load_assembly(path, stimuli=None) -> xr.DataArray:
     """Load and validate an assembly, dims in canonical order, coords gathered per dim.
 
-    ``stimuli`` (a stimulus set or anything :func:`goaldriven.stimuli.load_stimulus_set`
+    ``stimuli`` (a stimulus set or anything :func:`goaldriven.stimulus_sets.load_stimulus_set`
     reads) additionally checks that every ``stimulus_id`` is in that set.
     Errors are :class:`~goaldriven.io.InputError` naming the file and the problem.
     """
@@ -185,7 +185,7 @@ def _py(value):
 
 def _check_stimuli(da, path, stimuli) -> None:
     if not isinstance(stimuli, xr.DataArray):
-        from .stimuli import load_stimulus_set
+        from .stimulus_sets import load_stimulus_set
 
         stimuli = load_stimulus_set(stimuli)
     known = set(stimuli["stimulus_id"].values.tolist())

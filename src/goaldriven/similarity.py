@@ -139,7 +139,7 @@ def collect_grams(feature_paths, stimuli=None, max_stimuli: int = 1000, seed: in
                          "layer_index": index, "depth": index / max(len(layers) - 1, 1)})
         del da
     if stimuli is not None:
-        from .stimuli import load_stimulus_set
+        from .stimulus_sets import load_stimulus_set
 
         pixels = stimuli if hasattr(stimuli, "dims") else load_stimulus_set(stimuli)
         source = "<stimuli>" if hasattr(stimuli, "dims") else str(stimuli)

@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from .features import extract
-from .stimuli import load_stimulus_set
+from .stimulus_sets import load_stimulus_set
 
 
 def simulate_recordings(weights, stimuli_path, n_v4: int = 128, n_it: int = 168,

@@ -72,8 +72,8 @@ class TrainConfig:
 
 def load_labelled_images(path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """uint8 images (N, 3, H, W), integer labels and class names of a labelled stimulus set
-    (any path :func:`goaldriven.stimuli.load_stimulus_set` reads)."""
-    from .stimuli import load_stimulus_set
+    (any path :func:`goaldriven.stimulus_sets.load_stimulus_set` reads)."""
+    from .stimulus_sets import load_stimulus_set
 
     da = load_stimulus_set(path)
     if "label" not in da.coords:
@@ -104,7 +104,7 @@ def normalise(x_uint8: torch.Tensor) -> torch.Tensor:
 
 def load_pose_targets(path) -> np.ndarray:
     """The pose targets (N, 3): position ``ty``, ``tz`` and size ``s`` of each image's object."""
-    from .stimuli import load_stimulus_set
+    from .stimulus_sets import load_stimulus_set
 
     da = load_stimulus_set(path)
     missing = [c for c in POSE_TARGETS if c not in da.coords]

@@ -149,7 +149,7 @@ def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None
     (``goaldriven score`` with the same benchmark, features and splits), reused instead of
     extracting and scoring those weights again.
     """
-    from .stimuli import load_stimulus_set
+    from .stimulus_sets import load_stimulus_set
 
     model_dirs = [Path(d) for d in model_dirs]
     if not model_dirs:

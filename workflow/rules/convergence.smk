@@ -3,7 +3,7 @@
 # Every pair of models (and raw pixels) and layers: debiased CKA with a shuffled-image null.
 rule convergence:
     input:
-        code("similarity", "features", "stimuli"),
+        code("similarity", "features", "stimulus_sets"),
         features=features_of(convergence_benchmark()),
         stimuli=benchmark_stimuli(convergence_benchmark()),
     output:

@@ -1,7 +1,7 @@
 # Every layer's activations of a frozen network for one benchmark's stimuli.
 rule features:
     input:
-        code("models", "train", "stimuli", "features"),
+        code("models", "train", "stimulus_sets", "features"),
         weights=lambda w: weights(w.model),
         stimuli=lambda w: benchmark_stimuli(w.benchmark),
     output:
@@ -49,7 +49,7 @@ rule external_model:
 rule features_external:
     input:
         unpack(external_files),
-        code("external", "stimuli", "features"),
+        code("external", "stimulus_sets", "features"),
         metrics=f"{R}/models/{{name}}/external_seed0/metrics.json",
         stimuli=lambda w: benchmark_stimuli(w.benchmark),
     output:

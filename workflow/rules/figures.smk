@@ -29,7 +29,7 @@ FIGURE_INPUTS = {
 
 rule figure:
     input:
-        code("figures", "stimuli"),
+        code("figures", "stimulus_sets"),
         data=lambda w: [p for _, p in figure_inputs(w.figure)],
     output:
         png=report(f"{R}/figures/{{figure}}.png", caption="../report/figure.rst", category="Figures"),

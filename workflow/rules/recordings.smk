@@ -5,7 +5,7 @@ if benchmarks_of("simulate"):
 
     rule train_surrogate:
         input:
-            code("models", "train", "stimuli"),
+            code("models", "train", "stimulus_sets"),
             train=f"{R}/stimuli/train.nc",
             test=f"{R}/stimuli/test.nc",
         output:
@@ -58,7 +58,7 @@ for _importer, _files in IMPORTER_FILES.items():
             name:
                 f"import_{_importer.replace('-', '_')}"
             input:
-                code("importers", "neural", "stimuli"),
+                code("importers", "neural", "stimulus_sets"),
                 source=lambda w: raw_data(BENCHMARKS[w.benchmark]["source"]),
             output:
                 [f"{R}/neural/{{benchmark}}/{f}" for f in _files],

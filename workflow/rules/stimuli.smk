@@ -4,7 +4,7 @@ if SYNTHETIC:
 
     rule stimuli:
         input:
-            code("stimuli"),
+            code("synthetic", "stimulus_sets"),
         output:
             f"{R}/stimuli/{{split}}.nc",
         log:
@@ -25,7 +25,7 @@ else:
 
     rule import_training_set:
         input:
-            code("stimuli", "importers"),
+            code("stimulus_sets", "importers"),
             source=lambda w: raw_data(config["training"]["source"]),
         output:
             f"{R}/stimuli/{{split}}.nc",
@@ -48,7 +48,7 @@ if OBJECTS:
 
     rule objects_stimuli:
         input:
-            code("stimuli"),
+            code("synthetic", "stimulus_sets"),
         output:
             f"{R}/stimuli/objects_{{split}}.nc",
         log:
