@@ -56,3 +56,14 @@ def test_bad_input_is_one_line_and_verbose_shows_the_traceback(tmp_path, capsys)
     assert err.count("\n") == 1 and "missing.csv" in err and "Traceback" not in err
     with pytest.raises((cli.InputError, FileNotFoundError)):
         cli.main(["-v", *args])  # -v: the exception itself, with its traceback
+
+
+def test_commands_of_the_workflow_extra_say_how_to_install_it(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rocrate" else real(name, *a))
+    assert cli.main(["crate", str(tmp_path / "crate")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'goaldriven[workflow]'" in err and "rocrate" in err
+    assert not (tmp_path / "crate").exists()

@@ -248,13 +248,23 @@ def cmd_figure(a):
     figures.make(a.name, inputs, a.out, data_label=a.label)
 
 
+def _workflow_extra(module: str) -> None:
+    """Refuse, in one line, a command that needs the [workflow] extra when it is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise InputError(f"needs {module}, part of the workflow extra: pip install 'goaldriven[workflow]'")
+
+
 def cmd_lineage(a):
+    _workflow_extra("dvc_data")
     from .lineage import lineage, render
 
     print(render(lineage(a.path, repo=a.repo), fmt=a.format))
 
 
 def cmd_crate(a):
+    _workflow_extra("rocrate")
     from .provenance import build_crate
 
     print(f"wrote {build_crate(a.out_dir, results=a.results, repo=a.repo)}")
