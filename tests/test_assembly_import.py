@@ -10,7 +10,7 @@ from PIL import Image
 from goaldriven import cli
 from goaldriven.importers import IMPORTERS, import_assembly
 from goaldriven.io import InputError
-from goaldriven.neural import load_assembly
+from goaldriven.assemblies import load_assembly
 from goaldriven.stimulus_sets import load_stimulus_set
 from workflow_helpers import REPO, copy_repo, planned_jobs
 

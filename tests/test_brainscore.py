@@ -20,7 +20,7 @@ from goaldriven import brainscore, cli
 from goaldriven.mapping import neural_predictivity
 from goaldriven.io import open_netcdf, write_netcdf
 from goaldriven.leaderboard import leaderboard
-from goaldriven.neural import save_assembly
+from goaldriven.assemblies import save_assembly
 from goaldriven.summary import held_out_scores, predictivity_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "brainscore" / "pls_fixture.npz"

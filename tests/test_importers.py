@@ -17,7 +17,7 @@ from goaldriven import cli
 from goaldriven.importers import (IMPORTERS, cowley_sessions, import_cowley_v4, import_kalfas_it,
                                   import_kriegeskorte92, read_matlab_table)
 from goaldriven.io import InputError
-from goaldriven.neural import load_assembly
+from goaldriven.assemblies import load_assembly
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))

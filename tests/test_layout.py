@@ -90,7 +90,7 @@ LAYERS = [
     {"io", "progress"},
     {"ridge", "models", "stimulus_ids", "controls"},
     {"synthetic", "stimulus_sets"},
-    {"neural"},
+    {"assemblies"},
     {"importers", "train"},
     {"external"},
     {"features"},

@@ -4,7 +4,7 @@ import xarray as xr
 from goaldriven.rsa import rdm_noise_ceiling
 
 from goaldriven.rsa import repetition_split_rdms
-from goaldriven.neural import average_repetitions, trials_array
+from goaldriven.assemblies import average_repetitions, trials_array
 from goaldriven.score import _blocks, _rsa_ceilings
 
 

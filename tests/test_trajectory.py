@@ -10,7 +10,7 @@ import pytest
 from goaldriven.cli import main
 from goaldriven.figures import make
 from goaldriven.io import InputError, read_json, write_netcdf
-from goaldriven.neural import save_assembly
+from goaldriven.assemblies import save_assembly
 from goaldriven.simulate import simulate_recordings
 from goaldriven.score import score_model
 from goaldriven.summary import tables

@@ -58,6 +58,6 @@ def test_export_dvc_refuses_an_untested_snakemake():
 def test_pyproject_pins_the_snakemake_range_export_dvc_was_tested_with():
     import tomllib
 
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["workflow"]
     (pin,) = [d for d in deps if d.startswith("snakemake") and not d.startswith("snakemake-")]
     assert pin.split("#")[0].strip() == "snakemake" + _export_dvc().TESTED_SNAKEMAKE

@@ -57,7 +57,7 @@ def cmd_train(a):
 
 
 def cmd_simulate(a):
-    from .neural import save_assembly
+    from .assemblies import save_assembly
     from .simulate import simulate_recordings
 
     da = simulate_recordings(a.weights, a.stimuli, n_v4=a.n_v4, n_it=a.n_it, v4_layer=a.v4_layer,

@@ -23,7 +23,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .io import InputError, atomic_path, open_netcdf  # noqa: E402
-from .neural import is_rdm_assembly  # noqa: E402
+from .assemblies import is_rdm_assembly  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
 DPI = 200

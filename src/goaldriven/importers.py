@@ -7,7 +7,7 @@ and writes a folder of netCDF files in the project's layout:
   (:func:`goaldriven.stimulus_sets.save_stimulus_set`);
 - assemblies (Brain-Score layout): ``presentation x neuroid`` with ``stimulus_id`` (and
   ``repetition`` for single trials) and ``neuroid_id``/``region``
-  (:func:`goaldriven.neural.save_assembly`);
+  (:func:`goaldriven.assemblies.save_assembly`);
 - RDM assemblies: ``source x stimulus_a x stimulus_b``.
 
 Every file carries ``identifier``, ``stimulus_set_identifier`` (assemblies) and ``source``
@@ -33,7 +33,7 @@ import pandas as pd
 import xarray as xr
 
 from .io import InputError, atomic_folder, write_netcdf
-from .neural import RDM_DIMS, save_assembly
+from .assemblies import RDM_DIMS, save_assembly
 from .stimulus_sets import import_image_folder, refuse_bombs, save_stimulus_set
 
 log = logging.getLogger(__name__)
@@ -566,7 +566,7 @@ def _plain_assembly(path: Path) -> xr.DataArray:
     """An assembly.nc as BrainIO writes it (MultiIndexes reset to plain coordinates; older
     files name the stimuli ``image_id``), in our layout; errors name the file and the field."""
     from .io import open_netcdf
-    from .neural import plain_coords
+    from .assemblies import plain_coords
 
     da = plain_coords(open_netcdf(path))
     if "stimulus_id" not in da.coords:
@@ -611,7 +611,7 @@ def import_assembly(source: str | os.PathLike, out: str | os.PathLike, size: int
              assembly.sizes["presentation"], assembly.sizes["neuroid"],
              ", ".join(map(str, dict.fromkeys(assembly["region"].values.tolist()))), stim_path,
              stimuli.sizes["presentation"])
-    from .neural import validate_assembly
+    from .assemblies import validate_assembly
 
     validate_assembly(assembly, path, stimuli=stimuli)
     with atomic_folder(out) as tmp:

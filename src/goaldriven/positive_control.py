@@ -35,7 +35,7 @@ import xarray as xr
 from .features import layer_matrix, layer_order, open_features
 from .io import InputError, open_netcdf
 from .mapping import columnwise_r
-from .neural import rdm_parts
+from .assemblies import rdm_parts
 from .rsa import compare_vectors, rdm
 from .stimulus_ids import image_halves, rows_of
 from .summary import MODEL_FOLDER, site_halves

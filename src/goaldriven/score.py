@@ -21,7 +21,7 @@ from . import brainscore
 from .features import layer_matrix, layer_order, open_features
 from .io import InputError, open_netcdf
 from .mapping import explained_variance, neural_predictivity, split_half_reliability
-from .neural import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
+from .assemblies import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
 from .ridge import CRITERIA
 from .rsa import bootstrap_rdm_comparison, compare_rdms, rdm, rdm_noise_ceiling, repetition_split_rdms
 from .stimulus_ids import canonical_order, image_halves, rows_by_stimulus_id, rows_of

@@ -16,7 +16,7 @@ from . import brainscore
 from .features import layer_matrix, open_features
 from .io import InputError, open_netcdf, read_json, write_csv, write_netcdf
 from .mapping import columnwise_r, explained_variance
-from .neural import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
+from .assemblies import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
 from .rsa import rdm
 from .stimulus_ids import image_halves, rows_of
 

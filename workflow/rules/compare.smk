@@ -2,7 +2,7 @@
 rule score:
     input:
         unpack(lambda w: benchmark_responses(w.benchmark)),
-        code("mapping", "rsa", "features", "neural", "score"),
+        code("mapping", "rsa", "features", "assemblies", "score"),
         features=f"{R}/features/{{benchmark}}/{{model}}.nc",
     output:
         f"{R}/scores/{{benchmark}}/{{model}}.nc",
@@ -26,7 +26,7 @@ rule score:
 
 rule score_rdms:
     input:
-        code("mapping", "rsa", "features", "neural", "score"),
+        code("mapping", "rsa", "features", "assemblies", "score"),
         features=f"{R}/features/{{benchmark}}/{{model}}.nc",
         rdms=f"{R}/neural/{{benchmark}}/rdms.nc",
     output:
@@ -48,7 +48,7 @@ rule score_rdms:
 
 rule summarise:
     input:
-        code("mapping", "rsa", "features", "neural", "summary"),
+        code("mapping", "rsa", "features", "assemblies", "summary"),
         scores=all_scores(),
         metrics=expand(f"{R}/models/{{model}}/metrics.json", model=scored_models()),
         panel_features=features_of(rsa_panel_benchmark(), scored_models()),

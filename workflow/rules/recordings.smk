@@ -28,7 +28,7 @@ if benchmarks_of("simulate"):
 
     rule simulate_recordings:
         input:
-            code("simulate", "neural"),
+            code("simulate", "assemblies"),
             weights=f"{R}/recordings/surrogate/weights.safetensors",
             stimuli=f"{R}/stimuli/test.nc",
         output:
@@ -58,7 +58,7 @@ for _importer, _files in IMPORTER_FILES.items():
             name:
                 f"import_{_importer.replace('-', '_')}"
             input:
-                code("importers", "neural", "stimulus_sets"),
+                code("importers", "assemblies", "stimulus_sets"),
                 source=lambda w: raw_data(BENCHMARKS[w.benchmark]["source"]),
             output:
                 [f"{R}/neural/{{benchmark}}/{f}" for f in _files],

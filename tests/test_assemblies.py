@@ -5,7 +5,7 @@ import xarray as xr
 
 from goaldriven.mapping import split_half_reliability
 from goaldriven.io import InputError
-from goaldriven.neural import (average_repetitions, load_assembly, plain_coords, save_assembly, trials_array,
+from goaldriven.assemblies import (average_repetitions, load_assembly, plain_coords, save_assembly, trials_array,
                                validate_assembly)
 from goaldriven.simulate import simulate_recordings
 from goaldriven.stimulus_sets import save_stimulus_set
