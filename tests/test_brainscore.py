@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -149,3 +150,15 @@ def test_the_config_key_reaches_every_scoring_command(tmp_path):
     out = run(["snakemake", "-n", "-p", "--cores", "1", "--configfile", "config/pls.yaml"], repo).stdout
     commands = [line for line in out.splitlines() if re.search(r"goaldriven (--threads \d+ )?(score|trajectory) ", line)]
     assert commands and all("--method pls" in line for line in commands), commands[:3]
+
+
+def test_figures_label_brainscore_aggregates_as_such(bs, tmp_path):
+    from goaldriven import figures
+    from goaldriven.summary import predictivity_rows
+
+    _write_benchmark(bs, tmp_path)
+    ds = _score(tmp_path, "pls")
+    df = pd.DataFrame([{**r, "arch": "toy", "task": "supervised", "seed": 0, "model": "toy/supervised_seed0"}
+                       for r in predictivity_rows(ds, {})])
+    assert figures._ev_axis_label(df) == figures.BS_LABEL
+    assert figures._ev_axis_label(df.assign(convention="goaldriven")) == figures.MEDIAN_EV_LABEL

@@ -126,6 +126,13 @@ def _raw_r2_note(df) -> str:
 
 
 RAW_R2_LABEL = "signed r² (raw: no noise ceiling,\nnot a fraction of explainable variance)"
+# comparison.method pls: the area score is Brain-Score's aggregate, not a median of site scores.
+BS_LABEL = "Brain-Score ceiled score:\n(mean over splits of median r)² / ceiling"
+BS_RAW_LABEL = "Brain-Score raw score, signed (mean over\nsplits of median r)² (no noise ceiling)"
+
+
+def _brainscore(df) -> bool:
+    return "convention" in df and bool((df["convention"].astype(str) == "brainscore").any())
 
 
 def _ev_axis_label(df, median: bool = True) -> str:
@@ -133,6 +140,9 @@ def _ev_axis_label(df, median: bool = True) -> str:
     only where a ceiling divides it; regions without one (``ceiling_normalised`` False) named."""
     flag = df["ceiling_normalised"].astype(bool) if "ceiling_normalised" in df else pd.Series(True, df.index)
     raw = sorted(df.loc[~flag, "region"].unique()) if "region" in df else ([] if flag.all() else ["all"])
+    if _brainscore(df):
+        return (BS_LABEL + f";\nraw for {', '.join(raw)} (no noise ceiling)" if raw and flag.any()
+                else BS_RAW_LABEL if raw else BS_LABEL)
     prefix = "median over sites: " if median else ""
     if not raw:
         return MEDIAN_EV_LABEL if median else EV_LABEL
@@ -145,6 +155,8 @@ def _column_label(models, column: str) -> str:
     """Axis label of a models.csv score column, raw r² if its ``<column>_normalised`` says so."""
     flag = models.get(f"{column}_normalised")
     raw = flag is not None and not flag.astype(str).str.lower().isin(["true", "1", "1.0"]).any()
+    if _brainscore(models):
+        return BS_RAW_LABEL if raw else BS_LABEL
     return RAW_R2_LABEL if raw else EV_LABEL
 
 
@@ -758,7 +770,11 @@ def plot_leaderboard(leaderboard_csv, out_png, data_label: str) -> None:
             ax.errorbar(g["score"], y, xerr=np.nan_to_num(np.abs(err)), fmt="none", ecolor="black", lw=1, capsize=2)
         ax.set_yticks(y, [f"{r.model} ({r.best_layer})" if "best_layer" in g else r.model for r in g.itertuples()],
                       fontsize=8)
-        ax.set_xlabel(labels.get(g["metric"].iloc[0], g["metric"].iloc[0]), fontsize=9)
+        metric = g["metric"].iloc[0]
+        if _brainscore(g) and metric in ("ev", "r2"):
+            ax.set_xlabel(BS_LABEL if metric == "ev" else BS_RAW_LABEL, fontsize=9)
+        else:
+            ax.set_xlabel(labels.get(metric, metric), fontsize=9)
         ax.set_title(f"{benchmark}: {area}", fontsize=10)
         ax.axvline(0, color="black", lw=0.5)
     handles = [Patch(color=c, alpha=0.8, label=k) for k, c in KIND_STYLE.items() if k in set(df["kind"])]
