@@ -20,6 +20,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/dvc.smk"
 
 
 wildcard_constraints:
@@ -44,8 +45,8 @@ include: "workflow/rules/figures.smk"
 rule all:
     input:
         all_figures(),
-        f"{R}/summary/leaderboard.json",
-        f"{R}/summary/layer_profiles",
+        f"{RESULTS}/summary/leaderboard.json",
+        f"{RESULTS}/summary/layer_profiles",
 
 
 onsuccess:

@@ -1,15 +1,14 @@
 # Helpers shared by the rules: where files live, which models and benchmarks a config asks for,
-# code dependencies. Every path is under the experiment's results folder R (config "results").
+# code dependencies. Every path is under the experiment's results folder RESULTS (config
+# "results"); raw data and the DVC record are in dvc.smk.
 import ast
 import os
-import subprocess
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.logging import logger
 
-R = config.get("results", "results")
-L = config.get("logs", "logs")
+RESULTS = config.get("results", "results")  # this experiment's results folder
+LOGS = config.get("logs", "logs")  # and its logs
 ZOO_TASKS = "supervised|untrained|autoencoder|objects|untrained_objects"
 ZOO_MODEL_RE = rf"surrogate|[a-z0-9]+/({ZOO_TASKS})_seed[0-9]+"
 MODEL_RE = ZOO_MODEL_RE + r"|[a-z0-9]+/external_seed0"  # external models: NAME/external_seed0
@@ -19,7 +18,7 @@ CONTROLS = [n for n, e in EXTERNAL.items() if e["factory"].startswith("goaldrive
 # A positive-control table when trained networks have something to be compared with.
 POSITIVE_CONTROL = bool(CONTROLS or "untrained" in config["models"]["tasks"] or config.get("objects"))
 BENCHMARKS = config["neural"]  # name -> {importer, source}
-# What each importer writes into R/neural/{benchmark}/ (the simulator writes R/recordings/).
+# What each importer writes into RESULTS/neural/{benchmark}/ (the simulator writes RESULTS/recordings/).
 IMPORTER_FILES = {
     "cowley-v4": ["assembly.nc", "trials.nc", "stimuli.nc"],
     "kalfas-it": ["assembly.nc", "stimuli.nc"],
@@ -32,24 +31,6 @@ KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored alon
 # The config files of this run, recorded by every job in its run manifest (goaldriven lineage).
 # Set, not read (so no `envvars:`); a cluster job parses this file again and sets it there too.
 os.environ.update(GOALDRIVEN_CONFIG=os.pathsep.join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"])))
-
-
-def raw_data(path):
-    """The raw input to depend on -- the folder a data/*.dvc file tracks as one unit when
-    ``path`` lies inside it, else ``path``. Depending on the tracked unit keeps the DAG (and the
-    generated dvc.yaml) the same before and after ``dvc update`` fetches the data. If it is not
-    here yet, the error says how to fetch it rather than Snakemake's bare "missing input"."""
-    wanted = Path(path)
-    tracked = next(
-        (q for q in [wanted, *wanted.parents] if q.name and q.with_suffix(f"{q.suffix}.dvc").is_file()), None
-    )
-    unit = tracked or wanted
-    if not unit.exists():
-        how = (
-            f"fetch it with: dvc update {unit}.dvc (see data/README.md)" if tracked else "check the path in the config"
-        )
-        raise WorkflowError(f"raw input {unit} is missing; {how}")
-    return str(unit)
 
 
 def benchmarks_of(*importers):
@@ -318,17 +299,17 @@ def external_options(name):
 
 def benchmark_stimuli(benchmark):
     if BENCHMARKS[benchmark]["importer"] == "simulate":
-        return f"{R}/stimuli/test.nc"
-    return f"{R}/neural/{benchmark}/stimuli.nc"
+        return f"{RESULTS}/stimuli/test.nc"
+    return f"{RESULTS}/neural/{benchmark}/stimuli.nc"
 
 
 def benchmark_responses(benchmark):
     """Site responses of a predictivity benchmark: {"recordings": ..., ["trials": ...]}."""
     if BENCHMARKS[benchmark]["importer"] == "simulate":
-        return {"recordings": f"{R}/recordings/simulated.nc"}
-    files = {"recordings": f"{R}/neural/{benchmark}/assembly.nc"}
+        return {"recordings": f"{RESULTS}/recordings/simulated.nc"}
+    files = {"recordings": f"{RESULTS}/neural/{benchmark}/assembly.nc"}
     if "trials.nc" in IMPORTER_FILES[BENCHMARKS[benchmark]["importer"]]:
-        files["trials"] = f"{R}/neural/{benchmark}/trials.nc"
+        files["trials"] = f"{RESULTS}/neural/{benchmark}/trials.nc"
     return files
 
 
@@ -347,7 +328,7 @@ def kept_epochs(model):
     second diet's networks)."""
     if Path(model).name.split("_seed")[0] not in ("supervised", "autoencoder"):
         return []
-    return [f"{R}/models/{model}/epochs/epoch_{e:03d}.safetensors" for e in KEEP_EPOCHS]
+    return [f"{RESULTS}/models/{model}/epochs/epoch_{e:03d}.safetensors" for e in KEEP_EPOCHS]
 
 
 def rsa_panel_benchmark():
@@ -358,27 +339,27 @@ def rsa_panel_benchmark():
 def panel_data(benchmark):
     """What the RSA figure's area RDMs come from: published RDMs, or the site responses."""
     if benchmark in RDM_BENCHMARKS:
-        return f"{R}/neural/{benchmark}/rdms.nc"
+        return f"{RESULTS}/neural/{benchmark}/rdms.nc"
     return benchmark_responses(benchmark)["recordings"]
 
 
 def features_of(benchmark, models=None):
-    return [f"{R}/features/{benchmark}/{m}.nc" for m in (models or candidate_models())]
+    return [f"{RESULTS}/features/{benchmark}/{m}.nc" for m in (models or candidate_models())]
 
 
 def all_scores():
-    return [f"{R}/scores/{b}/{m}.nc" for b in BENCHMARKS for m in scored_models()]
+    return [f"{RESULTS}/scores/{b}/{m}.nc" for b in BENCHMARKS for m in scored_models()]
 
 
 def matching_tables():
     m = config["models"]
-    return expand(f"{R}/convergence/matching/{{arch}}_{{task}}.csv", arch=m["archs"], task=m["tasks"])
+    return expand(f"{RESULTS}/convergence/matching/{{arch}}_{{task}}.csv", arch=m["archs"], task=m["tasks"])
 
 
 def weights(model):
     if model == "surrogate":
-        return f"{R}/recordings/surrogate/weights.safetensors"
-    return f"{R}/models/{model}/weights.safetensors"
+        return f"{RESULTS}/recordings/surrogate/weights.safetensors"
+    return f"{RESULTS}/models/{model}/weights.safetensors"
 
 
 def per_object(counts):
@@ -387,24 +368,7 @@ def per_object(counts):
 
 
 def all_figures():
-    return expand(f"{R}/figures/{{figure}}.{{ext}}", figure=FIGURES, ext=["png", "pdf"])
-
-
-def record_in_dvc():
-    """After a successful run, record the results in this config's dvc.lock (`dvc commit`), so
-    that `dvc repro` finds them up to date. Runs on the submitting host, never in a cluster job."""
-    if not config.get("dvc", {}).get("commit_after_snakemake", False):
-        return
-    if workflow.touch:  # `snakemake --touch` changed no content: nothing new to record
-        return
-    cmd = ["python", "workflow/scripts/export_dvc.py", "--commit"]
-    for f in workflow.overwrite_configfiles or []:
-        cmd += ["--configfile", str(f)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        logger.warning(f"could not record results in dvc.lock: {result.stderr.strip()}")
-    else:
-        logger.info(result.stdout.strip())
+    return expand(f"{RESULTS}/figures/{{figure}}.{{ext}}", figure=FIGURES, ext=["png", "pdf"])
 
 
 def figure_inputs(figure):

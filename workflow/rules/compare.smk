@@ -3,11 +3,11 @@ rule score:
     input:
         unpack(lambda w: benchmark_responses(w.benchmark)),
         code("mapping", "rsa", "features", "assemblies", "score"),
-        features=f"{R}/features/{{benchmark}}/{{model}}.nc",
+        features=f"{RESULTS}/features/{{benchmark}}/{{model}}.nc",
     output:
-        f"{R}/scores/{{benchmark}}/{{model}}.nc",
+        f"{RESULTS}/scores/{{benchmark}}/{{model}}.nc",
     log:
-        f"{L}/scores/{{benchmark}}/{{model}}.log",
+        f"{LOGS}/scores/{{benchmark}}/{{model}}.log",
     wildcard_constraints:
         benchmark=one_of(PREDICTIVITY),
     conda:
@@ -27,12 +27,12 @@ rule score:
 rule score_rdms:
     input:
         code("mapping", "rsa", "features", "assemblies", "score"),
-        features=f"{R}/features/{{benchmark}}/{{model}}.nc",
-        rdms=f"{R}/neural/{{benchmark}}/rdms.nc",
+        features=f"{RESULTS}/features/{{benchmark}}/{{model}}.nc",
+        rdms=f"{RESULTS}/neural/{{benchmark}}/rdms.nc",
     output:
-        f"{R}/scores/{{benchmark}}/{{model}}.nc",
+        f"{RESULTS}/scores/{{benchmark}}/{{model}}.nc",
     log:
-        f"{L}/scores/{{benchmark}}/{{model}}.log",
+        f"{LOGS}/scores/{{benchmark}}/{{model}}.log",
     wildcard_constraints:
         benchmark=one_of(RDM_BENCHMARKS),
     conda:
@@ -50,20 +50,20 @@ rule summarise:
     input:
         code("mapping", "rsa", "features", "assemblies", "summary"),
         scores=all_scores(),
-        metrics=expand(f"{R}/models/{{model}}/metrics.json", model=scored_models()),
+        metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=scored_models()),
         panel_features=features_of(rsa_panel_benchmark(), scored_models()),
         panel_data=panel_data(rsa_panel_benchmark()),
-        surrogate=[f"{R}/scores/{b}/surrogate.nc" for b in benchmarks_of("simulate")],
+        surrogate=[f"{RESULTS}/scores/{b}/surrogate.nc" for b in benchmarks_of("simulate")],
     output:
-        f"{R}/summary/predictivity.csv",
-        f"{R}/summary/rsa.csv",
-        f"{R}/summary/models.csv",
-        f"{R}/summary/rdms.nc",
-        f"{R}/summary/references.csv",
-        f"{R}/summary/sessions.csv",
-        [f"{R}/summary/recovery.csv"] if benchmarks_of("simulate") else [],
+        f"{RESULTS}/summary/predictivity.csv",
+        f"{RESULTS}/summary/rsa.csv",
+        f"{RESULTS}/summary/models.csv",
+        f"{RESULTS}/summary/rdms.nc",
+        f"{RESULTS}/summary/references.csv",
+        f"{RESULTS}/summary/sessions.csv",
+        [f"{RESULTS}/summary/recovery.csv"] if benchmarks_of("simulate") else [],
     log:
-        f"{L}/summary/summarise.log",
+        f"{LOGS}/summary/summarise.log",
     conda:
         "../../envs/goaldriven.yaml"
     params:
@@ -81,15 +81,15 @@ rule trajectory_model:
     input:
         unpack(lambda w: benchmark_responses(trajectory_benchmark())),
         code("trajectory"),
-        weights=f"{R}/models/{{model}}/weights.safetensors",
-        metrics=f"{R}/models/{{model}}/metrics.json",
+        weights=f"{RESULTS}/models/{{model}}/weights.safetensors",
+        metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         kept=lambda w: kept_epochs(w.model),
         stimuli=benchmark_stimuli(trajectory_benchmark()),
-        scores=f"{R}/scores/{trajectory_benchmark()}/{{model}}.nc",
+        scores=f"{RESULTS}/scores/{trajectory_benchmark()}/{{model}}.nc",
     output:
-        f"{R}/summary/trajectory/{{model}}.csv",
+        f"{RESULTS}/summary/trajectory/{{model}}.csv",
     log:
-        f"{L}/summary/trajectory/{{model}}.log",
+        f"{LOGS}/summary/trajectory/{{model}}.log",
     wildcard_constraints:
         model=MODEL_RE,
     conda:
@@ -121,11 +121,11 @@ rule trajectory_model:
 rule trajectory:
     input:
         code("trajectory"),
-        tables=expand(f"{R}/summary/trajectory/{{model}}.csv", model=candidate_models()),
+        tables=expand(f"{RESULTS}/summary/trajectory/{{model}}.csv", model=candidate_models()),
     output:
-        f"{R}/summary/trajectory.csv",
+        f"{RESULTS}/summary/trajectory.csv",
     log:
-        f"{L}/summary/trajectory.log",
+        f"{LOGS}/summary/trajectory.log",
     conda:
         "../../envs/goaldriven.yaml"
     shell:
@@ -139,10 +139,10 @@ rule leaderboard:
         code("leaderboard"),
         scores=all_scores(),
     output:
-        csv=report(f"{R}/summary/leaderboard.csv", caption="../report/leaderboard.rst", category="Leaderboard"),
-        json=f"{R}/summary/leaderboard.json",
+        csv=report(f"{RESULTS}/summary/leaderboard.csv", caption="../report/leaderboard.rst", category="Leaderboard"),
+        json=f"{RESULTS}/summary/leaderboard.json",
     log:
-        f"{L}/summary/leaderboard.log",
+        f"{LOGS}/summary/leaderboard.log",
     conda:
         "../../envs/goaldriven.yaml"
     params:
@@ -157,11 +157,11 @@ rule leaderboard:
 rule layer_profiles:
     input:
         code("leaderboard"),
-        predictivity=f"{R}/summary/predictivity.csv",
+        predictivity=f"{RESULTS}/summary/predictivity.csv",
     output:
-        directory(f"{R}/summary/layer_profiles"),
+        directory(f"{RESULTS}/summary/layer_profiles"),
     log:
-        f"{L}/summary/layer_profiles.log",
+        f"{LOGS}/summary/layer_profiles.log",
     conda:
         "../../envs/goaldriven.yaml"
     shell:
@@ -173,13 +173,13 @@ rule layer_profiles:
 rule positive_control:
     input:
         code("positive_control"),
-        scores=[f"{R}/scores/{b}/{m}.nc" for b in PREDICTIVITY for m in scored_models()],
+        scores=[f"{RESULTS}/scores/{b}/{m}.nc" for b in PREDICTIVITY for m in scored_models()],
         rdm_features=[p for b in RDM_BENCHMARKS[:1] for p in features_of(b, scored_models())],
-        rdms=[f"{R}/neural/{b}/rdms.nc" for b in RDM_BENCHMARKS[:1]],
+        rdms=[f"{RESULTS}/neural/{b}/rdms.nc" for b in RDM_BENCHMARKS[:1]],
     output:
-        f"{R}/summary/positive_control.csv",
+        f"{RESULTS}/summary/positive_control.csv",
     log:
-        f"{L}/summary/positive_control.log",
+        f"{LOGS}/summary/positive_control.log",
     conda:
         "../../envs/goaldriven.yaml"
     params:

@@ -7,11 +7,11 @@ rule convergence:
         features=features_of(convergence_benchmark()),
         stimuli=benchmark_stimuli(convergence_benchmark()),
     output:
-        similarity=f"{R}/convergence/similarity.csv",
-        summary=f"{R}/convergence/similarity_summary.csv",
-        correspondence=f"{R}/convergence/correspondence.csv",
+        similarity=f"{RESULTS}/convergence/similarity.csv",
+        summary=f"{RESULTS}/convergence/similarity_summary.csv",
+        correspondence=f"{RESULTS}/convergence/correspondence.csv",
     log:
-        f"{L}/convergence/similarity.log",
+        f"{LOGS}/convergence/similarity.log",
     conda:
         "../../envs/goaldriven.yaml"
     params:
@@ -30,9 +30,9 @@ rule unit_matching:
             expand("{arch}/{task}_seed{seed}", arch=w.arch, task=w.task, seed=config["models"]["seeds"]),
         ),
     output:
-        f"{R}/convergence/matching/{{arch}}_{{task}}.csv",
+        f"{RESULTS}/convergence/matching/{{arch}}_{{task}}.csv",
     log:
-        f"{L}/convergence/matching_{{arch}}_{{task}}.log",
+        f"{LOGS}/convergence/matching_{{arch}}_{{task}}.log",
     conda:
         "../../envs/goaldriven.yaml"
     params:
@@ -47,11 +47,11 @@ rule unit_matching:
 rule seed_variance:
     input:
         code("seed_variance"),
-        models=f"{R}/summary/models.csv",
+        models=f"{RESULTS}/summary/models.csv",
     output:
-        f"{R}/convergence/seed_variance.csv",
+        f"{RESULTS}/convergence/seed_variance.csv",
     log:
-        f"{L}/convergence/seed_variance.log",
+        f"{LOGS}/convergence/seed_variance.log",
     conda:
         "../../envs/goaldriven.yaml"
     params:
@@ -72,9 +72,9 @@ rule unit_examples:
             ),
         ),
     output:
-        f"{R}/convergence/unit_examples.csv",
+        f"{RESULTS}/convergence/unit_examples.csv",
     log:
-        f"{L}/convergence/unit_examples.log",
+        f"{LOGS}/convergence/unit_examples.log",
     conda:
         "../../envs/goaldriven.yaml"
     params:

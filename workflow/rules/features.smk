@@ -5,9 +5,9 @@ rule features:
         weights=lambda w: weights(w.model),
         stimuli=lambda w: benchmark_stimuli(w.benchmark),
     output:
-        f"{R}/features/{{benchmark}}/{{model}}.nc",
+        f"{RESULTS}/features/{{benchmark}}/{{model}}.nc",
     log:
-        f"{L}/features/{{benchmark}}/{{model}}.log",
+        f"{LOGS}/features/{{benchmark}}/{{model}}.log",
     wildcard_constraints:
         model=ZOO_MODEL_RE,
     conda:
@@ -32,9 +32,9 @@ rule external_model:
         unpack(external_files),
         code("external"),
     output:
-        f"{R}/models/{{name}}/external_seed0/metrics.json",
+        f"{RESULTS}/models/{{name}}/external_seed0/metrics.json",
     log:
-        f"{L}/models/{{name}}/external_seed0.log",
+        f"{LOGS}/models/{{name}}/external_seed0.log",
     wildcard_constraints:
         name=one_of(EXTERNAL),
     conda:
@@ -50,12 +50,12 @@ rule features_external:
     input:
         unpack(external_files),
         code("external", "stimulus_sets", "features"),
-        metrics=f"{R}/models/{{name}}/external_seed0/metrics.json",
+        metrics=f"{RESULTS}/models/{{name}}/external_seed0/metrics.json",
         stimuli=lambda w: benchmark_stimuli(w.benchmark),
     output:
-        f"{R}/features/{{benchmark}}/{{name}}/external_seed0.nc",
+        f"{RESULTS}/features/{{benchmark}}/{{name}}/external_seed0.nc",
     log:
-        f"{L}/features/{{benchmark}}/{{name}}/external_seed0.log",
+        f"{LOGS}/features/{{benchmark}}/{{name}}/external_seed0.log",
     wildcard_constraints:
         name=one_of(EXTERNAL),
     conda:

@@ -6,13 +6,13 @@ if benchmarks_of("simulate"):
     rule train_surrogate:
         input:
             code("models", "train", "stimulus_sets"),
-            train=f"{R}/stimuli/train.nc",
-            test=f"{R}/stimuli/test.nc",
+            train=f"{RESULTS}/stimuli/train.nc",
+            test=f"{RESULTS}/stimuli/test.nc",
         output:
-            f"{R}/recordings/surrogate/weights.safetensors",
-            f"{R}/recordings/surrogate/metrics.json",
+            f"{RESULTS}/recordings/surrogate/weights.safetensors",
+            f"{RESULTS}/recordings/surrogate/metrics.json",
         log:
-            f"{L}/recordings/train_surrogate.log",
+            f"{LOGS}/recordings/train_surrogate.log",
         conda:
             "../../envs/goaldriven.yaml"
         params:
@@ -29,12 +29,12 @@ if benchmarks_of("simulate"):
     rule simulate_recordings:
         input:
             code("simulate", "assemblies"),
-            weights=f"{R}/recordings/surrogate/weights.safetensors",
-            stimuli=f"{R}/stimuli/test.nc",
+            weights=f"{RESULTS}/recordings/surrogate/weights.safetensors",
+            stimuli=f"{RESULTS}/stimuli/test.nc",
         output:
-            f"{R}/recordings/simulated.nc",
+            f"{RESULTS}/recordings/simulated.nc",
         log:
-            f"{L}/recordings/simulate.log",
+            f"{LOGS}/recordings/simulate.log",
         conda:
             "../../envs/goaldriven.yaml"
         params:
@@ -61,9 +61,9 @@ for _importer, _files in IMPORTER_FILES.items():
                 code("importers", "assemblies", "stimulus_sets"),
                 source=lambda w: raw_data(BENCHMARKS[w.benchmark]["source"]),
             output:
-                [f"{R}/neural/{{benchmark}}/{f}" for f in _files],
+                [f"{RESULTS}/neural/{{benchmark}}/{f}" for f in _files],
             log:
-                f"{L}/neural/{{benchmark}}.log",
+                f"{LOGS}/neural/{{benchmark}}.log",
             wildcard_constraints:
                 benchmark=one_of(benchmarks_of(_importer)),
             conda:
@@ -71,7 +71,7 @@ for _importer, _files in IMPORTER_FILES.items():
             params:
                 importer=_importer,
                 source=lambda w: BENCHMARKS[w.benchmark]["source"],
-                out=lambda w: f"{R}/neural/{w.benchmark}",
+                out=lambda w: f"{RESULTS}/neural/{w.benchmark}",
                 size=lambda w: f" --size {BENCHMARKS[w.benchmark]['size']}" if "size" in BENCHMARKS[w.benchmark] else "",
             shell:
                 "goaldriven import {params.importer} {params.source} {params.out}{params.size} > {log} 2>&1"

@@ -6,9 +6,9 @@ if SYNTHETIC:
         input:
             code("synthetic", "stimulus_sets"),
         output:
-            f"{R}/stimuli/{{split}}.nc",
+            f"{RESULTS}/stimuli/{{split}}.nc",
         log:
-            f"{L}/stimuli/{{split}}.log",
+            f"{LOGS}/stimuli/{{split}}.log",
         conda:
             "../../envs/goaldriven.yaml"
         params:
@@ -28,9 +28,9 @@ else:
             code("stimulus_sets", "importers"),
             source=lambda w: raw_data(config["training"]["source"]),
         output:
-            f"{R}/stimuli/{{split}}.nc",
+            f"{RESULTS}/stimuli/{{split}}.nc",
         log:
-            f"{L}/stimuli/{{split}}.log",
+            f"{LOGS}/stimuli/{{split}}.log",
         conda:
             "../../envs/goaldriven.yaml"
         params:
@@ -50,9 +50,9 @@ if OBJECTS:
         input:
             code("synthetic", "stimulus_sets"),
         output:
-            f"{R}/stimuli/objects_{{split}}.nc",
+            f"{RESULTS}/stimuli/objects_{{split}}.nc",
         log:
-            f"{L}/stimuli/objects_{{split}}.log",
+            f"{LOGS}/stimuli/objects_{{split}}.log",
         conda:
             "../../envs/goaldriven.yaml"
         params:

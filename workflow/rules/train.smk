@@ -4,14 +4,14 @@
 rule train:
     input:
         code("models", "train", "stimulus_sets"),
-        train=f"{R}/stimuli/train.nc",
-        test=f"{R}/stimuli/test.nc",
+        train=f"{RESULTS}/stimuli/train.nc",
+        test=f"{RESULTS}/stimuli/test.nc",
     output:
-        f"{R}/models/{{arch}}/{{task}}_seed{{seed}}/weights.safetensors",
-        f"{R}/models/{{arch}}/{{task}}_seed{{seed}}/metrics.json",
-        [f"{R}/models/{{arch}}/{{task}}_seed{{seed}}/epochs/epoch_{e:03d}.safetensors" for e in KEEP_EPOCHS],
+        f"{RESULTS}/models/{{arch}}/{{task}}_seed{{seed}}/weights.safetensors",
+        f"{RESULTS}/models/{{arch}}/{{task}}_seed{{seed}}/metrics.json",
+        [f"{RESULTS}/models/{{arch}}/{{task}}_seed{{seed}}/epochs/epoch_{e:03d}.safetensors" for e in KEEP_EPOCHS],
     log:
-        f"{L}/train/{{arch}}/{{task}}_seed{{seed}}.log",
+        f"{LOGS}/train/{{arch}}/{{task}}_seed{{seed}}.log",
     wildcard_constraints:
         task="supervised|autoencoder",
     conda:
@@ -34,13 +34,13 @@ rule train:
 rule initialise:
     input:
         code("models", "train", "stimulus_sets"),
-        train=f"{R}/stimuli/train.nc",
-        test=f"{R}/stimuli/test.nc",
+        train=f"{RESULTS}/stimuli/train.nc",
+        test=f"{RESULTS}/stimuli/test.nc",
     output:
-        f"{R}/models/{{arch}}/untrained_seed{{seed}}/weights.safetensors",
-        f"{R}/models/{{arch}}/untrained_seed{{seed}}/metrics.json",
+        f"{RESULTS}/models/{{arch}}/untrained_seed{{seed}}/weights.safetensors",
+        f"{RESULTS}/models/{{arch}}/untrained_seed{{seed}}/metrics.json",
     log:
-        f"{L}/train/{{arch}}/untrained_seed{{seed}}.log",
+        f"{LOGS}/train/{{arch}}/untrained_seed{{seed}}.log",
     conda:
         "../../envs/goaldriven.yaml"
     params:
@@ -59,13 +59,13 @@ if OBJECTS:
     rule train_objects:
         input:
             code("models", "train", "stimulus_sets"),
-            train=f"{R}/stimuli/objects_train.nc",
-            test=f"{R}/stimuli/objects_test.nc",
+            train=f"{RESULTS}/stimuli/objects_train.nc",
+            test=f"{RESULTS}/stimuli/objects_test.nc",
         output:
-            f"{R}/models/{{arch}}/objects_seed{{seed}}/weights.safetensors",
-            f"{R}/models/{{arch}}/objects_seed{{seed}}/metrics.json",
+            f"{RESULTS}/models/{{arch}}/objects_seed{{seed}}/weights.safetensors",
+            f"{RESULTS}/models/{{arch}}/objects_seed{{seed}}/metrics.json",
         log:
-            f"{L}/train/{{arch}}/objects_seed{{seed}}.log",
+            f"{LOGS}/train/{{arch}}/objects_seed{{seed}}.log",
         conda:
             "../../envs/goaldriven.yaml"
         params:
@@ -84,13 +84,13 @@ if OBJECTS:
     rule initialise_objects:
         input:
             code("models", "train", "stimulus_sets"),
-            train=f"{R}/stimuli/objects_train.nc",
-            test=f"{R}/stimuli/objects_test.nc",
+            train=f"{RESULTS}/stimuli/objects_train.nc",
+            test=f"{RESULTS}/stimuli/objects_test.nc",
         output:
-            f"{R}/models/{{arch}}/untrained_objects_seed{{seed}}/weights.safetensors",
-            f"{R}/models/{{arch}}/untrained_objects_seed{{seed}}/metrics.json",
+            f"{RESULTS}/models/{{arch}}/untrained_objects_seed{{seed}}/weights.safetensors",
+            f"{RESULTS}/models/{{arch}}/untrained_objects_seed{{seed}}/metrics.json",
         log:
-            f"{L}/train/{{arch}}/untrained_objects_seed{{seed}}.log",
+            f"{LOGS}/train/{{arch}}/untrained_objects_seed{{seed}}.log",
         conda:
             "../../envs/goaldriven.yaml"
         params:
