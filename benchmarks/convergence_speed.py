@@ -73,7 +73,7 @@ def main():
             print(f"unit={unit:7s}: {time.perf_counter() - t0:6.1f} s wall, {time.process_time() - c0:6.1f} s CPU "
                   f"for {len(table)} (layer, seed pair) rows; mean fraction convergent "
                   f"{table['frac_convergent'].mean():.2f}")
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"convergence|compare", 6)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(r"convergence|mapping", 6)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def _package_imports(path):
 @pytest.mark.parametrize("pipeline", ["dvc.yaml", "pipelines/real_small/dvc.yaml"])
 def test_every_stage_depends_on_all_the_package_code_it_runs(pipeline):
     # Editing a module must rerun every stage that runs it, also one reached through another
-    # module (ridge through compare): the code a stage depends on is closed under imports.
+    # module (ridge through mapping): the code a stage depends on is closed under imports.
     stages = yaml.safe_load((REPO / pipeline).read_text())["stages"]
     package = REPO / "src/goaldriven"
     checked = 0

@@ -61,3 +61,20 @@ def test_rsa_layer_is_chosen_on_one_half_of_the_images_and_scored_on_the_other()
     # half 0 prefers l0, scored on half 1 (0.1); half 1 prefers l1, scored on half 0 (0.2)
     assert held["score"] == (0.1 + 0.2) / 2 and held["layer"] == "l0" and held["_in_sample"] == 0.5
     assert "one half of the images" in held["selection"]
+
+
+def test_a_layer_without_ceiled_sites_is_scored_by_its_raw_r2_in_the_per_layer_table(tmp_path):
+    from goaldriven.io import open_netcdf
+    from goaldriven.summary import predictivity_rows
+
+    rng = np.random.default_rng(1)
+    ceiling = np.array([0.8, 0.7, 0.9] + [np.nan] * 5)
+    ds = open_netcdf(_score_file(tmp_path / "s.nc", "hmo/supervised_seed0", rng, ceiling), kind="dataset")
+    r = ds["r"].values.copy()
+    r[1, :3] = np.nan  # layer 1: no finite r at the sites with a ceiling
+    ds["r"] = (("layer", "neuroid"), r)
+    ds["ev"] = (("layer", "neuroid"), np.where(np.isfinite(ceiling), r ** 2 / ceiling, np.nan))
+    rows = predictivity_rows(ds, {})
+    assert rows[0]["ceiling_normalised"] and rows[0]["n_sites"] == 3
+    assert not rows[1]["ceiling_normalised"] and rows[1]["n_sites"] == 5
+    assert rows[1]["ev_median"] == np.nanmedian(np.sign(r[1]) * r[1] ** 2)

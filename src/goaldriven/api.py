@@ -83,7 +83,7 @@ def score_table(ds) -> pd.DataFrame:
             if sites:  # the per-layer definitions of summary/predictivity.csv
                 p = sites[(str(layer), str(area))]
                 row.update({"ev": p["ev_median"], "ceiling_normalised": p["ceiling_normalised"], "r": p["r_median"],
-                            "n_sites": p["n_sites"], "convention": p["convention"]})
+                            "n_sites": int((ds["region"].values == area).sum()), "convention": p["convention"]})
             row["rsa"] = float(ds["rsa"].sel(layer=layer, area=area))
             for extra in ("rsa_low", "rsa_high"):
                 if extra in ds:

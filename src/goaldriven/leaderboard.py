@@ -36,10 +36,14 @@ def _kind(task: str) -> str:
     return "external" if task == "external" else "control" if task in CONTROLS else "zoo"
 
 
-def _chosen_layers(area: AreaScores, halves: np.ndarray) -> list[int]:
-    """For each half of the sites, the layer best on the *other* half; with a half empty of
-    usable sites (a single site) the layer is chosen on all of them, as summary.held_out_scores."""
-    split = all((area.usable & (halves == h)).any() for h in (0, 1))
+def _splits(area: AreaScores, halves: np.ndarray) -> bool:
+    """Whether the sites can be split: each half has a score at some layer (as
+    summary.held_out_scores decides; else the layer is chosen and scored on all sites)."""
+    return all(np.isfinite(area(np.flatnonzero(halves == h))).any() for h in (0, 1))
+
+
+def _chosen_layers(area: AreaScores, halves: np.ndarray, split: bool) -> list[int]:
+    """For each half of the sites, the layer best on the *other* half (all sites if not ``split``)."""
     chosen = []
     for h in (0, 1):
         scores = area(np.flatnonzero(halves != h) if split else None)
@@ -47,11 +51,11 @@ def _chosen_layers(area: AreaScores, halves: np.ndarray) -> list[int]:
     return chosen
 
 
-def _held_out_score(area: AreaScores, halves: np.ndarray, chosen, sites=None) -> float:
+def _held_out_score(area: AreaScores, halves: np.ndarray, chosen, split: bool, sites=None) -> float:
     """The summary's held-out score (:func:`goaldriven.summary.held_out_scores`): the mean over
     the two halves of the half's area score (``sites``: resampled ones) at its layer."""
     sites = np.arange(len(halves)) if sites is None else sites
-    if not all((area.usable & (halves == h)).any() for h in (0, 1)):  # in-sample, as summary.held_out_scores
+    if not split:  # in-sample, as summary.held_out_scores
         return float(area(sites, chosen[0])[0])
     parts = [area(sites[halves[sites] == h], chosen[h])[0] for h in (0, 1) if (halves[sites] == h).any()]
     return float(np.mean(parts)) if parts else np.nan
@@ -64,14 +68,16 @@ def _predictivity_row(group: list, area_name: str, n_boot: int, seed: int) -> di
     # the same split by site id as models.csv (summary.site_halves), not by row position
     mask = group[0]["region"].values == area_name
     halves = site_halves(group[0]["neuroid_id"].values[mask], group[0]["region"].values[mask])
-    chosen = [_chosen_layers(a, halves) for a in per_seed]
+    split = [_splits(a, halves) for a in per_seed]
+    chosen = [_chosen_layers(a, halves, sp) for a, sp in zip(per_seed, split)]
     with np.errstate(all="ignore"):
-        score = float(np.mean([_held_out_score(a, halves, c) for a, c in zip(per_seed, chosen)]))
+        score = float(np.mean([_held_out_score(a, halves, c, sp) for a, c, sp in zip(per_seed, chosen, split)]))
         boot = []
         for _ in range(n_boot):  # sites resampled within each half, the same resample for every seed
             sites = np.concatenate([rng.choice(np.flatnonzero(halves == h), (halves == h).sum())
                                     for h in (0, 1) if (halves == h).any()])
-            boot.append(np.mean([_held_out_score(a, halves, c, sites) for a, c in zip(per_seed, chosen)]))
+            boot.append(np.mean([_held_out_score(a, halves, c, sp, sites)
+                                 for a, c, sp in zip(per_seed, chosen, split)]))
         profile = np.nanmean([a() for a in per_seed], axis=0)
     low, high = np.nanpercentile(boot, [2.5, 97.5]) if n_boot else (np.nan, np.nan)
     return {"metric": per_seed[0].metric, "score": score, "ci_low": float(low), "ci_high": float(high),

@@ -99,14 +99,14 @@ class AreaScores:
 
 
 def predictivity_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
-    """Per layer and region: the area score of :class:`AreaScores` over all its sites
-    (``ev_median``: EV where sites have a ceiling, ``normalised``; else signed r²), the median
+    """Per layer and region: the area score over all its sites (``ev_median``: the median EV
+    over the sites with a ceiling, ``normalised``; else the median signed r²), the median
     r over every recorded site and the median ceiling (for ``method: pls`` Brain-Score's
     aggregates: the split median r and its ceiling)."""
     rows = []
     convention = convention_of(ds)
     areas = {str(g): AreaScores(ds, str(g)) for g in ds["area"].values}
-    scores = {g: area() for g, area in areas.items()}
+    scores = {g: area() if area.brainscore else None for g, area in areas.items()}
     for i, (layer, idx) in enumerate(zip(ds["layer"].values, ds["layer_index"].values)):
         for region, area in areas.items():
             mask = ds["region"].values == region
@@ -115,15 +115,23 @@ def predictivity_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
                 r_median = brainscore.split_median(ds["r_split"].values[i][:, mask])
                 ceiling_median = (brainscore.split_median(area.ceiling_split[:, area.usable]) if area.normalised
                                   else np.nan)
-                n_sites = int(area.usable.sum())
+                n_sites, normalised, score = int(area.usable.sum()), area.normalised, scores[region][i]
             else:
-                r_median = float(np.nanmedian(r))
+                # Per layer, as it always was here: EV where this layer has any site with a ceiling
+                # and a finite r, else the signed r² (held_out_scores decides once per area).
+                ev = ds["ev"].values[i, mask]
+                normalised = bool(np.isfinite(ev).any())
+                site = ev if normalised else np.sign(r) * r ** 2
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN layer: NaN
+                    score = np.nanmedian(site)
+                r_median = float(np.nanmedian(r)) if np.isfinite(r).any() else np.nan
                 ceiling_median = float(np.nanmedian(ceiling)) if np.isfinite(ceiling).any() else np.nan
-                n_sites = int(np.isfinite(area.values[i]).sum())
+                n_sites = int(np.isfinite(site).sum())
             # n_sites: the sites behind ev_median (those with a ceiling, where any has one);
             # r_median is over every recorded site (n_sites_r).
             rows.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": region,
-                         "ev_median": float(scores[region][i]), "ceiling_normalised": area.normalised,
+                         "ev_median": float(score), "ceiling_normalised": normalised,
                          "r_median": float(r_median), "ceiling_median": ceiling_median,
                          "n_sites": n_sites, "n_sites_r": int(np.isfinite(r).sum()), "convention": convention})
     return rows
@@ -131,7 +139,8 @@ def predictivity_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
 
 def _session_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
     """Per layer, region and recording session: the median r over that session's sites, on
-    that session's images (score files with held-out predictions record the sessions)."""
+    that session's images (score files with held-out predictions record the sessions;
+    ``method: pls``: Brain-Score's split median r of the session)."""
     if "entry_session" not in ds:
         return []
     session_of = dict(zip(ds["entry_neuroid_id"].values.astype(str), ds["entry_session"].values))
@@ -139,14 +148,16 @@ def _session_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
               for b in np.unique(ds["entry_session"].values)}
     site_session = np.array([session_of.get(n, -1) for n in ds["neuroid_id"].values.astype(str)])
     rows = []
-    for layer, idx in zip(ds["layer"].values, ds["layer_index"].values):
+    for i, (layer, idx) in enumerate(zip(ds["layer"].values, ds["layer_index"].values)):
         r_layer = ds["r"].sel(layer=layer).values
         for region in ds["area"].values:
             for b in sorted(images):
                 mask = (ds["region"].values == region) & (site_session == b)
                 if np.isfinite(r_layer[mask]).any():
                     rows.append({**fields, "layer": str(layer), "layer_index": int(idx), "region": str(region),
-                                 "session": int(b), "r_median": float(np.nanmedian(r_layer[mask])),
+                                 "session": int(b), "r_median": float(
+                                     brainscore.split_median(ds["r_split"].values[i][:, mask]) if "r_split" in ds
+                                     else np.nanmedian(r_layer[mask])),
                                  "n_sites": int(np.isfinite(r_layer[mask]).sum()), "n_images": images[b]})
     return rows
 
@@ -296,7 +307,8 @@ def _image_retest(ds: xr.Dataset, layer: int, region: str, normalised: bool) -> 
     """|score on one half of the images - score on the other| at one layer: the site scores
     recomputed from the held-out predictions of each half (by stimulus id, within each
     session), their medians compared. NaN for score files without predictions."""
-    if "prediction" not in ds:
+    if "prediction" not in ds or convention_of(ds) == "brainscore":
+        # PLS's shuffle splits leave about a third of the images never held out: no half score
         return np.nan
     ceiling = dict(zip(ds["neuroid_id"].values.astype(str), ds["ceiling"].values))
     region_of = dict(zip(ds["neuroid_id"].values.astype(str), ds["region"].values.astype(str)))

@@ -128,7 +128,7 @@ def _final_scores(paths, options: dict) -> dict:
         ds = open_netcdf(path, kind="dataset")
         if ds.attrs.get("kind", "predictivity") != "predictivity" or "model" not in ds.attrs:
             raise InputError(f"{path}: not the predictivity scores of one model (goaldriven score)")
-        for key in ("splits", "criterion", "method"):
+        for key in ("method", "splits", "criterion"):
             made = ds.attrs.get(key, {"criterion": "loo", "method": "ridge"}.get(key))  # older files: ridge, loo
             if key == "criterion" and options["method"] == "pls":
                 continue  # PLS has no penalty

@@ -226,7 +226,7 @@ def _package_imports(module):
 def code(*modules):
     """Package modules that a job runs, declared as inputs so that editing one reruns it (in DVC
     too): the named ones, the entry point, and everything they import from the package, so that
-    a module behind another (ridge behind compare) is never forgotten. The CLI's own imports are
+    a module behind another (ridge behind mapping) is never forgotten. The CLI's own imports are
     per command, so they are not followed."""
     needed, todo = set(), ["__init__", "io", *modules]
     while todo:
