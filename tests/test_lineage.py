@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from goaldriven.io import file_md5
-from goaldriven.lineage import dir_md5, lineage
+from goaldriven.provenance.lineage import dir_md5, lineage
 from workflow_helpers import PIPELINE, SMOKE, planned_jobs, run
 
 pytestmark = pytest.mark.slow

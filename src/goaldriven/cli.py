@@ -258,14 +258,14 @@ def _workflow_extra(module: str) -> None:
 
 def cmd_lineage(a):
     _workflow_extra("dvc_data")
-    from .lineage import lineage, render
+    from .provenance.lineage import lineage, render
 
     print(render(lineage(a.path, repo=a.repo), fmt=a.format))
 
 
 def cmd_crate(a):
     _workflow_extra("rocrate")
-    from .provenance import build_crate
+    from .provenance.crate import build_crate
 
     print(f"wrote {build_crate(a.out_dir, results=a.results, repo=a.repo)}")
 
@@ -714,7 +714,7 @@ _NOT_JOBS = ("lineage", "crate")
 
 
 def _record_run(args, argv, started: float) -> None:
-    from .lineage import write_manifest
+    from .provenance.lineage import write_manifest
 
     out = getattr(args, "out", None) or getattr(args, "out_dir", None)
     if args.command in _NOT_JOBS or not out:

@@ -77,7 +77,7 @@ def raw_data_present(root: Path = Path(".")):
     entries, with each unfetched output of a ``data/**/*.dvc`` file as an empty placeholder;
     nothing is written into the repository itself.
     """
-    from goaldriven.lineage import tracked_data
+    from goaldriven.provenance.lineage import tracked_data
 
     root = root.resolve()
     missing = [(Path(path), md5.endswith(".dir")) for path, md5 in sorted(tracked_data(root).items())

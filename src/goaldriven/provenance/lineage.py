@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .io import InputError, file_md5
+from ..io import InputError, file_md5
 
 SOFTWARE = ("goaldriven", "torch", "numpy", "scipy", "pandas", "xarray", "scikit-learn",
             "matplotlib", "snakemake", "dvc")
@@ -308,7 +308,7 @@ def write_manifest(out, command: list[str], started: float) -> Path | None:
     ``started``), so that ``lineage`` can tell which run a manifest belongs to."""
     import time
 
-    from .io import write_json
+    from ..io import write_json
 
     out = Path(out)
     if out.is_dir():
