@@ -3,8 +3,8 @@
 Data flow one way: stimuli (synthetic, stimulus_sets) -> recordings (assemblies, simulate,
 importers) -> models/training (models, train, external) -> features -> mapping and RSA
 (mapping, rsa, brainscore, score), similarity and unit matching (similarity, convergence) ->
-summary, seed_variance, leaderboard, positive_control -> figures; lineage, provenance, api and
-cli sit at the edge. A module imports only modules before it in this order
+summary, seed_variance, leaderboard, positive_control -> figures; provenance (lineage, crate),
+api and cli sit at the edge. A module imports only modules before it in this order
 (tests/test_layout.py: LAYERS). Each stage reads and writes files.
 """
 
