@@ -180,7 +180,7 @@ def extraction_rate(arch: str, n: int, size: int, batch: int, width: float, devi
     (not in the rate) and each layer's stored width."""
     real = projection.yaml.safe_load((REPO / "config" / f"{REAL}.yaml").read_text())["features"]
     spec = features_mod.FeatureSpec(pooling=real["pooling"], reduction=real["reduction"],
-                                    max_features=real["max_features"], seed=real["projection_seed"])
+                                    max_features=real["max_features"], projection_seed=real["projection_seed"])
     rng = np.random.default_rng(0)
     stimuli = xr.DataArray(rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), dims=DIMS)
     with tempfile.TemporaryDirectory() as tmp:

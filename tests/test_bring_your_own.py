@@ -84,7 +84,7 @@ def test_dvc_metrics_plots_and_params(built):
     stages = yaml.safe_load((built / PIPELINE).read_text())
     assert stages["vars"] == ["../../config/smoke.yaml"]  # paths of a pipeline are relative to its file
     score = stages["stages"]["score--simulated-hmo-supervised_seed0"]
-    assert "${comparison.splits}" in score["cmd"] and {"config/smoke.yaml": ["comparison.splits", "comparison.seed"]} \
+    assert "${comparison.splits}" in score["cmd"] and {"config/smoke.yaml": ["comparison.splits", "comparison.seed", "comparison.criterion", "comparison.method"]} \
         in score["params"]
     # (each experiment has its own pipeline: name its files, or DVC also lists the unbuilt ones)
     metrics = json.loads(run(["dvc", "metrics", "show", "results/smoke/summary/leaderboard.json", "--json"],

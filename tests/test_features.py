@@ -56,7 +56,7 @@ def _raw_layers(weights, pixels, size=None):
 
 
 def test_streamed_file_equals_in_memory_extraction(tmp_path, weights, stimuli):
-    spec = FeatureSpec(reduction="sparse", max_features=256, seed=3)
+    spec = FeatureSpec(reduction="sparse", max_features=256, projection_seed=3)
     out = extract_to_netcdf(weights, stimuli, tmp_path / "f.nc", MODEL_ID, spec=spec, batch_size=16,
                             progress=False)
     streamed = open_features(out)
@@ -113,7 +113,7 @@ def test_pooling_shapes_values_and_attrs(tmp_path, weights, stimuli):
 @pytest.mark.parametrize("reduction", ["sparse", "gaussian"])
 def test_projection_is_deterministic_per_seed(tmp_path, weights, stimuli, reduction):
     def run(seed, name):
-        spec = FeatureSpec(reduction=reduction, max_features=64, seed=seed)
+        spec = FeatureSpec(reduction=reduction, max_features=64, projection_seed=seed)
         return open_features(extract_to_netcdf(weights, stimuli, tmp_path / name, MODEL_ID, spec=spec,
                                                progress=False))
 
@@ -123,9 +123,9 @@ def test_projection_is_deterministic_per_seed(tmp_path, weights, stimuli, reduct
     raw = _raw_layers(weights, stimuli.values)
     assert projected == [layer for layer in layer_order(a) if raw[layer][0].size > 64]
     assert all(widths[layer] == 64 and layer_shape(a, layer) == (64,) for layer in projected)
-    assert (a.attrs["reduction"], a.attrs["reduction_seed"], a.attrs["max_features"]) == (reduction, 0, 64)
+    assert (a.attrs["reduction"], a.attrs["projection_seed"], a.attrs["max_features"]) == (reduction, 0, 64)
     np.testing.assert_array_equal(a.values, again.values)
-    assert other.attrs["reduction_seed"] == 1
+    assert other.attrs["projection_seed"] == 1
     for layer in projected:
         assert not np.allclose(layer_matrix(a, layer).values, layer_matrix(other, layer).values)
     unprojected = [layer for layer in layer_order(a) if layer not in projected]
@@ -240,12 +240,12 @@ def test_cli_streams_with_the_chosen_reduction(tmp_path, tiny_sets, weights):
     out = tmp_path / "cli.nc"
     rc = main(["--threads", "1", "features", "--weights", str(weights), "--stimuli", str(tiny_sets["test"]),
                "--model-id", MODEL_ID, "--layers", "conv2,fc6", "--pooling", "avg", "--pool-grid", "2",
-               "--reduction", "gaussian", "--max-features", "32", "--seed", "5", "--batch-size", "32",
+               "--reduction", "gaussian", "--max-features", "32", "--projection-seed", "5", "--batch-size", "32",
                "--out", str(out)])
     assert rc == 0
     feats = open_features(out)
     assert layer_order(feats) == ["conv2", "fc6"] and feats.attrs["projected_layers"] == "conv2,fc6"
-    assert (feats.attrs["pooling"], feats.attrs["reduction"], feats.attrs["reduction_seed"]) == ("avg", "gaussian", 5)
+    assert (feats.attrs["pooling"], feats.attrs["reduction"], feats.attrs["projection_seed"]) == ("avg", "gaussian", 5)
     assert feats.sizes["neuroid"] == 64
     assert main(["features", "--weights", str(weights), "--stimuli", str(tiny_sets["test"]),
                  "--model-id", MODEL_ID, "--layers", "conv9", "--out", str(tmp_path / "bad.nc")]) == 2

@@ -89,6 +89,7 @@ def test_every_stage_depends_on_all_the_package_code_it_runs(pipeline):
 # the edge). A module may import only modules of earlier layers: the flow is one way.
 LAYERS = [
     {"io", "progress"},
+    {"options"},
     {"ridge", "models", "stimulus_ids", "controls"},
     {"synthetic", "stimulus_sets"},
     {"assemblies"},
@@ -123,3 +124,16 @@ def test_package_imports_flow_one_way():
     # The engine knows nothing of the workflow that runs it.
     assert not [m for m, paths in files.items()
                 if any(re.search(r"^\s*(import|from) snakemake", f.read_text(), re.M) for f in paths)]
+
+
+def test_each_rule_declares_the_code_of_the_command_it_runs():
+    """A rule's code inputs are derived from the goaldriven command in its shell (cli_code),
+    never a hand-written module list that can fall behind the command's imports."""
+    rule = re.compile(r"^\s*rule( \w+)?:\n(.*?)(?=^\s*rule( \w+)?:|\Z)", flags=re.S | re.M)
+    bodies = [m.group(2) for smk in sorted((REPO / "workflow/rules").glob("*.smk"))
+              for m in rule.finditer(smk.read_text())]
+    runs = [b for b in bodies if '"goaldriven ' in b]
+    assert len(runs) > 20
+    for body in runs:
+        command = re.search(r'"goaldriven (?:--threads \{threads\} )?([a-z-]+)', body).group(1)
+        assert re.findall(r"\bcode\((.*?)\)", body) == [] and f'cli_code("{command}")' in body, body[:200]

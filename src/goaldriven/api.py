@@ -102,8 +102,9 @@ def score(model, layers, benchmark, *, input_size: int | None = None, preprocess
     import tempfile
 
     from .external import load_external
-    from .features import FeatureSpec, extract_to_netcdf
+    from .features import extract_to_netcdf
     from .io import write_csv, write_netcdf
+    from .options import FeatureSpec
     from .score import score_model, score_rdms
     from .stimulus_sets import load_stimulus_set
 

@@ -5,8 +5,24 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import asdict
 
 from .io import InputError
+from .options import FeatureSpec, ScoringSpec, TrainConfig, add_options, from_args, positive_int
+
+# name -> (help, a function adding the command's options to its parser, the handler), each
+# command's options written next to its handler.
+COMMANDS: dict[str, tuple] = {}
+
+
+def command(name: str, help: str, options):
+    """Register a subcommand: its one-line help, its options and its handler."""
+
+    def register(handler):
+        COMMANDS[name] = (help, options, handler)
+        return handler
+
+    return register
 
 
 def _variation_counts(text: str) -> dict[int, int]:
@@ -17,17 +33,6 @@ def _variation_counts(text: str) -> dict[int, int]:
         raise argparse.ArgumentTypeError(f"expected LEVEL:COUNT[,LEVEL:COUNT...], got {text!r}") from None
 
 
-def _positive_int(text: str) -> int:
-    """An integer >= 1 (image sizes, counts): 0 or a negative one is refused at parsing."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
 def _epoch_list(text: str) -> tuple[int, ...]:
     """'1,2,4' -> (1, 2, 4)."""
     try:
@@ -36,6 +41,16 @@ def _epoch_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected EPOCH[,EPOCH...], got {text!r}") from None
 
 
+def _stimuli_options(s):
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--split", default="train")
+    s.add_argument("--size", type=positive_int, default=64)
+    s.add_argument("--objects-per-category", type=positive_int, default=8)
+    s.add_argument("--images-per-variation", type=_variation_counts, default={0: 1, 3: 4, 6: 5})
+    s.add_argument("--out", required=True)
+
+
+@command("stimuli", "render the synthetic HvM-style stimulus set", _stimuli_options)
 def cmd_stimuli(a):
     from .stimulus_sets import save_stimulus_set
     from .synthetic import generate_stimulus_set
@@ -45,17 +60,39 @@ def cmd_stimuli(a):
     save_stimulus_set(da, a.out)
 
 
-def cmd_train(a):
-    from .train import TrainConfig, train
+def _train_options(s):
+    add_options(s, TrainConfig)
+    s.add_argument("--dataset", required=True, help="training stimulus set (.nc)")
+    s.add_argument("--test-dataset", help="held-out stimulus set for the test accuracy")
+    s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="auto: CUDA when available (byte-identical results on CPU only)")
+    s.add_argument("--keep-epochs", type=_epoch_list, default=(),
+                   help="also keep these epochs' weights, e.g. 1,2,4 (in OUT/epochs/)")
+    s.add_argument("--out", required=True, help="output folder (weights, metrics, checkpoints)")
 
-    cfg = TrainConfig(arch=a.arch, seed=a.seed, epochs=a.epochs, task=a.task, width=a.width,
-                      batch_size=a.batch_size, lr=a.lr, augment_pad=a.augment_pad,
-                      label_smoothing=a.label_smoothing)
-    m = train(cfg, a.dataset, a.out, test_dataset=a.test_dataset, device=a.device,
+
+@command("train", "train a network for categorisation (or a control: untrained, autoencoder)", _train_options)
+def cmd_train(a):
+    from .train import train
+
+    m = train(from_args(TrainConfig, a), a.dataset, a.out, test_dataset=a.test_dataset, device=a.device,
               keep_epochs=a.keep_epochs)
     logging.info("done: test accuracy %s", m["test_accuracy"])
 
 
+def _simulate_options(s):
+    s.add_argument("--weights", required=True)
+    s.add_argument("--stimuli", required=True)
+    s.add_argument("--n-v4", type=int, default=128)
+    s.add_argument("--n-it", type=int, default=168)
+    s.add_argument("--v4-layer", default="stage3")
+    s.add_argument("--it-layer", default="stage5")
+    s.add_argument("--reps", type=int, default=10)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+
+
+@command("simulate", "SIMULATED V4/IT recordings from a surrogate network", _simulate_options)
 def cmd_simulate(a):
     from .assemblies import save_assembly
     from .simulate import simulate_recordings
@@ -65,42 +102,31 @@ def cmd_simulate(a):
     save_assembly(da, a.out)
 
 
-def _add_criterion_option(s) -> None:
-    from .ridge import CRITERIA  # numpy only: cheap at start-up
-
-    s.add_argument("--criterion", choices=tuple(CRITERIA), default="loo",
-                   help="how ridge picks each site's penalty: exact leave-one-out or generalised cross-validation")
-
-
-def _add_method_option(s) -> None:
-    s.add_argument("--method", choices=("ridge", "pls"), default="ridge",
-                   help="ridge: goaldriven's mapping and aggregates; pls: Brain-Score's protocol throughout "
-                        "(PLS-25, its splits and seed, its ceiling and aggregates; goaldriven.brainscore)")
-
-
-def _add_feature_options(s, seed_flag: str) -> None:
-    """How layers are reduced: part of a features file's identity (recorded in its attrs)."""
-    s.add_argument("--pooling", choices=("none", "avg", "max"), default="none",
-                   help="spatial pooling of conv layers, to a --pool-grid square grid")
-    s.add_argument("--pool-grid", type=int, default=1)
-    s.add_argument("--reduction", choices=("none", "sparse", "gaussian", "pca"), default="sparse",
-                   help="how layers wider than --max-features are reduced to that width")
-    s.add_argument("--max-features", type=int, default=4096)
-    s.add_argument(seed_flag, dest="projection_seed", type=int, default=0, help="seed of the random projection")
+def _features_options(s):
+    s.add_argument("--weights", help="weights of a zoo model (goaldriven train); with --model, optional "
+                                     "weights of that model (.safetensors or a torch state dict)")
+    s.add_argument("--model", metavar="FACTORY",
+                   help="an external model instead: FILE.py:FUNCTION or package.module:FUNCTION returning an "
+                        "nn.Module (then --layers names its modules)")
+    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
+                   help="with --model: pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
+    s.add_argument("--stimuli", required=True)
+    s.add_argument("--model-id", required=True)
+    s.add_argument("--layers", help="comma-separated layer names (default: every layer)")
+    add_options(s, FeatureSpec)
+    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--image-size", type=int, default=None,
+                   help="resize stimuli to this size (default: the network's input size)")
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    s.add_argument("--out", required=True)
 
 
-def _feature_spec(a):
-    from .features import FeatureSpec
-
-    return FeatureSpec(pooling=a.pooling, pool_grid=a.pool_grid, reduction=a.reduction,
-                       max_features=a.max_features, seed=a.projection_seed)
-
-
+@command("features", "extract every layer's activations for a stimulus set", _features_options)
 def cmd_features(a):
     from .features import extract_to_netcdf
     from .stimulus_sets import load_stimulus_set
 
-    spec = _feature_spec(a)
+    spec = from_args(FeatureSpec, a)
     layers = a.layers.split(",") if a.layers else None
     net = a.weights
     if a.model:  # an external nn.Module: weights optional, layers by module name
@@ -114,6 +140,19 @@ def cmd_features(a):
                       layers=layers, batch_size=a.batch_size, image_size=a.image_size, device=a.device)
 
 
+def _external_model_options(s):
+    s.add_argument("--model", required=True, metavar="FACTORY",
+                   help="FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module")
+    s.add_argument("--layers", required=True, help="comma-separated module names (as model.named_modules() gives)")
+    s.add_argument("--name", required=True, help="the model's name in the tables")
+    s.add_argument("--weights", help="weights to load into the model (.safetensors or a torch state dict)")
+    s.add_argument("--image-size", type=int, help="input size the stimuli are resized to (recorded)")
+    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
+                   help="pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
+    s.add_argument("--out", required=True, help="JSON description (metrics.json of the workflow)")
+
+
+@command("external-model", "check an external model (factory, layers, weights) and describe it", _external_model_options)
 def cmd_external_model(a):
     from .external import describe, load_external
     from .io import write_json
@@ -125,25 +164,65 @@ def cmd_external_model(a):
     logging.info("%s: %s, layers %s checked", a.name, a.model, layers)
 
 
+def _score_model_options(s):
+    s.add_argument("--model", required=True, metavar="FACTORY",
+                   help="FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module")
+    s.add_argument("--layers", required=True, help="comma-separated module names (as model.named_modules() gives)")
+    s.add_argument("--benchmark", required=True,
+                   help="a benchmark name of --configfile, or a folder written by goaldriven import")
+    s.add_argument("--out", required=True, help="output folder: scores.csv, scores.nc, features.nc")
+    s.add_argument("--weights", help="weights to load into the model (.safetensors or a torch state dict)")
+    s.add_argument("--name", help="model name in the outputs (default: the factory)")
+    s.add_argument("--input-size", type=int, help="resize stimuli to this size (default: as stored)")
+    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
+                   help="pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
+    s.add_argument("--configfile", default="config/config.yaml", help="config in which to look a benchmark name up")
+    add_options(s, ScoringSpec)
+    add_options(s, FeatureSpec)
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
+
+
+@command("score-model", "score your own nn.Module's layers on one benchmark, in one call", _score_model_options)
 def cmd_score_model(a):
     from .api import score
 
     table = score(a.model, a.layers, a.benchmark, input_size=a.input_size, preprocessing=a.preprocessing,
-                  weights=a.weights, name=a.name, spec=_feature_spec(a), splits=a.splits, seed=a.seed,
-                  criterion=a.criterion, method=a.method, out=a.out, device=a.device, config=a.configfile)
+                  weights=a.weights, name=a.name, spec=from_args(FeatureSpec, a), **asdict(from_args(ScoringSpec, a)),
+                  out=a.out, device=a.device, config=a.configfile)
     shown = [c for c in ("layer", "area", "ev", "r", "rsa", "rsa_low", "rsa_high") if c in table]
     print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {a.out}/scores.csv, scores.nc, features.nc")
 
 
+def _score_options(s):
+    s.add_argument("--features", required=True)
+    s.add_argument("--recordings", required=True, help="assembly of site responses")
+    s.add_argument("--trials", help="single-trial assembly for noise ceilings (default: the "
+                                    "recordings' own repetitions, if any)")
+    s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
+    add_options(s, ScoringSpec)
+    s.add_argument("--out", required=True)
+
+
+@command("score", "neural predictivity and RSA of every layer of one model", _score_options)
 def cmd_score(a):
     from .io import write_netcdf
     from .score import score_model
 
-    write_netcdf(score_model(a.features, a.recordings, trials_path=a.trials, splits=a.splits, seed=a.seed,
-                             benchmark=a.benchmark, criterion=a.criterion, method=a.method), a.out)
+    write_netcdf(score_model(a.features, a.recordings, trials_path=a.trials, benchmark=a.benchmark,
+                             **asdict(from_args(ScoringSpec, a))), a.out)
 
 
+def _score_rdms_options(s):
+    s.add_argument("--features", required=True)
+    s.add_argument("--rdms", required=True, help="RDM assembly (source x stimulus_a x stimulus_b)")
+    s.add_argument("--benchmark", default="")
+    s.add_argument("--bootstraps", type=int, default=100, help="stimulus resamples for the interval")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+
+
+@command("score-rdms", "RSA of every layer of one model with published RDMs", _score_rdms_options)
 def cmd_score_rdms(a):
     from .io import write_netcdf
     from .score import score_rdms
@@ -151,6 +230,18 @@ def cmd_score_rdms(a):
     write_netcdf(score_rdms(a.features, a.rdms, n_boot=a.bootstraps, seed=a.seed, benchmark=a.benchmark), a.out)
 
 
+def _similarity_options(s):
+    s.add_argument("--features", nargs="+", required=True, help="features files of every model, one benchmark")
+    s.add_argument("--stimuli", help="the benchmark's stimulus set: raw pixels as a pseudo-model (the floor)")
+    s.add_argument("--permutations", type=int, default=100, help="image shuffles for the null")
+    s.add_argument("--max-stimuli", type=int, default=1000, help="a seeded subset of the stimuli beyond this")
+    s.add_argument("--seed", type=int, default=0, help="seed of the shuffles and of the stimulus subset")
+    s.add_argument("--out", required=True, help="similarity.csv: one row per pair of (model, layer)")
+    s.add_argument("--summary", required=True, help="cross-seed vs cross-architecture at matched depth")
+    s.add_argument("--correspondence", required=True, help="layer correspondence per pair of seeds")
+
+
+@command("similarity", "debiased CKA of every pair of models and layers, with a null; cross-seed vs cross-architecture summary and layer correspondence", _similarity_options)
 def cmd_similarity(a):
     from .io import write_csv
     from .similarity import correspondence, similarity_summary, similarity_table
@@ -162,6 +253,16 @@ def cmd_similarity(a):
     write_csv(correspondence(sim), a.correspondence)
 
 
+def _matching_options(s):
+    s.add_argument("--features", nargs="+", required=True)
+    s.add_argument("--max-units", type=int, default=128)
+    s.add_argument("--permutations", type=int, default=20, help="stimulus shuffles for chance (19+ to call any unit convergent)")
+    s.add_argument("--unit", choices=("column", "channel"), default="column",
+                   help="match layer columns, or conv channels over stimuli and positions (Li et al. 2016)")
+    s.add_argument("--out", required=True)
+
+
+@command("matching", "cross-seed unit matching (with chance) and linear predictivity", _matching_options)
 def cmd_matching(a):
     from .convergence import matching_table
     from .io import write_csv
@@ -170,6 +271,18 @@ def cmd_matching(a):
               a.out)
 
 
+def _unit_examples_options(s):
+    s.add_argument("--features", nargs=2, required=True, metavar=("SEED_A.nc", "SEED_B.nc"))
+    s.add_argument("--layer", required=True, help="layer to show (e.g. the top conv layer)")
+    s.add_argument("--unit", choices=("column", "channel"), default="column")
+    s.add_argument("--n-units", type=int, default=3, help="units of each kind (most, least convergent)")
+    s.add_argument("--top-k", type=int, default=5, help="images per unit")
+    s.add_argument("--max-units", type=int, default=512, help="units matched (seeded subsample)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+
+
+@command("unit-examples", "most and least convergent units of a layer and their top images", _unit_examples_options)
 def cmd_unit_examples(a):
     from .convergence import unit_examples
     from .io import write_csv
@@ -178,6 +291,16 @@ def cmd_unit_examples(a):
                             max_units=a.max_units, seed=a.seed), a.out)
 
 
+def _seed_variance_options(s):
+    s.add_argument("--models", required=True, help="models.csv of goaldriven summarise")
+    s.add_argument("--metrics", nargs="+", help="columns to analyse (default: every *_ev and *_rsa column)")
+    s.add_argument("--level", type=float, default=0.95, help="interval level")
+    s.add_argument("--effects", choices=("fixed", "random"), default="fixed",
+                   help="architectures as fixed effects (exact noncentral-F interval) or random (ICC)")
+    s.add_argument("--out", required=True)
+
+
+@command("seed-variance", "brain-score variance across seeds vs across architectures", _seed_variance_options)
 def cmd_seed_variance(a):
     import pandas as pd
 
@@ -191,6 +314,18 @@ def cmd_seed_variance(a):
     write_csv(seed_variance(models, metrics=a.metrics, level=a.level, effects=a.effects, name=str(a.models)), a.out)
 
 
+def _positive_control_options(s):
+    s.add_argument("--scores", nargs="+", default=[], help="predictivity scores of every model (goaldriven score)")
+    s.add_argument("--rdm-features", nargs="+", help="features of every model on the RDM benchmark's stimuli")
+    s.add_argument("--rdms", help="the RDM benchmark's rdms.nc (goaldriven import kriegeskorte92)")
+    s.add_argument("--rdm-benchmark", default="", help="name of the RDM benchmark in the table")
+    s.add_argument("--controls", nargs="+", help="names of control models (NAME of NAME/external_seed0)")
+    s.add_argument("--bootstraps", type=positive_int, default=1000, help="resamples of images and sites")
+    s.add_argument("--seed", type=int, default=0, help="seed of the resamples")
+    s.add_argument("--out", required=True, help="the table (.csv)")
+
+
+@command("positive-control", "trained minus untrained, pixels and V1-like controls, with intervals from resampling", _positive_control_options)
 def cmd_positive_control(a):
     from .io import write_csv
     from .positive_control import positive_control_table
@@ -199,6 +334,17 @@ def cmd_positive_control(a):
                                      n_boot=a.bootstraps, seed=a.seed, rdm_benchmark=a.rdm_benchmark), a.out)
 
 
+def _summarise_options(s):
+    s.add_argument("--scores", nargs="+", required=True)
+    s.add_argument("--metrics", nargs="+", required=True)
+    s.add_argument("--panel-features", nargs="+", required=True,
+                   help="features of the benchmark whose RDMs the RSA figure shows")
+    s.add_argument("--panel-data", required=True, help="that benchmark's assembly or RDM assembly")
+    s.add_argument("--surrogate-score")
+    s.add_argument("--out-dir", required=True)
+
+
+@command("summarise", "tidy tables of every model's scores", _summarise_options)
 def cmd_summarise(a):
     from .summary import summarise
 
@@ -206,6 +352,15 @@ def cmd_summarise(a):
               surrogate_score=a.surrogate_score)
 
 
+def _leaderboard_options(s):
+    s.add_argument("--scores", nargs="+", required=True, help="scores files (goaldriven score, score-rdms)")
+    s.add_argument("--bootstraps", type=int, default=1000, help="resamples of sites for the 95%% interval")
+    s.add_argument("--seed", type=int, default=0, help="seed of the site halves and the resamples")
+    s.add_argument("--out-csv", required=True, help="the ranked table (CSV)")
+    s.add_argument("--out-json", required=True, help="the same as DVC metrics (JSON)")
+
+
+@command("leaderboard", "every model x area ranked: best layer chosen on held-out sites", _leaderboard_options)
 def cmd_leaderboard(a):
     from .leaderboard import write_leaderboard
 
@@ -213,6 +368,12 @@ def cmd_leaderboard(a):
     logging.info("leaderboard of %d models x areas:\n%s", len(df), df.head(20).to_string(index=False))
 
 
+def _layer_profiles_options(s):
+    s.add_argument("--predictivity", required=True, help="predictivity.csv of goaldriven summarise")
+    s.add_argument("--out-dir", required=True, help="folder of one CSV per benchmark and area")
+
+
+@command("layer-profiles", "per benchmark and area, every model's layer profile (DVC plots)", _layer_profiles_options)
 def cmd_layer_profiles(a):
     from .leaderboard import layer_profiles
 
@@ -220,6 +381,12 @@ def cmd_layer_profiles(a):
         logging.info("wrote %s", path)
 
 
+def _trajectory_join_options(s):
+    s.add_argument("--tables", nargs="+", required=True, help="CSVs of goaldriven trajectory")
+    s.add_argument("--out", required=True)
+
+
+@command("trajectory-join", "join per-model trajectory tables into one", _trajectory_join_options)
 def cmd_trajectory_join(a):
     from .io import write_csv
     from .trajectory import join_tables
@@ -227,15 +394,40 @@ def cmd_trajectory_join(a):
     write_csv(join_tables(a.tables), a.out)
 
 
+def _trajectory_options(s):
+    s.add_argument("--models", nargs="+", required=True,
+                   help="folders of goaldriven train (kept epochs in DIR/epochs/, final weights last)")
+    s.add_argument("--stimuli", required=True, help="the benchmark's stimuli")
+    s.add_argument("--recordings", required=True, help="assembly of site responses")
+    s.add_argument("--trials", help="single-trial assembly for noise ceilings (default: the "
+                                    "recordings' own repetitions, if any)")
+    s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
+    s.add_argument("--final-scores", nargs="*", default=(),
+                   help="scores files (goaldriven score) of the final weights, reused instead of rescoring")
+    add_options(s, ScoringSpec)
+    add_options(s, FeatureSpec)
+    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    s.add_argument("--out", required=True, help="CSV: one row per model, epoch and region")
+
+
+@command("trajectory", "neural predictivity of every kept epoch of trained models", _trajectory_options)
 def cmd_trajectory(a):
     from .io import write_csv
     from .trajectory import trajectory_table
 
-    write_csv(trajectory_table(a.models, a.stimuli, a.recordings, trials_path=a.trials, splits=a.splits,
-                               seed=a.seed, criterion=a.criterion, method=a.method, spec=_feature_spec(a),
+    write_csv(trajectory_table(a.models, a.stimuli, a.recordings, trials_path=a.trials,
+                               **asdict(from_args(ScoringSpec, a)), spec=from_args(FeatureSpec, a),
                                final_scores=a.final_scores, benchmark=a.benchmark, device=a.device), a.out)
 
 
+def _figure_options(s):
+    s.add_argument("name")
+    s.add_argument("--input", action="append", required=True, metavar="NAME=PATH")
+    s.add_argument("--label", default="")
+    s.add_argument("--out", required=True, help="PNG path; the PDF goes beside it")
+
+
+@command("figure", "draw one figure (PNG and PDF)", _figure_options)
 def cmd_figure(a):
     from . import figures
 
@@ -256,6 +448,13 @@ def _workflow_extra(module: str) -> None:
         raise InputError(f"needs {module}, part of the workflow extra: pip install 'goaldriven[workflow]'")
 
 
+def _lineage_options(s):
+    s.add_argument("path")
+    s.add_argument("--repo", default=".", help="repository root (holding dvc.yaml)")
+    s.add_argument("--format", choices=("text", "json"), default="text")
+
+
+@command("lineage", "where a result came from, down to raw-data hashes", _lineage_options)
 def cmd_lineage(a):
     _workflow_extra("dvc_data")
     from .provenance.lineage import lineage, render
@@ -263,6 +462,14 @@ def cmd_lineage(a):
     print(render(lineage(a.path, repo=a.repo), fmt=a.format))
 
 
+def _crate_options(s):
+    s.add_argument("out_dir", help="folder to write the crate to (an earlier crate there is replaced; "
+                                   "any other folder, results/ or data/ is refused)")
+    s.add_argument("--results", default="results/figures", help="results to describe (a folder)")
+    s.add_argument("--repo", default=".", help="repository root (holding dvc.yaml and dvc.lock)")
+
+
+@command("crate", "provenance of the results as a Workflow Run RO-Crate", _crate_options)
 def cmd_crate(a):
     _workflow_extra("rocrate")
     from .provenance.crate import build_crate
@@ -273,6 +480,20 @@ def cmd_crate(a):
 _IMAGE_FOLDER_OPTIONS = ("subdir", "per_class", "size", "seed")
 
 
+def _import_options(s):
+    # The dataset names are goaldriven.importers.IMPORTERS' keys (a test checks), listed here so
+    # that parsing the command line does not import the data stack.
+    s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder", "assembly"))
+    s.add_argument("source", help="the dataset as published (a folder; image-folder: a folder or .tar.gz)")
+    s.add_argument("out", help="output folder, replaced only on success and only if an earlier import "
+                               "wrote it (image-folder: a .nc file); never inside SOURCE")
+    s.add_argument("--subdir", help="image-folder: folder inside SOURCE to read, e.g. train")
+    s.add_argument("--per-class", type=int, help="image-folder: seeded random subset of this many per class")
+    s.add_argument("--size", type=positive_int, help="image-folder, assembly: resize images to SIZE x SIZE")
+    s.add_argument("--seed", type=int, help="image-folder: seed of the per-class subset (default 0)")
+
+
+@command("import", "import a real dataset (stimuli, assemblies, RDMs) into our netCDF files", _import_options)
 def cmd_import(a):
     from .importers import IMPORTERS
 
@@ -295,253 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging, and the traceback of every error")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and BLAS")
     sub = p.add_subparsers(dest="command", required=True)
-
-    s = sub.add_parser("stimuli", help="render the synthetic HvM-style stimulus set")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--split", default="train")
-    s.add_argument("--size", type=_positive_int, default=64)
-    s.add_argument("--objects-per-category", type=_positive_int, default=8)
-    s.add_argument("--images-per-variation", type=_variation_counts, default={0: 1, 3: 4, 6: 5})
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_stimuli)
-
-    s = sub.add_parser("train", help="train a network for categorisation (or a control: untrained, autoencoder)")
-    s.add_argument("--arch", required=True, help="hmo, alexnet, vgg, resnet18 (or brainnet)")
-    s.add_argument("--dataset", required=True)
-    s.add_argument("--test-dataset")
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--epochs", type=int, required=True)
-    s.add_argument("--task", default="supervised", help="supervised, untrained or autoencoder")
-    s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                   help="auto: CUDA when available (byte-identical results on CPU only)")
-    s.add_argument("--keep-epochs", type=_epoch_list, default=(),
-                   help="also keep these epochs' weights, e.g. 1,2,4 (in OUT/epochs/)")
-    s.add_argument("--width", type=float, default=1.0)
-    s.add_argument("--batch-size", type=_positive_int, default=64)
-    s.add_argument("--lr", type=float, default=0.05)
-    s.add_argument("--augment-pad", type=int, default=0)
-    s.add_argument("--label-smoothing", type=float, default=0.0)
-    s.add_argument("--out", required=True, help="output folder (weights, metrics, checkpoints)")
-    s.set_defaults(func=cmd_train)
-
-    s = sub.add_parser("simulate", help="SIMULATED V4/IT recordings from a surrogate network")
-    s.add_argument("--weights", required=True)
-    s.add_argument("--stimuli", required=True)
-    s.add_argument("--n-v4", type=int, default=128)
-    s.add_argument("--n-it", type=int, default=168)
-    s.add_argument("--v4-layer", default="stage3")
-    s.add_argument("--it-layer", default="stage5")
-    s.add_argument("--reps", type=int, default=10)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_simulate)
-
-    s = sub.add_parser("features", help="extract every layer's activations for a stimulus set")
-    s.add_argument("--weights", help="weights of a zoo model (goaldriven train); with --model, optional "
-                                     "weights of that model (.safetensors or a torch state dict)")
-    s.add_argument("--model", metavar="FACTORY",
-                   help="an external model instead: FILE.py:FUNCTION or package.module:FUNCTION returning an "
-                        "nn.Module (then --layers names its modules)")
-    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
-                   help="with --model: pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
-    s.add_argument("--stimuli", required=True)
-    s.add_argument("--model-id", required=True)
-    s.add_argument("--layers", help="comma-separated layer names (default: every layer)")
-    _add_feature_options(s, seed_flag="--seed")
-    s.add_argument("--batch-size", type=int, default=128)
-    s.add_argument("--image-size", type=int, default=None,
-                   help="resize stimuli to this size (default: the network's input size)")
-    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_features)
-
-    s = sub.add_parser("score", help="neural predictivity and RSA of every layer of one model")
-    s.add_argument("--features", required=True)
-    s.add_argument("--recordings", required=True, help="assembly of site responses")
-    s.add_argument("--trials", help="single-trial assembly for noise ceilings (default: the "
-                                    "recordings' own repetitions, if any)")
-    s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
-    s.add_argument("--splits", type=int, default=10)
-    s.add_argument("--seed", type=int, default=0)
-    _add_criterion_option(s)
-    _add_method_option(s)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_score)
-
-    s = sub.add_parser("external-model", help="check an external model (factory, layers, weights) and describe it")
-    s.add_argument("--model", required=True, metavar="FACTORY",
-                   help="FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module")
-    s.add_argument("--layers", required=True, help="comma-separated module names (as model.named_modules() gives)")
-    s.add_argument("--name", required=True, help="the model's name in the tables")
-    s.add_argument("--weights", help="weights to load into the model (.safetensors or a torch state dict)")
-    s.add_argument("--image-size", type=int, help="input size the stimuli are resized to (recorded)")
-    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
-                   help="pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
-    s.add_argument("--out", required=True, help="JSON description (metrics.json of the workflow)")
-    s.set_defaults(func=cmd_external_model)
-
-    s = sub.add_parser("score-model", help="score your own nn.Module's layers on one benchmark, in one call")
-    s.add_argument("--model", required=True, metavar="FACTORY",
-                   help="FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module")
-    s.add_argument("--layers", required=True, help="comma-separated module names (as model.named_modules() gives)")
-    s.add_argument("--benchmark", required=True,
-                   help="a benchmark name of --configfile, or a folder written by goaldriven import")
-    s.add_argument("--out", required=True, help="output folder: scores.csv, scores.nc, features.nc")
-    s.add_argument("--weights", help="weights to load into the model (.safetensors or a torch state dict)")
-    s.add_argument("--name", help="model name in the outputs (default: the factory)")
-    s.add_argument("--input-size", type=int, help="resize stimuli to this size (default: as stored)")
-    s.add_argument("--preprocessing", choices=("imagenet", "unit", "none"), default="imagenet",
-                   help="pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255")
-    s.add_argument("--configfile", default="config/config.yaml", help="config in which to look a benchmark name up")
-    s.add_argument("--splits", type=int, default=10, help="cross-validation folds of the ridge mapping")
-    s.add_argument("--seed", type=int, default=0, help="seed of the folds (and of the RSA bootstrap)")
-    _add_criterion_option(s)
-    _add_method_option(s)
-    _add_feature_options(s, seed_flag="--projection-seed")
-    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when available")
-    s.set_defaults(func=cmd_score_model)
-
-    s = sub.add_parser("score-rdms", help="RSA of every layer of one model with published RDMs")
-    s.add_argument("--features", required=True)
-    s.add_argument("--rdms", required=True, help="RDM assembly (source x stimulus_a x stimulus_b)")
-    s.add_argument("--benchmark", default="")
-    s.add_argument("--bootstraps", type=int, default=100, help="stimulus resamples for the interval")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_score_rdms)
-
-    s = sub.add_parser("similarity", help="debiased CKA of every pair of models and layers, with a null; "
-                       "cross-seed vs cross-architecture summary and layer correspondence")
-    s.add_argument("--features", nargs="+", required=True, help="features files of every model, one benchmark")
-    s.add_argument("--stimuli", help="the benchmark's stimulus set: raw pixels as a pseudo-model (the floor)")
-    s.add_argument("--permutations", type=int, default=100, help="image shuffles for the null")
-    s.add_argument("--max-stimuli", type=int, default=1000, help="a seeded subset of the stimuli beyond this")
-    s.add_argument("--seed", type=int, default=0, help="seed of the shuffles and of the stimulus subset")
-    s.add_argument("--out", required=True, help="similarity.csv: one row per pair of (model, layer)")
-    s.add_argument("--summary", required=True, help="cross-seed vs cross-architecture at matched depth")
-    s.add_argument("--correspondence", required=True, help="layer correspondence per pair of seeds")
-    s.set_defaults(func=cmd_similarity)
-
-    s = sub.add_parser("matching", help="cross-seed unit matching (with chance) and linear predictivity")
-    s.add_argument("--features", nargs="+", required=True)
-    s.add_argument("--max-units", type=int, default=128)
-    s.add_argument("--permutations", type=int, default=20, help="stimulus shuffles for chance (19+ to call any unit convergent)")
-    s.add_argument("--unit", choices=("column", "channel"), default="column",
-                   help="match layer columns, or conv channels over stimuli and positions (Li et al. 2016)")
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_matching)
-
-    s = sub.add_parser("unit-examples", help="most and least convergent units of a layer and their top images")
-    s.add_argument("--features", nargs=2, required=True, metavar=("SEED_A.nc", "SEED_B.nc"))
-    s.add_argument("--layer", required=True, help="layer to show (e.g. the top conv layer)")
-    s.add_argument("--unit", choices=("column", "channel"), default="column")
-    s.add_argument("--n-units", type=int, default=3, help="units of each kind (most, least convergent)")
-    s.add_argument("--top-k", type=int, default=5, help="images per unit")
-    s.add_argument("--max-units", type=int, default=512, help="units matched (seeded subsample)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_unit_examples)
-
-    s = sub.add_parser("seed-variance", help="brain-score variance across seeds vs across architectures")
-    s.add_argument("--models", required=True, help="models.csv of goaldriven summarise")
-    s.add_argument("--metrics", nargs="+", help="columns to analyse (default: every *_ev and *_rsa column)")
-    s.add_argument("--level", type=float, default=0.95, help="interval level")
-    s.add_argument("--effects", choices=("fixed", "random"), default="fixed",
-                   help="architectures as fixed effects (exact noncentral-F interval) or random (ICC)")
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_seed_variance)
-
-    s = sub.add_parser("positive-control",
-                       help="trained minus untrained, pixels and V1-like controls, with intervals from resampling")
-    s.add_argument("--scores", nargs="+", default=[], help="predictivity scores of every model (goaldriven score)")
-    s.add_argument("--rdm-features", nargs="+", help="features of every model on the RDM benchmark's stimuli")
-    s.add_argument("--rdms", help="the RDM benchmark's rdms.nc (goaldriven import kriegeskorte92)")
-    s.add_argument("--rdm-benchmark", default="", help="name of the RDM benchmark in the table")
-    s.add_argument("--controls", nargs="+", help="names of control models (NAME of NAME/external_seed0)")
-    s.add_argument("--bootstraps", type=_positive_int, default=1000, help="resamples of images and sites")
-    s.add_argument("--seed", type=int, default=0, help="seed of the resamples")
-    s.add_argument("--out", required=True, help="the table (.csv)")
-    s.set_defaults(func=cmd_positive_control)
-
-    s = sub.add_parser("summarise", help="tidy tables of every model's scores")
-    s.add_argument("--scores", nargs="+", required=True)
-    s.add_argument("--metrics", nargs="+", required=True)
-    s.add_argument("--panel-features", nargs="+", required=True,
-                   help="features of the benchmark whose RDMs the RSA figure shows")
-    s.add_argument("--panel-data", required=True, help="that benchmark's assembly or RDM assembly")
-    s.add_argument("--surrogate-score")
-    s.add_argument("--out-dir", required=True)
-    s.set_defaults(func=cmd_summarise)
-
-    s = sub.add_parser("leaderboard", help="every model x area ranked: best layer chosen on held-out sites")
-    s.add_argument("--scores", nargs="+", required=True, help="scores files (goaldriven score, score-rdms)")
-    s.add_argument("--bootstraps", type=int, default=1000, help="resamples of sites for the 95%% interval")
-    s.add_argument("--seed", type=int, default=0, help="seed of the site halves and the resamples")
-    s.add_argument("--out-csv", required=True, help="the ranked table (CSV)")
-    s.add_argument("--out-json", required=True, help="the same as DVC metrics (JSON)")
-    s.set_defaults(func=cmd_leaderboard)
-
-    s = sub.add_parser("layer-profiles", help="per benchmark and area, every model's layer profile (DVC plots)")
-    s.add_argument("--predictivity", required=True, help="predictivity.csv of goaldriven summarise")
-    s.add_argument("--out-dir", required=True, help="folder of one CSV per benchmark and area")
-    s.set_defaults(func=cmd_layer_profiles)
-
-    s = sub.add_parser("trajectory", help="neural predictivity of every kept epoch of trained models")
-    s.add_argument("--models", nargs="+", required=True,
-                   help="folders of goaldriven train (kept epochs in DIR/epochs/, final weights last)")
-    s.add_argument("--stimuli", required=True, help="the benchmark's stimuli")
-    s.add_argument("--recordings", required=True, help="assembly of site responses")
-    s.add_argument("--trials", help="single-trial assembly for noise ceilings (default: the "
-                                    "recordings' own repetitions, if any)")
-    s.add_argument("--benchmark", default="", help="benchmark name recorded in the output")
-    s.add_argument("--final-scores", nargs="*", default=(),
-                   help="scores files (goaldriven score) of the final weights, reused instead of rescoring")
-    s.add_argument("--splits", type=int, default=5)
-    s.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
-    _add_criterion_option(s)
-    _add_method_option(s)
-    _add_feature_options(s, seed_flag="--projection-seed")  # --seed is the folds' seed here
-    s.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
-    s.add_argument("--out", required=True, help="CSV: one row per model, epoch and region")
-    s.set_defaults(func=cmd_trajectory)
-
-    s = sub.add_parser("trajectory-join", help="join per-model trajectory tables into one")
-    s.add_argument("--tables", nargs="+", required=True, help="CSVs of goaldriven trajectory")
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_trajectory_join)
-
-    s = sub.add_parser("figure", help="draw one figure (PNG and PDF)")
-    s.add_argument("name")
-    s.add_argument("--input", action="append", required=True, metavar="NAME=PATH")
-    s.add_argument("--label", default="")
-    s.add_argument("--out", required=True, help="PNG path; the PDF goes beside it")
-    s.set_defaults(func=cmd_figure)
-
-    s = sub.add_parser("lineage", help="where a result came from, down to raw-data hashes")
-    s.add_argument("path")
-    s.add_argument("--repo", default=".", help="repository root (holding dvc.yaml)")
-    s.add_argument("--format", choices=("text", "json"), default="text")
-    s.set_defaults(func=cmd_lineage)
-
-    s = sub.add_parser("crate", help="provenance of the results as a Workflow Run RO-Crate")
-    s.add_argument("out_dir", help="folder to write the crate to (an earlier crate there is replaced; "
-                                   "any other folder, results/ or data/ is refused)")
-    s.add_argument("--results", default="results/figures", help="results to describe (a folder)")
-    s.add_argument("--repo", default=".", help="repository root (holding dvc.yaml and dvc.lock)")
-    s.set_defaults(func=cmd_crate)
-
-    # The dataset names are goaldriven.importers.IMPORTERS' keys (a test checks), listed here so
-    # that parsing the command line does not import the data stack.
-    s = sub.add_parser("import", help="import a real dataset (stimuli, assemblies, RDMs) into our netCDF files")
-    s.add_argument("dataset", choices=("cowley-v4", "kriegeskorte92", "kalfas-it", "image-folder", "assembly"))
-    s.add_argument("source", help="the dataset as published (a folder; image-folder: a folder or .tar.gz)")
-    s.add_argument("out", help="output folder, replaced only on success and only if an earlier import "
-                               "wrote it (image-folder: a .nc file); never inside SOURCE")
-    s.add_argument("--subdir", help="image-folder: folder inside SOURCE to read, e.g. train")
-    s.add_argument("--per-class", type=int, help="image-folder: seeded random subset of this many per class")
-    s.add_argument("--size", type=_positive_int, help="image-folder, assembly: resize images to SIZE x SIZE")
-    s.add_argument("--seed", type=int, help="image-folder: seed of the per-class subset (default 0)")
-    s.set_defaults(func=cmd_import)
+    for name, (help, options, handler) in COMMANDS.items():
+        s = sub.add_parser(name, help=help)
+        options(s)
+        s.set_defaults(func=handler)
     _describe(p, sub)
     return p
 
@@ -561,15 +539,6 @@ _HELP = {
     ("stimuli", "--objects-per-category"): "distinct 3D objects per category",
     ("stimuli", "--images-per-variation"): "images per object at each variation level, LEVEL:COUNT,...",
     ("stimuli", "--out"): "stimulus set (.nc)",
-    ("train", "--dataset"): "training stimulus set (.nc)",
-    ("train", "--test-dataset"): "held-out stimulus set for the test accuracy",
-    ("train", "--seed"): "seed of initialisation and data order",
-    ("train", "--epochs"): "training epochs (0 for untrained)",
-    ("train", "--width"): "channel-width multiplier of the architecture",
-    ("train", "--batch-size"): "images per SGD step",
-    ("train", "--lr"): "learning rate (SGD with momentum, cosine schedule)",
-    ("train", "--augment-pad"): "random crops of the image padded by this many pixels, and flips (0: none)",
-    ("train", "--label-smoothing"): "label smoothing of the cross-entropy (0: none)",
     ("simulate", "--weights"): "surrogate network's weights (goaldriven train)",
     ("simulate", "--stimuli"): "stimulus set the sites respond to",
     ("simulate", "--n-v4"): "simulated V4 sites",
@@ -585,15 +554,11 @@ _HELP = {
     ("features", "--device"): "auto: CUDA when available",
     ("features", "--out"): "features file (.nc)",
     ("score", "--features"): "features file (goaldriven features)",
-    ("score", "--splits"): "cross-validation splits of the mapping",
-    ("score", "--seed"): "seed of the ridge folds and ceilings (--method pls: Brain-Score's random_state=1)",
     ("score", "--out"): "scores (.nc)",
     ("score-rdms", "--features"): "features file (goaldriven features)",
     ("score-rdms", "--benchmark"): "benchmark name recorded in the output",
     ("score-rdms", "--seed"): "seed of the bootstrap",
     ("score-rdms", "--out"): "scores (.nc)",
-    ("convergence", "--features"): "features files of the seeds of one architecture (same stimuli)",
-    ("convergence", "--out"): "CSV: CKA per layer and pair of seeds",
     ("matching", "--features"): "features files of the seeds of one architecture (same stimuli)",
     ("matching", "--max-units"): "units per layer matched (seeded subsample)",
     ("matching", "--permutations"): "stimulus shuffles for the chance level",
@@ -602,13 +567,11 @@ _HELP = {
     ("unit-examples", "--unit"): "match layer columns, or conv channels over stimuli and positions",
     ("unit-examples", "--seed"): "seed of the unit subsample",
     ("unit-examples", "--out"): "CSV of the units and their top images",
-    ("seed-variance", "--bootstraps"): "resamples of seeds for the interval",
     ("seed-variance", "--out"): "CSV: variance shares per metric",
     ("summarise", "--scores"): "scores files (goaldriven score, score-rdms)",
     ("summarise", "--metrics"): "metrics.json of every model (goaldriven train)",
     ("summarise", "--surrogate-score"): "scores of the surrogate network (recovery check)",
     ("summarise", "--out-dir"): "folder of the tables (predictivity.csv, rsa.csv, models.csv, ...)",
-    ("trajectory", "--splits"): "cross-validation folds of the ridge mapping",
     ("trajectory", "--device"): "auto: CUDA when available",
     ("trajectory-join", "--out"): "CSV of all models",
     ("figure", "name"): "which figure: " + ", ".join(FIGURE_NAMES),
@@ -620,8 +583,6 @@ _HELP = {
     ("import", "dataset"): "which importer (assembly: any BrainIO-style folder, assembly.nc + a stimulus set)",
     (None, "--verbose"): "log debug messages too",
 }
-_FEATURE_HELP = {"--pool-grid": "side of the pooling grid (1: global pooling)",
-                 "--max-features": "width above which a layer is reduced"}
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -642,7 +603,7 @@ def _describe(p, sub) -> None:
         for action in s._actions:
             key = action.option_strings[-1] if action.option_strings else action.dest
             if not action.help:
-                action.help = _HELP.get((name, key)) or _FEATURE_HELP.get(key)
+                action.help = _HELP.get((name, key))
             if (name, key) == ("train", "--arch"):
                 action.choices, action.help = ARCHITECTURES, "architecture: " + ", ".join(ARCHITECTURES)
             if (name, key) == ("train", "--task"):

@@ -16,7 +16,6 @@ too). :func:`extract` and :func:`extract_assembly` give the same numbers in memo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,49 +24,12 @@ import torch.nn.functional as F
 import xarray as xr
 
 from .io import InputError, atomic_path, open_netcdf, write_netcdf
+from .options import FeatureSpec
 from .stimulus_ids import check_unique
 
-POOLINGS = ("none", "avg", "max")
-REDUCTIONS = ("none", "sparse", "gaussian", "pca")
 # Chunk width of the activations variable: 128 rows x 4096 columns of float32 is 2 MB, the
 # size HDF5 reads and writes well; a layer's read touches only the chunks of its columns.
 CHUNK_COLUMNS = 4096
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """How every layer is reduced before it is stored (all recorded in the output's attrs).
-
-    ``pooling`` is applied to convolutional layers only (fully connected layers have no
-    space); the reduction to ``max_features`` columns applies to the layers wider than that.
-    ``seed`` seeds the random projections (PCA needs none).
-    """
-
-    pooling: str = "none"
-    pool_grid: int = 1
-    reduction: str = "sparse"
-    max_features: int | None = 4096
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.pooling not in POOLINGS:
-            raise InputError(f"unknown pooling {self.pooling!r}; choose from {POOLINGS}")
-        if self.pool_grid < 1:
-            raise InputError(f"pool_grid must be at least 1, not {self.pool_grid}")
-        if self.reduction not in REDUCTIONS:
-            raise InputError(f"unknown reduction {self.reduction!r}; choose from {REDUCTIONS}")
-        if self.reduction != "none" and (self.max_features is None or self.max_features < 1):
-            raise InputError(f"reduction {self.reduction!r} needs max_features >= 1, not {self.max_features}")
-
-    @property
-    def reduces(self) -> bool:
-        return self.reduction != "none"
-
-    def attrs(self) -> dict:
-        return {"pooling": self.pooling, "pool_grid": self.pool_grid, "reduction": self.reduction,
-                "reduction_seed": self.seed,
-                # netCDF attributes cannot be None: 0 means "no width limit".
-                "max_features": self.max_features if self.reduces else 0}
 
 
 RAW = FeatureSpec(reduction="none", max_features=None)  # activations as the network gives them
@@ -158,9 +120,9 @@ def _make_reducer(n_in: int, spec: FeatureSpec, n_stimuli: int):
     if not spec.reduces or n_in <= spec.max_features:
         return None
     if spec.reduction == "sparse":
-        return _SparseProjection(n_in, spec.max_features, spec.seed)
+        return _SparseProjection(n_in, spec.max_features, spec.projection_seed)
     if spec.reduction == "gaussian":
-        return _GaussianProjection(n_in, spec.max_features, spec.seed)
+        return _GaussianProjection(n_in, spec.max_features, spec.projection_seed)
     # PCA has at most as many components as stimuli.
     return _PCA(n_in, min(spec.max_features, n_stimuli))
 

@@ -32,7 +32,7 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ from torch import nn
 
 from .io import InputError, atomic_path, write_json
 from .models import ARCHITECTURES, MIN_INPUT_SIZE, Decoder, build_model, top_spatial_layer
+from .options import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,22 +53,6 @@ DEVICES = ("auto", "cpu", "cuda")
 # Keep the data set on the GPU when it takes at most this share of the free memory; the rest
 # is for the network's activations.
 _GPU_DATA_SHARE = 0.5
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    arch: str
-    seed: int
-    epochs: int
-    task: str = "supervised"
-    width: float = 1.0
-    batch_size: int = 64
-    lr: float = 0.05
-    weight_decay: float = 5e-4
-    # Standard small-image augmentation: a random crop of the image padded by this many pixels
-    # (reflected) and a random horizontal flip, drawn per image. 0 = the images as they are.
-    augment_pad: int = 0
-    label_smoothing: float = 0.0
 
 
 def load_labelled_images(path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:

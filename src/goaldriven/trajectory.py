@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .features import FeatureSpec, extract_to_netcdf
+from .features import extract_to_netcdf
+from .options import FeatureSpec
 from .io import InputError, open_netcdf, read_json
 from .score import score_model
 from .summary import held_out_scores, model_fields, predictivity_rows
@@ -138,7 +139,7 @@ def _final_scores(paths, options: dict) -> dict:
     return out
 
 
-def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None, splits: int = 5, seed: int = 0,
+def trajectory_table(model_dirs, stimuli_path, recordings_path, trials_path=None, splits: int = 10, seed: int = 0,
                      spec: FeatureSpec = FeatureSpec(), benchmark: str = "", device: str = "cpu",
                      final_scores=(), criterion: str = "loo", method: str = "ridge") -> pd.DataFrame:
     """One row per model folder, checkpoint (kept epochs, then the final weights) and region:

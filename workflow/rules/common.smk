@@ -7,8 +7,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-RESULTS = config.get("results", "results")  # this experiment's results folder
-LOGS = config.get("logs", "logs")  # and its logs
+RESULTS = config["results"]  # this experiment's results folder
+LOGS = config["logs"]  # and its logs
 ZOO_TASKS = "supervised|untrained|autoencoder|objects|untrained_objects"
 ZOO_MODEL_RE = rf"surrogate|[a-z0-9]+/({ZOO_TASKS})_seed[0-9]+"
 MODEL_RE = ZOO_MODEL_RE + r"|[a-z0-9]+/external_seed0"  # external models: NAME/external_seed0
@@ -27,7 +27,7 @@ IMPORTER_FILES = {
 }
 SYNTHETIC = config["training"]["dataset"] == "synthetic"
 OBJECTS = config.get("objects")  # the second training diet (procedural objects), or None
-KEEP_EPOCHS = config["models"].get("keep_epochs", [])  # checkpoints scored along training
+KEEP_EPOCHS = config["models"]["keep_epochs"]  # checkpoints scored along training
 # The config files of this run, recorded by every job in its run manifest (goaldriven lineage).
 # Set, not read (so no `envvars:`); a cluster job parses this file again and sets it there too.
 os.environ.update(GOALDRIVEN_CONFIG=os.pathsep.join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"])))
@@ -223,11 +223,41 @@ def _package_imports(module):
     return _IMPORTS[module]
 
 
+def _command_imports(command):
+    """Modules cli.py imports to run `goaldriven COMMAND`: at its top, and in the command's
+    handler and options function (registered together by @command(COMMAND, help, options))."""
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+    def imports(nodes):
+        found = set()
+        for node in nodes:
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        return found
+
+    for fn in functions.values():
+        for dec in fn.decorator_list:
+            if (
+                isinstance(dec, ast.Call)
+                and getattr(dec.func, "id", None) == "command"
+                and dec.args[0].value == command
+            ):
+                parts = (fn, functions[dec.args[2].id])
+                return imports(tree.body) | imports(n for part in parts for n in ast.walk(part))
+    raise WorkflowError(f"goaldriven has no command {command!r} (src/goaldriven/cli.py)")
+
+
+def cli_code(command):
+    """The package code `goaldriven COMMAND` runs, as a rule's inputs: derived from the command,
+    so that a rule's dependencies follow what its command imports."""
+    return code(*sorted(_command_imports(command)))
+
+
 def code(*modules):
     """Package modules that a job runs, declared as inputs so that editing one reruns it (in DVC
     too): the named ones, the entry point, and everything they import from the package, so that
-    a module behind another (ridge behind mapping) is never forgotten. The CLI's own imports are
-    per command, so they are not followed."""
+    a module behind another (ridge behind mapping) is never forgotten."""
     needed, todo = set(), ["__init__", "io", *modules]
     while todo:
         m = todo.pop()
@@ -250,6 +280,19 @@ def width_of(arch):
     """models.width: one number for every architecture, or one per architecture."""
     width = config["models"]["width"]
     return width[arch] if isinstance(width, dict) else width
+
+
+# The config keys the scoring commands read: goaldriven.options.ScoringSpec's fields (a test checks).
+SCORING = ("comparison", "splits", "seed", "criterion", "method")
+
+
+def options(section, *keys):
+    """Command-line options from a config section, one per key (all of them by default): key
+    max_features -> --max-features VALUE. goaldriven's option groups (goaldriven.options) name
+    their fields as the config keys, so one name runs from the config to the code; the values,
+    defaults included, are the schema-validated config's."""
+    values = config[section]
+    return " ".join(f"--{k.replace('_', '-')} {values[k]}" for k in (keys or sorted(values)))
 
 
 def recipe_options():
@@ -315,7 +358,7 @@ def benchmark_responses(benchmark):
 
 def convergence_benchmark():
     """The stimuli on which seeds are compared: the configured benchmark, else the first."""
-    return config["convergence"].get("benchmark", next(iter(BENCHMARKS)))
+    return config["convergence"].get("benchmark") or next(iter(BENCHMARKS))
 
 
 def trajectory_benchmark():

@@ -2,7 +2,7 @@
 rule score:
     input:
         unpack(lambda w: benchmark_responses(w.benchmark)),
-        code("mapping", "rsa", "features", "assemblies", "score"),
+        cli_code("score"),
         features=f"{RESULTS}/features/{{benchmark}}/{{model}}.nc",
     output:
         f"{RESULTS}/scores/{{benchmark}}/{{model}}.nc",
@@ -13,20 +13,16 @@ rule score:
     conda:
         "../../envs/goaldriven.yaml"
     params:
-        splits=config["comparison"]["splits"],
-        seed=config["comparison"]["seed"],
-        criterion=config["comparison"]["criterion"],
-        method=config["comparison"]["method"],
+        scoring=options(*SCORING),
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
     shell:
         "goaldriven --threads {threads} score --features {input.features} --recordings {input.recordings}"
-        " {params.trials} --benchmark {wildcards.benchmark} --splits {params.splits} --seed {params.seed}"
-        " --criterion {params.criterion} --method {params.method} --out {output} > {log} 2>&1"
+        " {params.trials} --benchmark {wildcards.benchmark} {params.scoring} --out {output} > {log} 2>&1"
 
 
 rule score_rdms:
     input:
-        code("mapping", "rsa", "features", "assemblies", "score"),
+        cli_code("score-rdms"),
         features=f"{RESULTS}/features/{{benchmark}}/{{model}}.nc",
         rdms=f"{RESULTS}/neural/{{benchmark}}/rdms.nc",
     output:
@@ -38,7 +34,7 @@ rule score_rdms:
     conda:
         "../../envs/goaldriven.yaml"
     params:
-        bootstraps=config["comparison"].get("rdm_bootstraps", 100),
+        bootstraps=config["comparison"]["rdm_bootstraps"],
         seed=config["comparison"]["seed"],
     shell:
         "goaldriven score-rdms --features {input.features} --rdms {input.rdms}"
@@ -48,7 +44,7 @@ rule score_rdms:
 
 rule summarise:
     input:
-        code("mapping", "rsa", "features", "assemblies", "summary"),
+        cli_code("summarise"),
         scores=all_scores(),
         metrics=expand(f"{RESULTS}/models/{{model}}/metrics.json", model=scored_models()),
         panel_features=features_of(rsa_panel_benchmark(), scored_models()),
@@ -80,7 +76,7 @@ rule summarise:
 rule trajectory_model:
     input:
         unpack(lambda w: benchmark_responses(trajectory_benchmark())),
-        code("trajectory"),
+        cli_code("trajectory"),
         weights=f"{RESULTS}/models/{{model}}/weights.safetensors",
         metrics=f"{RESULTS}/models/{{model}}/metrics.json",
         kept=lambda w: kept_epochs(w.model),
@@ -98,29 +94,17 @@ rule trajectory_model:
         dir=subpath(input.weights, parent=True),
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
         benchmark=trajectory_benchmark(),
-        splits=config["comparison"]["splits"],
-        seed=config["comparison"]["seed"],
-        criterion=config["comparison"]["criterion"],
-        method=config["comparison"]["method"],
-        max_features=config["features"]["max_features"],
-        projection_seed=config["features"]["projection_seed"],
-        pooling=config["features"].get("pooling", "none"),
-        pool_grid=config["features"].get("pool_grid", 1),
-        reduction=config["features"].get("reduction", "sparse"),
+        scoring=options(*SCORING),
+        features=options("features"),
     shell:
         "goaldriven --threads {threads} trajectory --models {params.dir} --stimuli {input.stimuli}"
         " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
-        " --final-scores {input.scores} --device auto"
-        " --splits {params.splits} --seed {params.seed} --criterion {params.criterion} --method {params.method}"
-        " --pooling {params.pooling}"
-        " --pool-grid {params.pool_grid} --reduction {params.reduction}"
-        " --max-features {params.max_features} --projection-seed {params.projection_seed}"
-        " --out {output} > {log} 2>&1"
+        " --final-scores {input.scores} --device auto {params.scoring} {params.features} --out {output} > {log} 2>&1"
 
 
 rule trajectory:
     input:
-        code("trajectory"),
+        cli_code("trajectory-join"),
         tables=expand(f"{RESULTS}/summary/trajectory/{{model}}.csv", model=candidate_models()),
     output:
         f"{RESULTS}/summary/trajectory.csv",
@@ -136,7 +120,7 @@ rule trajectory:
 # JSON is the pipeline's DVC metrics, the CSV a table of the report.
 rule leaderboard:
     input:
-        code("leaderboard"),
+        cli_code("leaderboard"),
         scores=all_scores(),
     output:
         csv=report(f"{RESULTS}/summary/leaderboard.csv", caption="../report/leaderboard.rst", category="Leaderboard"),
@@ -146,7 +130,7 @@ rule leaderboard:
     conda:
         "../../envs/goaldriven.yaml"
     params:
-        bootstraps=config["comparison"].get("leaderboard_bootstraps", 1000),
+        bootstraps=config["comparison"]["leaderboard_bootstraps"],
         seed=config["comparison"]["seed"],
     shell:
         "goaldriven leaderboard --scores {input.scores} --bootstraps {params.bootstraps} --seed {params.seed}"
@@ -156,7 +140,7 @@ rule leaderboard:
 # Every model's layer profile per benchmark and area, one CSV each: the pipeline's DVC plots.
 rule layer_profiles:
     input:
-        code("leaderboard"),
+        cli_code("layer-profiles"),
         predictivity=f"{RESULTS}/summary/predictivity.csv",
     output:
         directory(f"{RESULTS}/summary/layer_profiles"),
@@ -172,7 +156,7 @@ rule layer_profiles:
 # (pixels, V1-like), each score with an interval from resampling images and sites.
 rule positive_control:
     input:
-        code("positive_control"),
+        cli_code("positive-control"),
         scores=[f"{RESULTS}/scores/{b}/{m}.nc" for b in PREDICTIVITY for m in scored_models()],
         rdm_features=[p for b in RDM_BENCHMARKS[:1] for p in features_of(b, scored_models())],
         rdms=[f"{RESULTS}/neural/{b}/rdms.nc" for b in RDM_BENCHMARKS[:1]],
@@ -190,7 +174,7 @@ rule positive_control:
         ),
         controls=f"--controls {' '.join(CONTROLS)}" if CONTROLS else "",
         scores=lambda w, input: f"--scores {input.scores}" if input.scores else "",
-        bootstraps=config["comparison"].get("rdm_bootstraps", 1000),
+        bootstraps=config["comparison"]["rdm_bootstraps"],
         seed=config["comparison"]["seed"],
     shell:
         "goaldriven positive-control {params.scores} {params.rdms} {params.controls}"

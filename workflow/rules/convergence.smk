@@ -3,7 +3,7 @@
 # Every pair of models (and raw pixels) and layers: debiased CKA with a shuffled-image null.
 rule convergence:
     input:
-        code("similarity", "features", "stimulus_sets"),
+        cli_code("similarity"),
         features=features_of(convergence_benchmark()),
         stimuli=benchmark_stimuli(convergence_benchmark()),
     output:
@@ -24,7 +24,7 @@ rule convergence:
 
 rule unit_matching:
     input:
-        code("convergence", "features", "mapping"),
+        cli_code("matching"),
         features=lambda w: features_of(
             convergence_benchmark(),
             expand("{arch}/{task}_seed{seed}", arch=w.arch, task=w.task, seed=config["models"]["seeds"]),
@@ -46,7 +46,7 @@ rule unit_matching:
 
 rule seed_variance:
     input:
-        code("seed_variance"),
+        cli_code("seed-variance"),
         models=f"{RESULTS}/summary/models.csv",
     output:
         f"{RESULTS}/convergence/seed_variance.csv",
@@ -62,7 +62,7 @@ rule seed_variance:
 
 rule unit_examples:
     input:
-        code("convergence", "features"),
+        cli_code("unit-examples"),
         features=lambda w: features_of(
             convergence_benchmark(),
             expand(

@@ -1,7 +1,7 @@
 # Every layer's activations of a frozen network for one benchmark's stimuli.
 rule features:
     input:
-        code("models", "train", "stimulus_sets", "features"),
+        cli_code("features"),
         weights=lambda w: weights(w.model),
         stimuli=lambda w: benchmark_stimuli(w.benchmark),
     output:
@@ -13,16 +13,10 @@ rule features:
     conda:
         "../../envs/goaldriven.yaml"
     params:
-        max_features=config["features"]["max_features"],
-        seed=config["features"]["projection_seed"],
-        pooling=config["features"].get("pooling", "none"),
-        pool_grid=config["features"].get("pool_grid", 1),
-        reduction=config["features"].get("reduction", "sparse"),
+        features=options("features"),
     shell:
         "goaldriven --threads {threads} features --weights {input.weights} --stimuli {input.stimuli}"
-        " --model-id {wildcards.model} --pooling {params.pooling} --pool-grid {params.pool_grid}"
-        " --reduction {params.reduction} --max-features {params.max_features}"
-        " --seed {params.seed} --device auto --out {output} > {log} 2>&1"
+        " --model-id {wildcards.model} {params.features} --device auto --out {output} > {log} 2>&1"
 
 
 # An external model (config models.external): checked (factory, layers, weights) and described
@@ -30,7 +24,7 @@ rule features:
 rule external_model:
     input:
         unpack(external_files),
-        code("external"),
+        cli_code("external-model"),
     output:
         f"{RESULTS}/models/{{name}}/external_seed0/metrics.json",
     log:
@@ -49,7 +43,7 @@ rule external_model:
 rule features_external:
     input:
         unpack(external_files),
-        code("external", "stimulus_sets", "features"),
+        cli_code("features"),
         metrics=f"{RESULTS}/models/{{name}}/external_seed0/metrics.json",
         stimuli=lambda w: benchmark_stimuli(w.benchmark),
     output:
@@ -62,13 +56,7 @@ rule features_external:
         "../../envs/goaldriven.yaml"
     params:
         options=lambda w: external_options(w.name),
-        max_features=config["features"]["max_features"],
-        seed=config["features"]["projection_seed"],
-        pooling=config["features"].get("pooling", "none"),
-        pool_grid=config["features"].get("pool_grid", 1),
-        reduction=config["features"].get("reduction", "sparse"),
+        features=options("features"),
     shell:
         "goaldriven --threads {threads} features {params.options} --stimuli {input.stimuli}"
-        " --model-id {wildcards.name}/external_seed0 --pooling {params.pooling} --pool-grid {params.pool_grid}"
-        " --reduction {params.reduction} --max-features {params.max_features}"
-        " --seed {params.seed} --device auto --out {output} > {log} 2>&1"
+        " --model-id {wildcards.name}/external_seed0 {params.features} --device auto --out {output} > {log} 2>&1"

@@ -29,7 +29,7 @@ FIGURE_INPUTS = {
 
 rule figure:
     input:
-        code("figures", "stimulus_sets"),
+        cli_code("figure"),
         data=lambda w: [p for _, p in figure_inputs(w.figure)],
     output:
         png=report(f"{RESULTS}/figures/{{figure}}.png", caption="../report/figure.rst", category="Figures"),

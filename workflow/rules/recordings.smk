@@ -5,7 +5,7 @@ if benchmarks_of("simulate"):
 
     rule train_surrogate:
         input:
-            code("models", "train", "stimulus_sets"),
+            cli_code("train"),
             train=f"{RESULTS}/stimuli/train.nc",
             test=f"{RESULTS}/stimuli/test.nc",
         output:
@@ -28,7 +28,7 @@ if benchmarks_of("simulate"):
 
     rule simulate_recordings:
         input:
-            code("simulate", "assemblies"),
+            cli_code("simulate"),
             weights=f"{RESULTS}/recordings/surrogate/weights.safetensors",
             stimuli=f"{RESULTS}/stimuli/test.nc",
         output:
@@ -58,7 +58,7 @@ for _importer, _files in IMPORTER_FILES.items():
             name:
                 f"import_{_importer.replace('-', '_')}"
             input:
-                code("importers", "assemblies", "stimulus_sets"),
+                cli_code("import"),
                 source=lambda w: raw_data(BENCHMARKS[w.benchmark]["source"]),
             output:
                 [f"{RESULTS}/neural/{{benchmark}}/{f}" for f in _files],

@@ -4,7 +4,7 @@ if SYNTHETIC:
 
     rule stimuli:
         input:
-            code("synthetic", "stimulus_sets"),
+            cli_code("stimuli"),
         output:
             f"{RESULTS}/stimuli/{{split}}.nc",
         log:
@@ -25,7 +25,7 @@ else:
 
     rule import_training_set:
         input:
-            code("stimulus_sets", "importers"),
+            cli_code("import"),
             source=lambda w: raw_data(config["training"]["source"]),
         output:
             f"{RESULTS}/stimuli/{{split}}.nc",
@@ -48,7 +48,7 @@ if OBJECTS:
 
     rule objects_stimuli:
         input:
-            code("synthetic", "stimulus_sets"),
+            cli_code("stimuli"),
         output:
             f"{RESULTS}/stimuli/objects_{{split}}.nc",
         log:

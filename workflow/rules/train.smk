@@ -3,7 +3,7 @@
 # at chosen epochs. "untrained" saves the random initialisation (the control).
 rule train:
     input:
-        code("models", "train", "stimulus_sets"),
+        cli_code("train"),
         train=f"{RESULTS}/stimuli/train.nc",
         test=f"{RESULTS}/stimuli/test.nc",
     output:
@@ -33,7 +33,7 @@ rule train:
 
 rule initialise:
     input:
-        code("models", "train", "stimulus_sets"),
+        cli_code("train"),
         train=f"{RESULTS}/stimuli/train.nc",
         test=f"{RESULTS}/stimuli/test.nc",
     output:
@@ -58,7 +58,7 @@ if OBJECTS:
 
     rule train_objects:
         input:
-            code("models", "train", "stimulus_sets"),
+            cli_code("train"),
             train=f"{RESULTS}/stimuli/objects_train.nc",
             test=f"{RESULTS}/stimuli/objects_test.nc",
         output:
@@ -83,7 +83,7 @@ if OBJECTS:
 
     rule initialise_objects:
         input:
-            code("models", "train", "stimulus_sets"),
+            cli_code("train"),
             train=f"{RESULTS}/stimuli/objects_train.nc",
             test=f"{RESULTS}/stimuli/objects_test.nc",
         output:

@@ -12,6 +12,7 @@ Usage: python workflow/scripts/export_dvc.py [--configfile F] [--check | --commi
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -132,20 +133,28 @@ def _toposorted(jobs: list[dict]) -> list[dict]:
 _PARAM_FROM_CONFIG = re.compile(r'(\w+)=config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
 _CONFIG_READ = re.compile(r'config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
 _RULE = re.compile(r"^(\s*)rule (\w+):\n(.*?)(?=^\s*rule \w+:|\Z)", flags=re.S | re.M)
+# A rule parameter of command-line options built from a config section by common.smk's
+# options(): NAME=options("section", "key", ...) or NAME=options(*SCORING); every key when none
+# is named.
+_OPTIONS_PARAM = re.compile(r'(\w+)=options\((\*SCORING|"\w+"(?:, "\w+")*)\)')
+_SCORING = re.compile(r"^SCORING = (\(.*?\))$", flags=re.M)
 # Config values that rules read through common.smk helpers rather than in their own text.
 _HELPER_USES = {"train": ["models.keep_epochs"], "trajectory_model": ["models.keep_epochs"]}
 
 
 def config_uses(rules_dir: Path) -> dict[str, dict]:
     """rule -> {"keys": config keys it reads (dotted), "params": {param name: config key}}."""
-    uses = {}
+    uses, scoring = {}, ast.literal_eval(_SCORING.search((rules_dir / "common.smk").read_text()).group(1))
     for smk in sorted(rules_dir.glob("*.smk")):
         for m in _RULE.finditer(smk.read_text()):
             body = m.group(3)
             keys = [".".join(filter(None, (a, b or c))) for a, b, c in _CONFIG_READ.findall(body)]
             params = {name: ".".join(filter(None, (a, b or c))) for name, a, b, c in _PARAM_FROM_CONFIG.findall(body)}
+            sections = {name: scoring if args == "*SCORING" else tuple(re.findall(r'"(\w+)"', args))
+                        for name, args in _OPTIONS_PARAM.findall(body)}
+            keys += [f"{sec[0]}.{k}" if sec[1:] else f"{sec[0]}.*" for sec in sections.values() for k in sec[1:] or [""]]
             uses[m.group(2)] = {"keys": list(dict.fromkeys(keys + _HELPER_USES.get(m.group(2), []))),
-                                "params": params}
+                                "params": params, "options": sections}
     return uses
 
 
@@ -165,18 +174,38 @@ def _lookup(config: dict, key: str):
     return node
 
 
+def _scalar(value) -> bool:
+    return isinstance(value, (int, float, str)) and not isinstance(value, bool)
+
+
+def _templated_options(options: str, section: str, config: dict) -> str:
+    """'--max-features 4096 --pooling none' of config section 'features' -> '--max-features
+    ${features.max_features} ...' for each value the config file gives (a value filled in by
+    the schema's default stays as it is: DVC reads only the file)."""
+    words = options.split()
+    for i in range(0, len(words) - 1, 2):
+        key = f"{section}.{words[i][2:].replace('-', '_')}"
+        if _scalar(_lookup(config, key)) and str(_lookup(config, key)) == words[i + 1]:
+            words[i + 1] = "${" + key + "}"
+    return " ".join(words)
+
+
 def _plain_job(job, uses: dict, config: dict) -> dict:
     """A job as plain data; ``params`` lists the config keys it reads, and its command reads
     the scalar ones as DVC ``${key}`` interpolations from the config file, not baked values
     (so that ``dvc exp run -S`` and ``dvc params diff`` see and change them)."""
-    keys = [k for k in uses.get("keys", []) if _lookup(config, k) is not None]
-    templated = {name: key for name, key in uses.get("params", {}).items()
-                 if isinstance(_lookup(config, key), (int, float, str)) and not isinstance(_lookup(config, key), bool)
-                 and str(job.params.get(name)) == str(_lookup(config, key))}
+    keys = [f"{k[:-2]}.{sub}" for k in uses.get("keys", []) if k.endswith(".*")
+            for sub in sorted(_lookup(config, k[:-2]) or {})]
+    keys = list(dict.fromkeys(keys + [k for k in uses.get("keys", []) if not k.endswith(".*")]))
+    keys = [k for k in keys if _lookup(config, k) is not None]
+    templated = {name: "${" + key + "}" for name, key in uses.get("params", {}).items()
+                 if _scalar(_lookup(config, key)) and str(job.params.get(name)) == str(_lookup(config, key))}
+    for name, section in uses.get("options", {}).items():
+        templated[name] = _templated_options(str(job.params.get(name)), section[0], config)
     cmd = job.shellcmd.strip()
     if templated:
         values = {k: v for k, v in job.params.items()}
-        values.update({name: "${" + key + "}" for name, key in templated.items()})
+        values.update(templated)
         cmd = job.format_wildcards(job.rule.shellcmd, params=SimpleNamespace(**values)).strip()
     return {"rule": job.rule.name, "wildcards": {k: str(v) for k, v in job.wildcards.items()},
             "input": list(dict.fromkeys(map(str, job.input))), "output": list(map(str, job.output)),
