@@ -47,7 +47,7 @@ def pytest_terminal_summary(terminalreporter, config):
 def built(tmp_path_factory):
     """A throw-away copy of the repository with the smoke experiment built by Snakemake
     (results recorded in dvc.lock). Tests that change it must put it back as they found it."""
-    repo = copy_repo(tmp_path_factory.mktemp("repo"))
+    repo = copy_repo(tmp_path_factory.mktemp("repo"), pipelines=("smoke",))
     run(["python", "workflow/scripts/export_dvc.py", *SMOKE], repo)
     run(["snakemake", "--cores", "2", *SMOKE], repo)
     return repo

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def with_raw_data(dest: Path) -> Path:
     """A fresh copy of the repository whose DVC-tracked raw data are fetched from the source."""
     assert SHARED.is_dir(), f"{SHARED}: the real data are missing (set GOALDRIVEN_SHARED_DATA)"
-    repo = copy_repo(dest)
+    repo = copy_repo(dest, pipelines=("real_small",))
     run(["dvc", "remote", "add", "--local", "-f", "shared", str(SHARED)], repo)
     run(["dvc", "update", *[f"data/{d}.dvc" for d in RAW]], repo)
     return repo

@@ -81,7 +81,7 @@ def test_smoke_dag_plans_every_stage(tmp_path):
 
 @pytest.mark.slow
 def test_dvc_repro_then_snakemake_finds_nothing_to_do(tmp_path):
-    repo = copy_repo(tmp_path)
+    repo = copy_repo(tmp_path, pipelines=("smoke",))
     # The smoke DAG with one architecture: DVC runs its stages one at a time.
     cfg = yaml.safe_load((repo / "config/smoke.yaml").read_text())
     cfg["models"]["archs"] = ["hmo"]
@@ -108,7 +108,7 @@ def fresh_clone(tmp_path_factory):
 
 @pytest.mark.parametrize("where", ["checkout", pytest.param("fresh clone", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("config", ["config/config.yaml", "config/smoke.yaml", "config/real.yaml",
-                                    "config/real_small.yaml"])
+                                    "config/real_small.yaml", "config/real_cpu.yaml"])
 def test_committed_dvc_yaml_matches_the_snakefile(config, where, fresh_clone):
     # The generated pipeline must not depend on whether `dvc update` has fetched data/ yet.
     repo = REPO if where == "checkout" else fresh_clone

@@ -14,12 +14,19 @@ SMOKE = ["--configfile", "config/smoke.yaml"]  # the toy-size experiment the wor
 PIPELINE = "pipelines/smoke/dvc.yaml"  # its own DVC pipeline (results in results/smoke)
 
 
-def copy_repo(dest: Path) -> Path:
-    """Copy what a fresh clone has (tracked + untracked, not ignored files), then commit it."""
+def copy_repo(dest: Path, pipelines=None) -> Path:
+    """Copy what a fresh clone has (tracked + untracked, not ignored files), then commit it.
+
+    ``pipelines``: the experiments (names under pipelines/) whose DVC pipelines the copy keeps;
+    default all. DVC reads every dvc.yaml of a repository before each stage it runs, and the
+    real-size pipelines (pipelines/real: 990 stages) cost about 10 s a read on 2 cores, so a
+    test that runs the smoke pipeline's stages through DVC keeps only that one."""
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                            cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
     for f in filter(None, files):
         if f == "dvc.lock":  # this checkout's own run record; a fresh clone starts without it
+            continue
+        if pipelines is not None and f.startswith("pipelines/") and f.split("/")[1] not in pipelines:
             continue
         src = REPO / f
         if src.is_file():
