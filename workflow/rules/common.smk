@@ -212,30 +212,32 @@ PACKAGE = Path(workflow.main_snakefile).parent / "src" / "goaldriven"
 _IMPORTS = {}  # module -> its package imports: every rule asks, so each module is parsed once
 
 
+def _imports_in(nodes):
+    """Package modules imported by these syntax nodes (``from .x import``, ``from . import x``)."""
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+    return found
+
+
 def _package_imports(module):
-    """Modules of the package that ``module`` imports (``from .x import``, at any depth)."""
+    """Modules of the package that ``module`` imports, at any depth."""
     if module not in _IMPORTS:
-        found = set()
-        for node in ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-        _IMPORTS[module] = found
+        _IMPORTS[module] = _imports_in(ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())))
     return _IMPORTS[module]
+
+
+_CLI = []  # cli.py's syntax tree: every rule asks, so it is parsed once
 
 
 def _command_imports(command):
     """Modules cli.py imports to run `goaldriven COMMAND`: at its top, and in the command's
     handler and options function (registered together by @command(COMMAND, help, options))."""
-    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    if not _CLI:
+        _CLI.append(ast.parse((PACKAGE / "cli.py").read_text()))
+    tree = _CLI[0]
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-
-    def imports(nodes):
-        found = set()
-        for node in nodes:
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-        return found
-
     for fn in functions.values():
         for dec in fn.decorator_list:
             if (
@@ -244,7 +246,7 @@ def _command_imports(command):
                 and dec.args[0].value == command
             ):
                 parts = (fn, functions[dec.args[2].id])
-                return imports(tree.body) | imports(n for part in parts for n in ast.walk(part))
+                return _imports_in(tree.body) | _imports_in(n for part in parts for n in ast.walk(part))
     raise WorkflowError(f"goaldriven has no command {command!r} (src/goaldriven/cli.py)")
 
 
