@@ -76,6 +76,8 @@ def load_jobs(dvc_yaml: Path) -> list[dict]:
     producer = {out: name for name, s in stages.items() for out in s.get("outs", [])}
     jobs = []
     for name, s in stages.items():
+        if s.get("meta", {}).get("rule") == "pipeline":  # the guard stage (export_dvc.py), not a job
+            continue
         deps = sorted({producer[d] for d in s.get("deps", []) if d in producer})
         meta = s.get("meta", {})
         jobs.append({"name": name, "rule": meta.get("rule", name.split("--")[0]),

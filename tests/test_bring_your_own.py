@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_helpers import PIPELINE, SHARED, planned_jobs, run
+from workflow_helpers import PIPELINE, SHARED, copy_repo, planned_jobs, run
 
 pytestmark = pytest.mark.slow
 
@@ -112,10 +112,53 @@ def test_dvc_exp_run_sets_a_parameter(built, tmp_path):
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "built", "--allow-empty"], repo)
     result = run(["dvc", "exp", "run", PIPELINE, "-S", "config/smoke.yaml:label=relabelled"], repo, timeout=1200)
-    # (DVC names a stage of a pipeline outside the root "pipelines/smoke/dvc.yaml:STAGE")
-    ran = {name.split(":", 1)[-1] for name in re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr)}
-    assert ran and all(name.startswith("figure--") for name in ran), ran  # only what reads `label`
+    ran = _stages_run(result)
+    # the guard first (the config changed, the DAG did not), then only what reads `label`
+    assert ran[0] == "pipeline" and ran[1:] and all(name.startswith("figure--") for name in ran[1:]), ran
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
     labels = [e["data"]["params"]["config/smoke.yaml"]["data"]["label"]
               for rev in shown for exp in (rev.get("experiments") or []) for e in exp["revs"]]
     assert "relabelled" in labels
+
+
+def _stages_run(result) -> list[str]:
+    # (DVC names a stage of a pipeline outside the root "pipelines/smoke/dvc.yaml:STAGE")
+    return [name.split(":", 1)[-1] for name in re.findall(r"Running stage '([^']+)'", result.stdout + result.stderr)]
+
+
+def test_dvc_exp_run_with_more_seeds_rewrites_the_pipeline_then_runs_only_what_is_new(built, tmp_path):
+    """A value that changes the DAG's shape: the guard stage rewrites dvc.yaml and stops DVC
+    before any other stage; the next run has exactly the new seed's stages and the summaries
+    over seeds to run, nothing of seeds 0 and 1."""
+    repo = tmp_path / "repo"
+    shutil.copytree(built, repo, symlinks=True)
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "built", "--allow-empty"], repo)
+    result = run(["dvc", "exp", "run", PIPELINE, "-S", "config/smoke.yaml:models.seeds=[0,1,2]"], repo, check=False)
+    assert result.returncode != 0 and _stages_run(result) == ["pipeline"]
+    assert "rewrote it: run the same `dvc exp run`" in result.stderr and "stages added" in result.stderr
+    run([sys.executable, "workflow/scripts/export_dvc.py", "--configfile", "config/smoke.yaml", "--check"], repo)
+    status = json.loads(run(["dvc", "status", PIPELINE, "--json"], repo).stdout)
+    stale = {name.split(":", 1)[-1] for name in status}
+    assert {"train--hmo-supervised-2", "initialise--alexnet-2", "convergence"} <= stale
+    assert not {"train--hmo-supervised-0", "train--alexnet-supervised-1", "stimuli--train"} & stale, stale
+
+
+def test_dvc_exp_run_on_the_default_pipeline(tmp_path):
+    """The root dvc.yaml (config/config.yaml): `dvc exp run -S` of the seeds, twice (the first
+    rewrites the pipeline), is recorded as an experiment and shown by `dvc params diff`. Only
+    the guard stage is run: the default experiment takes minutes to build."""
+    repo = copy_repo(tmp_path, pipelines=())
+    seeds = "config/config.yaml:models.seeds=[0,1,2,3]"
+    first = run(["dvc", "exp", "run", "dvc.yaml:pipeline", "-S", seeds], repo, check=False)
+    assert first.returncode != 0 and "dvc.yaml: config/config.yaml or the workflow changed" in first.stderr
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    assert {"train--hmo-supervised-3", "train--alexnet-supervised-3"} <= set(stages)
+    run(["dvc", "exp", "run", "dvc.yaml:pipeline", "-S", seeds], repo)
+    diff = json.loads(run(["dvc", "params", "diff", "--json"], repo).stdout)["config/config.yaml"]
+    # (DVC prints a list-valued parameter as its text)
+    assert {k: yaml.safe_load(str(v)) for k, v in diff["models.seeds"].items()} == {"old": [0, 1, 2], "new": [0, 1, 2, 3]}
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    seeds_shown = [yaml.safe_load(str(e["data"]["params"]["config/config.yaml"]["data"]["models"]["seeds"]))
+                   for rev in shown for exp in (rev.get("experiments") or []) for e in exp["revs"]]
+    assert [0, 1, 2, 3] in seeds_shown, seeds_shown

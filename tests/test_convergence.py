@@ -137,7 +137,7 @@ def test_matching_table_matches_channels_where_the_shape_is_recorded(tmp_path, c
     assert table.loc["fc", "unit"] == "channel" and table.loc["fc", "n_units"] == 10  # a flat layer: 1 position
     assert table.loc["noshape", "unit"] == "column" and "no shape_noshape attribute" in caplog.text
     np.testing.assert_allclose(table.loc[["conv", "fc", "noshape"], "matched_r"], 1.0)
-    columns = matching_table(paths, max_units=128, n_permutations=19).set_index("layer")
+    columns = matching_table(paths, max_units=128, n_permutations=19, unit="column").set_index("layer")
     assert (columns["unit"] == "column").all() and columns.loc["conv", "n_units"] == 96
 
 
@@ -165,7 +165,7 @@ def _example_pair(n=200, seed=6):
 
 def test_unit_examples_find_the_shared_unit_and_the_noise_unit():
     fa, fb, perm = _example_pair()
-    table = unit_examples(fa, fb, "fc", n_units=1, k=4)
+    table = unit_examples(fa, fb, "fc", n_units=1, k=4, unit="column")
     assert len(table) == 16 and set(table["kind"]) == {"most", "least", "most_active", "least_active"}
     most, least = (table[table["kind"] == k].iloc[0] for k in ("most", "least"))
     assert most["unit_a"] == 0 and perm[most["unit_b"]] == 0 and most["r"] == pytest.approx(1.0)
@@ -182,7 +182,7 @@ def test_unit_examples_rank_units_and_skip_dead_ones():
     fb = fb.copy(data=fb.values.copy())
     dead = int(np.flatnonzero(perm == 4)[0])  # seed b's copy of a unit: now silent
     fb.values[:, dead] = 0.0
-    table = unit_examples(fa, fb, "fc", n_units=2, k=3)
+    table = unit_examples(fa, fb, "fc", n_units=2, k=3, unit="column")
     pairs = table.drop_duplicates(["kind", "rank"])
     assert dead not in set(table["unit_b"]) and len(pairs) == 8
     assert list(pairs[pairs["kind"] == "most"]["unit_a"]) == [0, 1]   # least noise first

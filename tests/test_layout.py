@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from workflow_helpers import REPO, copy_repo, run
+from workflow_helpers import REPO, copy_repo, rule_bodies, run
 
 # conda-forge names of the same packages
 CONDA_NAMES = {"torch": "pytorch", "netCDF4": "netcdf4"}
@@ -129,9 +129,7 @@ def test_package_imports_flow_one_way():
 def test_each_rule_declares_the_code_of_the_command_it_runs():
     """A rule's code inputs are derived from the goaldriven command in its shell (cli_code),
     never a hand-written module list that can fall behind the command's imports."""
-    rule = re.compile(r"^\s*rule( \w+)?:\n(.*?)(?=^\s*rule( \w+)?:|\Z)", flags=re.S | re.M)
-    bodies = [m.group(2) for smk in sorted((REPO / "workflow/rules").glob("*.smk"))
-              for m in rule.finditer(smk.read_text())]
+    bodies = [body for _, body in rule_bodies()]
     runs = [b for b in bodies if '"goaldriven ' in b]
     assert len(runs) > 20
     for body in runs:

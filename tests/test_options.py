@@ -10,7 +10,7 @@ import yaml
 
 from goaldriven import cli, ridge
 from goaldriven.options import CRITERIA, FeatureSpec, ScoringSpec, TrainConfig, flag
-from workflow_helpers import REPO
+from workflow_helpers import REPO, rule_bodies
 
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 COMMON = (REPO / "workflow/rules/common.smk").read_text()
@@ -66,6 +66,16 @@ def test_commands_take_each_field_under_its_own_name_and_default(command, groups
             assert action.help == f.metadata["help"] or action.help.startswith(f.metadata["help"]), f.name
 
 
+def test_the_unit_of_matching_has_one_default():
+    from goaldriven.convergence import UNIT_DEFAULT, UNIT_KINDS
+
+    schema = _section("convergence")["unit"]
+    assert schema["default"] == UNIT_DEFAULT and tuple(schema["enum"]) == UNIT_KINDS
+    for command in ("matching", "unit-examples"):
+        action = next(a for a in _parser(command)._actions if "--unit" in a.option_strings)
+        assert action.default == UNIT_DEFAULT and tuple(action.choices) == UNIT_KINDS, command
+
+
 def test_a_parsed_command_line_gives_the_group_back():
     args = cli.build_parser().parse_args(
         ["trajectory", "--models", "m", "--stimuli", "s", "--recordings", "r", "--out", "o", "--splits", "4",
@@ -97,9 +107,7 @@ def test_bad_values_are_refused_naming_the_option():
 
 def test_rules_take_no_defaults_of_their_own():
     """Defaults live in the schema: the rules read the validated config, never .get(key, default)."""
-    rules = re.compile(r"^\s*rule (\w+):\n(.*?)(?=^\s*rule \w+:|^\S|\Z)", flags=re.S | re.M)
-    bodies = {m.group(1): m.group(2) for smk in (REPO / "workflow/rules").glob("*.smk")
-              for m in rules.finditer(smk.read_text())}
+    bodies = {name: body for name, body in rule_bodies() if name}
     assert len(bodies) > 20 and "score" in bodies
     assert not [name for name, body in bodies.items() if ".get(" in body]
     for rule in ("features.smk", "compare.smk"):

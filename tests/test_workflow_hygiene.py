@@ -1,6 +1,5 @@
 """Rule files formatted, GPU rules on the GPU, the DVC export on a tested snakemake, captions clean."""
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -8,14 +7,11 @@ import subprocess
 import pytest
 import yaml
 
-from workflow_helpers import REPO
+from workflow_helpers import REPO, load_script, rule_bodies
 
 
 def _export_dvc():
-    spec = importlib.util.spec_from_file_location("export_dvc", REPO / "workflow/scripts/export_dvc.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("export_dvc")
 
 
 def test_rule_files_are_snakefmt_formatted():
@@ -28,12 +24,10 @@ def test_rule_files_are_snakefmt_formatted():
 def _rule_shells():
     """rule name -> its shell command text, read from the rule files."""
     shells = {}
-    for smk in (REPO / "workflow/rules").glob("*.smk"):
-        text = smk.read_text()
-        for m in re.finditer(r"^\s*rule (\w+):(.*?)(?=^\s*rule \w+:|\Z)", text, flags=re.S | re.M):
-            shell = re.search(r"shell:\s*\n(.*)", m.group(2), flags=re.S)
-            if shell:
-                shells[m.group(1)] = shell.group(1)
+    for name, body in rule_bodies():
+        shell = re.search(r"shell:\s*\n(.*)", body, flags=re.S)
+        if name and shell:
+            shells[name] = shell.group(1)
     return shells
 
 

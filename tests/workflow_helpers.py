@@ -1,6 +1,7 @@
 """Run the real workflow in a throw-away copy of the repository."""
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -36,6 +37,19 @@ def copy_repo(dest: Path, pipelines=None) -> Path:
     run(["git", "add", "-A"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
     return dest
+
+
+def load_script(name: str):
+    """A script of workflow/scripts/ as a module (they are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "workflow/scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rule_bodies() -> list[tuple]:
+    """(name or None, body) of every rule, read as export_dvc.py reads them."""
+    return load_script("export_dvc").rule_bodies(REPO / "workflow/rules")
 
 
 def env_for(repo: Path) -> dict:

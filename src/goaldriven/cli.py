@@ -257,8 +257,8 @@ def _matching_options(s):
     s.add_argument("--features", nargs="+", required=True)
     s.add_argument("--max-units", type=int, default=128)
     s.add_argument("--permutations", type=int, default=20, help="stimulus shuffles for chance (19+ to call any unit convergent)")
-    s.add_argument("--unit", choices=("column", "channel"), default="column",
-                   help="match layer columns, or conv channels over stimuli and positions (Li et al. 2016)")
+    s.add_argument("--unit", choices=("column", "channel"), default="channel",
+                   help="match conv channels over stimuli and positions (Li et al. 2016), or layer columns")
     s.add_argument("--out", required=True)
 
 
@@ -274,7 +274,8 @@ def cmd_matching(a):
 def _unit_examples_options(s):
     s.add_argument("--features", nargs=2, required=True, metavar=("SEED_A.nc", "SEED_B.nc"))
     s.add_argument("--layer", required=True, help="layer to show (e.g. the top conv layer)")
-    s.add_argument("--unit", choices=("column", "channel"), default="column")
+    s.add_argument("--unit", choices=("column", "channel"), default="channel",
+                   help="as for goaldriven matching")
     s.add_argument("--n-units", type=int, default=3, help="units of each kind (most, least convergent)")
     s.add_argument("--top-k", type=int, default=5, help="images per unit")
     s.add_argument("--max-units", type=int, default=512, help="units matched (seeded subsample)")

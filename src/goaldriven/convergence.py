@@ -20,6 +20,7 @@ from .io import InputError
 
 log = logging.getLogger(__name__)
 UNIT_KINDS = ("column", "channel")
+UNIT_DEFAULT = "channel"  # as Li et al. 2016 match units; the config schema's default too (a test checks)
 
 
 def _centre(X) -> np.ndarray:
@@ -188,7 +189,7 @@ def cross_seed_predictivity(X, Y, splits: int = 3, seed: int = 0) -> np.ndarray:
 
 
 def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10, seed: int = 0,
-                   unit: str = "column") -> pd.DataFrame:
+                   unit: str = UNIT_DEFAULT) -> pd.DataFrame:
     """Per layer and seed pair: unit matching (with chance) and cross-seed linear predictivity.
 
     ``unit="column"`` matches layer columns (channel x position) by their correlation over
@@ -245,7 +246,7 @@ def _as_features(features):
     return features if hasattr(features, "attrs") else open_netcdf(features)
 
 
-def unit_examples(features_a, features_b, layer: str, n_units: int = 3, k: int = 5, unit: str = "column",
+def unit_examples(features_a, features_b, layer: str, n_units: int = 3, k: int = 5, unit: str = UNIT_DEFAULT,
                   max_units: int = 512, seed: int = 0) -> pd.DataFrame:
     """The most and the least convergent matched units of one layer between two seeds, and the
     most and the least active units of seed a (highest and lowest mean response; Li et al.

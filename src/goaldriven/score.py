@@ -21,6 +21,7 @@ from . import brainscore
 from .features import layer_matrix, layer_order, open_features
 from .io import InputError, open_netcdf
 from .mapping import explained_variance, neural_predictivity, split_half_reliability
+from .options import METHODS
 from .assemblies import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
 from .ridge import CRITERIA
 from .rsa import bootstrap_rdm_comparison, compare_rdms, rdm, rdm_noise_ceiling, repetition_split_rdms
@@ -110,8 +111,8 @@ def score_model(features_path, recordings_path, trials_path=None, splits: int = 
     Brain-Score's protocol and defaults throughout (:mod:`goaldriven.brainscore`): PLS on its
     shuffle splits and seed, its ceiling, and ``r_split``/``ceiling_split`` stored so that
     :mod:`goaldriven.summary` aggregates as Brain-Score does."""
-    if method not in ("ridge", "pls"):
-        raise InputError(f"unknown comparison method {method!r}; choose 'ridge' or 'pls'")
+    if method not in METHODS:  # (Python callers: the command line checks it when parsing)
+        raise InputError(f"unknown comparison method {method!r}; choose from {', '.join(METHODS)}")
     pls = method == "pls"
     split_seed = brainscore.SPLIT_SEED if pls else seed
     feats = open_features(features_path)

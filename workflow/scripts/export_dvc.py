@@ -6,7 +6,12 @@ outputs (outs); the rule's parameters and wildcards go into the stage's ``meta``
 ``goaldriven lineage`` can print them. ``--check`` fails when dvc.yaml is out of date (a test
 runs it); ``--commit`` records finished Snakemake results in dvc.lock (``dvc commit``).
 
-Usage: python workflow/scripts/export_dvc.py [--configfile F] [--check | --commit]
+One more stage, ``pipeline``, runs first whenever the config file or the workflow changes: it
+runs this script with ``--refresh``, which rewrites the dvc.yaml when the DAG's shape changed
+(``dvc exp run -S models.seeds=[0,1,2,3]``) and then stops the run, saying to run it again.
+DVC cannot add stages from a parameter by itself (no list-valued dependencies in templates).
+
+Usage: python workflow/scripts/export_dvc.py [--configfile F] [--check | --commit | --refresh]
 """
 
 from __future__ import annotations
@@ -132,7 +137,9 @@ def _toposorted(jobs: list[dict]) -> list[dict]:
 # NAME=config["a"].get("b", default); any config["a"]["b"] / .get("b") the rule reads.
 _PARAM_FROM_CONFIG = re.compile(r'(\w+)=config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
 _CONFIG_READ = re.compile(r'config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
-_RULE = re.compile(r"^(\s*)rule (\w+):\n(.*?)(?=^\s*rule \w+:|\Z)", flags=re.S | re.M)
+# A rule and its body: up to the next rule or top-level line (a body is indented). An
+# anonymous rule (``rule:`` with ``name:`` inside, made in a loop) has no name here.
+_RULE = re.compile(r"^\s*rule(?: (\w+))?:\n(.*?)(?=^\s*rule(?: \w+)?:|^\S|\Z)", flags=re.S | re.M)
 # A rule parameter of command-line options built from a config section by common.smk's
 # options(): NAME=options("section", "key", ...) or NAME=options(*SCORING); every key when none
 # is named.
@@ -145,17 +152,23 @@ _HELPER_USES = {"train": ["models.keep_epochs"], "trajectory_model": ["models.ke
 def config_uses(rules_dir: Path) -> dict[str, dict]:
     """rule -> {"keys": config keys it reads (dotted), "params": {param name: config key}}."""
     uses, scoring = {}, ast.literal_eval(_SCORING.search((rules_dir / "common.smk").read_text()).group(1))
-    for smk in sorted(rules_dir.glob("*.smk")):
-        for m in _RULE.finditer(smk.read_text()):
-            body = m.group(3)
-            keys = [".".join(filter(None, (a, b or c))) for a, b, c in _CONFIG_READ.findall(body)]
-            params = {name: ".".join(filter(None, (a, b or c))) for name, a, b, c in _PARAM_FROM_CONFIG.findall(body)}
-            sections = {name: scoring if args == "*SCORING" else tuple(re.findall(r'"(\w+)"', args))
-                        for name, args in _OPTIONS_PARAM.findall(body)}
-            keys += [f"{sec[0]}.{k}" if sec[1:] else f"{sec[0]}.*" for sec in sections.values() for k in sec[1:] or [""]]
-            uses[m.group(2)] = {"keys": list(dict.fromkeys(keys + _HELPER_USES.get(m.group(2), []))),
-                                "params": params, "options": sections}
+    for rule, body in rule_bodies(rules_dir):
+        if not rule:
+            continue
+        keys = [".".join(filter(None, (a, b or c))) for a, b, c in _CONFIG_READ.findall(body)]
+        params = {name: ".".join(filter(None, (a, b or c))) for name, a, b, c in _PARAM_FROM_CONFIG.findall(body)}
+        sections = {name: scoring if args == "*SCORING" else tuple(re.findall(r'"(\w+)"', args))
+                    for name, args in _OPTIONS_PARAM.findall(body)}
+        keys += [f"{sec[0]}.{k}" if sec[1:] else f"{sec[0]}.*" for sec in sections.values() for k in sec[1:] or [""]]
+        uses[rule] = {"keys": list(dict.fromkeys(keys + _HELPER_USES.get(rule, []))),
+                      "params": params, "options": sections}
     return uses
+
+
+def rule_bodies(rules_dir: Path) -> list[tuple[str | None, str]]:
+    """(name, body) of every rule in the rule files; the name is None for an anonymous rule."""
+    return [(m.group(1), m.group(2)) for smk in sorted(Path(rules_dir).glob("*.smk"))
+            for m in _RULE.finditer(smk.read_text())]
 
 
 def _merged_config(configfiles) -> dict:
@@ -224,13 +237,30 @@ METRICS = re.compile(r"(^|/)summary/leaderboard\.json$")  # DVC metrics (small J
 PLOTS = re.compile(r"(^|/)summary/layer_profiles$")       # DVC plots: one CSV per benchmark and area
 
 
+GUARD = "pipeline"  # the stage that keeps the pipeline's shape in step with its config
+# What the DAG's shape is made of, besides the config file: the guard's dependencies.
+WORKFLOW = ("Snakefile", "workflow/rules", "workflow/schemas", "workflow/scripts/export_dvc.py")
+
+
+def guard_stage(wdir: str, configfile: str) -> dict:
+    """The first stage: reruns when the config file or the workflow changes and refreshes the
+    pipeline (``--refresh``); it fails, stopping DVC before any other stage, only when the
+    pipeline had to change. No outputs, so nothing else depends on it: it is first in the file,
+    and DVC runs independent stages in file order."""
+    return {**({"wdir": wdir} if wdir != "." else {}),
+            "cmd": f"python workflow/scripts/export_dvc.py --configfile {configfile} --refresh",
+            "deps": list(WORKFLOW), "params": [{configfile: None}],
+            "meta": {"rule": GUARD, "wildcards": {}, "params": {}, "log": []}}
+
+
 def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/config.yaml") -> dict:
-    """One DVC stage per job; ``wdir`` leads from the dvc.yaml's folder to the repository root.
+    """One DVC stage per job after the guard; ``wdir`` leads from the dvc.yaml's folder to the
+    repository root.
 
     Each stage declares the config values it uses as ``params`` of the config file (read by
     its command as ``${key}``, from ``vars``), the leaderboard JSON is a ``metrics`` output and
     the layer profiles folder a ``plots`` output (with a top-level plot definition)."""
-    stages, plots = {}, []
+    stages, plots = {GUARD: guard_stage(wdir, configfile)}, []
     params_file = os.path.normpath(os.path.join(wdir, configfile)) if wdir != "." else configfile
     for job in jobs:
         log_dirs = sorted({str(Path(p).parent) for p in job["log"]})
@@ -277,6 +307,8 @@ def main(argv=None) -> int:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="exit 1 if dvc.yaml is not current")
     mode.add_argument("--commit", action="store_true", help="dvc commit this DAG's stages")
+    mode.add_argument("--refresh", action="store_true",
+                      help="rewrite dvc.yaml if the DAG changed, then exit 1 (the guard stage)")
     a = p.parse_args(argv)
     out = Path(a.output or dvc_file(a.configfile))
     wdir = os.path.relpath(".", out.parent)
@@ -285,6 +317,14 @@ def main(argv=None) -> int:
     configfile = Path(os.path.relpath((a.configfile or ["config/config.yaml"])[-1])).as_posix()
     text = render(dvc_stages(snakemake_jobs(a.configfile), wdir, configfile))
     current = out.read_text() if out.exists() else ""
+    if a.refresh:
+        if text == current:
+            print(f"{out} matches the Snakemake DAG for {configfile}")
+            return 0
+        write_atomic(out, text)
+        print(f"{out}: {configfile} or the workflow changed the pipeline ({changed_stages(current, text)}); "
+              "rewrote it: run the same `dvc exp run` / `dvc repro` again", file=sys.stderr)
+        return 1
     if a.check or a.commit:
         if text != current:
             print(f"{out} does not match the Snakemake DAG for config {a.configfile or 'config/config.yaml'}"
@@ -306,12 +346,27 @@ def main(argv=None) -> int:
         if result.returncode == 0:
             print(f"recorded {len(stages)} stages in dvc.lock")
         return result.returncode
+    write_atomic(out, text)
+    print(f"wrote {out} ({text.count(chr(10))} lines)")
+    return 0
+
+
+def write_atomic(out: Path, text: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".yaml.tmp")
     tmp.write_text(text)
     tmp.replace(out)
-    print(f"wrote {out} ({text.count(chr(10))} lines)")
-    return 0
+
+
+def changed_stages(old: str, new: str) -> str:
+    """'3 stages added (train--hmo-supervised-3, ...), 0 removed, 2 changed'."""
+    before = (yaml.safe_load(old) or {}).get("stages") or {} if old else {}
+    after = yaml.safe_load(new)["stages"]
+    added, removed = [n for n in after if n not in before], [n for n in before if n not in after]
+    changed = [n for n in after if n in before and after[n] != before[n]]
+    shown = ", ".join(added[:3]) + (", ..." if len(added) > 3 else "")
+    return (f"{len(added)} stages added" + (f" ({shown})" if added else "")
+            + f", {len(removed)} removed, {len(changed)} changed")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,24 @@ def seed_section(variance: pd.DataFrame) -> list[str]:
     return lines + [""]
 
 
+GIT_LIMIT = 2_000_000  # bytes: no committed file over 2 MB
+
+
+def copy_figure(png: Path, dest: Path, limit: int = GIT_LIMIT) -> None:
+    """Copy a figure for git; one over ``limit`` (a grid of photographs at 200 dpi) is saved
+    as a 256-colour PNG instead: the same pixels' layout and text, a few times smaller."""
+    if png.stat().st_size <= limit:
+        shutil.copyfile(png, dest)
+        return
+    from PIL import Image
+
+    with Image.open(png) as img:
+        img.convert("RGB").quantize(colors=256).save(dest, optimize=True)
+    if dest.stat().st_size > limit:
+        raise SystemExit(f"{png}: {dest.stat().st_size:,} bytes even with 256 colours (limit {limit:,}); "
+                         "draw it at a lower dpi")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configfile", required=True)
@@ -71,7 +89,7 @@ def main() -> None:
         if (results / name).is_file():
             shutil.copyfile(results / name, out / Path(name).name)
     for png in sorted((results / "figures").glob("*.png")):
-        shutil.copyfile(png, out / "figures" / png.name)
+        copy_figure(png, out / "figures" / png.name)
     models = pd.read_csv(results / "summary/models.csv")
     text = [f"# {config['label']}: summary of `{a.configfile}`", "",
             "Made by `workflow/scripts/publish_study.py` from the tables in this folder.", ""]
