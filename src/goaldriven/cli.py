@@ -275,7 +275,7 @@ def _unit_examples_options(s):
     s.add_argument("--features", nargs=2, required=True, metavar=("SEED_A.nc", "SEED_B.nc"))
     s.add_argument("--layer", required=True, help="layer to show (e.g. the top conv layer)")
     s.add_argument("--unit", choices=("column", "channel"), default="channel",
-                   help="as for goaldriven matching")
+                   help="match conv channels over stimuli and positions (Li et al. 2016), or layer columns")
     s.add_argument("--n-units", type=int, default=3, help="units of each kind (most, least convergent)")
     s.add_argument("--top-k", type=int, default=5, help="images per unit")
     s.add_argument("--max-units", type=int, default=512, help="units matched (seeded subsample)")
@@ -565,7 +565,6 @@ _HELP = {
     ("matching", "--permutations"): "stimulus shuffles for the chance level",
     ("matching", "--out"): "CSV: per layer and pair of seeds",
     ("unit-examples", "--features"): "features files of two seeds",
-    ("unit-examples", "--unit"): "match layer columns, or conv channels over stimuli and positions",
     ("unit-examples", "--seed"): "seed of the unit subsample",
     ("unit-examples", "--out"): "CSV of the units and their top images",
     ("seed-variance", "--out"): "CSV: variance shares per metric",
