@@ -144,10 +144,12 @@ def test_dvc_exp_run_with_more_seeds_rewrites_the_pipeline_then_runs_only_what_i
     assert not {"train--hmo-supervised-0", "train--alexnet-supervised-1", "stimuli--train"} & stale, stale
 
 
-def test_dvc_exp_run_on_the_default_pipeline(tmp_path):
+def test_dvc_exp_run_on_the_default_pipeline(built, tmp_path):
     """The root dvc.yaml (config/config.yaml): `dvc exp run -S` of the seeds, twice (the first
-    rewrites the pipeline), is recorded as an experiment and shown by `dvc params diff`. Only
-    the guard stage is run: the default experiment takes minutes to build."""
+    rewrites the pipeline), is recorded as an experiment and shown by `dvc params diff`; `dvc
+    metrics show` finds the leaderboard. Only the guard stage is run: the default experiment
+    takes minutes to build, so the leaderboard shown is the smoke run's (the same command's
+    output at toy size), put where the default pipeline declares its metrics."""
     repo = copy_repo(tmp_path, pipelines=())
     seeds = "config/config.yaml:models.seeds=[0,1,2,3]"
     first = run(["dvc", "exp", "run", "dvc.yaml:pipeline", "-S", seeds], repo, check=False)
@@ -162,3 +164,11 @@ def test_dvc_exp_run_on_the_default_pipeline(tmp_path):
     seeds_shown = [yaml.safe_load(str(e["data"]["params"]["config/config.yaml"]["data"]["models"]["seeds"]))
                    for rev in shown for exp in (rev.get("experiments") or []) for e in exp["revs"]]
     assert [0, 1, 2, 3] in seeds_shown, seeds_shown
+    board = "results/summary/leaderboard.json"
+    assert stages["leaderboard"]["metrics"] == [board]
+    (repo / board).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(built / "results/smoke/summary/leaderboard.json", repo / board)
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
+    files = next(iter(metrics.values()))["data"]
+    data = next(v for k, v in files.items() if k.endswith(board))["data"]
+    assert data["simulated"]["IT"]["hmo/supervised"]["rank"] >= 1
