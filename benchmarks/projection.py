@@ -73,11 +73,11 @@ def benchmark_images(benchmark: str) -> int:
 def load_jobs(dvc_yaml: Path) -> list[dict]:
     """Jobs in dependency order: {name, rule, wildcards, params, cmd, deps (job names)}."""
     stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    # (the guard stage of export_dvc.py keeps the pipeline current: not a job of the DAG)
+    stages = {name: s for name, s in stages.items() if s.get("meta", {}).get("rule") != "pipeline"}
     producer = {out: name for name, s in stages.items() for out in s.get("outs", [])}
     jobs = []
     for name, s in stages.items():
-        if s.get("meta", {}).get("rule") == "pipeline":  # the guard stage (export_dvc.py), not a job
-            continue
         deps = sorted({producer[d] for d in s.get("deps", []) if d in producer})
         meta = s.get("meta", {})
         jobs.append({"name": name, "rule": meta.get("rule", name.split("--")[0]),

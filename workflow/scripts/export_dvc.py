@@ -6,10 +6,11 @@ outputs (outs); the rule's parameters and wildcards go into the stage's ``meta``
 ``goaldriven lineage`` can print them. ``--check`` fails when dvc.yaml is out of date (a test
 runs it); ``--commit`` records finished Snakemake results in dvc.lock (``dvc commit``).
 
-One more stage, ``pipeline``, runs first whenever the config file or the workflow changes: it
-runs this script with ``--refresh``, which rewrites the dvc.yaml when the DAG's shape changed
-(``dvc exp run -S models.seeds=[0,1,2,3]``) and then stops the run, saying to run it again.
-DVC cannot add stages from a parameter by itself (no list-valued dependencies in templates).
+One more stage, ``pipeline``, upstream of all others, reruns whenever the config file or the
+workflow changes: it runs this script with ``--refresh``, which rewrites the dvc.yaml when the
+DAG's shape changed (``dvc exp run -S models.seeds=[0,1,2,3]``) and then stops the run, saying
+to run it again. DVC cannot add stages from a parameter by itself (no list-valued
+dependencies in templates).
 
 Usage: python workflow/scripts/export_dvc.py [--configfile F] [--check | --commit | --refresh]
 """
@@ -240,27 +241,46 @@ PLOTS = re.compile(r"(^|/)summary/layer_profiles$")       # DVC plots: one CSV p
 GUARD = "pipeline"  # the stage that keeps the pipeline's shape in step with its config
 # What the DAG's shape is made of, besides the config file: the guard's dependencies.
 WORKFLOW = ("Snakefile", "workflow/rules", "workflow/schemas", "workflow/scripts/export_dvc.py")
+STAMP = "pipeline.ok"  # the guard's output, in the config's results folder
 
 
-def guard_stage(wdir: str, configfile: str) -> dict:
-    """The first stage: reruns when the config file or the workflow changes and refreshes the
-    pipeline (``--refresh``); it fails, stopping DVC before any other stage, only when the
-    pipeline had to change. No outputs, so nothing else depends on it: it is first in the file,
-    and DVC runs independent stages in file order."""
+def stamp_path(configfiles) -> str:
+    return f"{_merged_config(configfiles).get('results', 'results')}/{STAMP}"
+
+
+def stamp_text(configfile: str) -> str:
+    # The same text whenever the pipeline is current: the stages below it never rerun for it.
+    return f"this dvc.yaml is the Snakemake DAG of {configfile}\n"
+
+
+def guard_stage(wdir: str, configfile: str, stamp: str) -> dict:
+    """The stage upstream of all others: it reruns when the config file or the workflow
+    changes and refreshes the pipeline (``--refresh``). When the pipeline had to change it
+    fails, so DVC stops before any other stage; else (at most the values in the stages'
+    ``meta`` changed: rewritten) it writes ``stamp``, which every stage
+    without an upstream stage depends on (that dependency puts it first: DVC orders stages
+    only by their dependencies)."""
     return {**({"wdir": wdir} if wdir != "." else {}),
             "cmd": f"python workflow/scripts/export_dvc.py --configfile {configfile} --refresh",
-            "deps": list(WORKFLOW), "params": [{configfile: None}],
-            "meta": {"rule": GUARD, "wildcards": {}, "params": {}, "log": []}}
+            # persist: DVC keeps the stamp while the guard runs, so a run it stops leaves the
+            # other stages' status as it was (`dvc status` then shows what the new shape needs)
+            # The config file as a plain dependency, not as params: params of one file named by
+            # section here and by key in other stages are merged by DVC, lists concatenated
+            # (`dvc params diff` showed models.seeds as [0, 1, 2, 0, 1, 2]).
+            "deps": [configfile, *WORKFLOW], "outs": [{stamp: {"persist": True}}],
+            "meta": {"rule": GUARD}}  # (an empty list or mapping here breaks `dvc plots show`)
 
 
-def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/config.yaml") -> dict:
-    """One DVC stage per job after the guard; ``wdir`` leads from the dvc.yaml's folder to the
-    repository root.
+def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/config.yaml",
+               stamp: str = f"results/{STAMP}") -> dict:
+    """The guard, then one DVC stage per job; ``wdir`` leads from the dvc.yaml's folder to the
+    repository root. A job that reads no other job's output also depends on the guard's ``stamp``.
 
     Each stage declares the config values it uses as ``params`` of the config file (read by
     its command as ``${key}``, from ``vars``), the leaderboard JSON is a ``metrics`` output and
     the layer profiles folder a ``plots`` output (with a top-level plot definition)."""
-    stages, plots = {GUARD: guard_stage(wdir, configfile)}, []
+    stages, plots = {GUARD: guard_stage(wdir, configfile, stamp)}, []
+    made = {out for job in jobs for out in job["output"]}
     params_file = os.path.normpath(os.path.join(wdir, configfile)) if wdir != "." else configfile
     for job in jobs:
         log_dirs = sorted({str(Path(p).parent) for p in job["log"]})
@@ -273,7 +293,7 @@ def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/conf
         stages[stage_name(job)] = {
             **({"wdir": wdir} if wdir != "." else {}),
             "cmd": cmd,
-            "deps": job["input"],
+            "deps": job["input"] + ([] if made & set(job["input"]) else [stamp]),
             **({"params": [{configfile: job["config_keys"]}]} if job.get("config_keys") else {}),
             "outs": outs,
             **({"metrics": metrics} if metrics else {}),
@@ -315,13 +335,16 @@ def main(argv=None) -> int:
     # Snakemake hands the config file over as an absolute path: the pipeline names it relative to
     # the repository, as in the committed file.
     configfile = Path(os.path.relpath((a.configfile or ["config/config.yaml"])[-1])).as_posix()
-    text = render(dvc_stages(snakemake_jobs(a.configfile), wdir, configfile))
+    stamp = Path(stamp_path(a.configfile))
+    text = render(dvc_stages(snakemake_jobs(a.configfile), wdir, configfile, stamp.as_posix()))
     current = out.read_text() if out.exists() else ""
     if a.refresh:
-        if text == current:
+        if text != current:
+            write_atomic(out, text)
+        if shape(text) == shape(current):  # at most the values recorded in `meta` changed
+            write_atomic(stamp, stamp_text(configfile))
             print(f"{out} matches the Snakemake DAG for {configfile}")
             return 0
-        write_atomic(out, text)
         print(f"{out}: {configfile} or the workflow changed the pipeline ({changed_stages(current, text)}); "
               "rewrote it: run the same `dvc exp run` / `dvc repro` again", file=sys.stderr)
         return 1
@@ -334,6 +357,8 @@ def main(argv=None) -> int:
             print(f"{out} is up to date with the Snakefile")
             return 0
         stages = yaml.safe_load(text)["stages"]
+        if not stamp.exists():  # the guard's output, as if it had run: the DAG matches
+            write_atomic(stamp, stamp_text(configfile))
         # dvc commit touches the outputs; put their times back so Snakemake's view is unchanged.
         outs = [Path(o if isinstance(o, str) else next(iter(o))) for st in stages.values()
                 for o in st.get("outs", []) + st.get("metrics", [])]
@@ -354,15 +379,20 @@ def main(argv=None) -> int:
 
 def write_atomic(out: Path, text: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".yaml.tmp")
+    tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(out)
 
 
+def shape(text: str) -> dict:
+    """What DVC runs: every stage without its ``meta`` (a record of the values for lineage)."""
+    stages = (yaml.safe_load(text) or {}).get("stages") or {} if text else {}
+    return {name: {k: v for k, v in st.items() if k != "meta"} for name, st in stages.items()}
+
+
 def changed_stages(old: str, new: str) -> str:
     """'3 stages added (train--hmo-supervised-3, ...), 0 removed, 2 changed'."""
-    before = (yaml.safe_load(old) or {}).get("stages") or {} if old else {}
-    after = yaml.safe_load(new)["stages"]
+    before, after = shape(old), shape(new)
     added, removed = [n for n in after if n not in before], [n for n in before if n not in after]
     changed = [n for n in after if n in before and after[n] != before[n]]
     shown = ", ".join(added[:3]) + (", ..." if len(added) > 3 else "")

@@ -67,6 +67,9 @@ def _resolve(cmd, values: dict):
     return re.sub(r"\$\{([^}]+)\}", value, cmd) if isinstance(cmd, str) else cmd
 
 
+GUARD_RULE = "pipeline"  # workflow/scripts/export_dvc.py's GUARD
+
+
 def load_stages(dvc_yaml: Path, repo: Path) -> dict:
     """The stages of one dvc.yaml (one per Snakemake job) by name, paths relative to ``repo``,
     commands with their variables filled in from the pipeline's ``vars`` files."""
@@ -78,10 +81,16 @@ def load_stages(dvc_yaml: Path, repo: Path) -> dict:
     for f in doc.get("vars", []):
         if isinstance(f, str) and (dvc_yaml.parent / f).is_file():
             values.update(_load_yaml(dvc_yaml.parent / f) or {})
+    # export_dvc.py's guard stage keeps the dvc.yaml in step with its config; it computes no
+    # result, so no lineage shows it or the stamp file it writes.
+    guards = [stages.pop(name) for name, st in list(stages.items()) if st.get("meta", {}).get("rule") == GUARD_RULE]
+    stamps = {_repo_path(next(iter(out)) if isinstance(out, dict) else out, dvc_yaml.parent / st.get("wdir", "."), repo)
+              for st in guards for out in st.get("outs", [])}
     for st in stages.values():
         base = dvc_yaml.parent / st.get("wdir", ".")
         for key in ("deps", "outs"):
             st[key] = [_repo_path(p, base, repo) for p in st.get(key, [])]
+        st["deps"] = [d for d in st["deps"] if d not in stamps]
         st["cmd"] = _resolve(st.get("cmd"), values)
     return stages
 
