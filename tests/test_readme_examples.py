@@ -31,7 +31,9 @@ def repo(tmp_path_factory):
 
 
 def test_the_section_has_its_examples():
-    assert len(_blocks("bash")) == 3 and len(_blocks("python")) == 1 and len(_blocks("yaml")) == 2
+    # bash: two to run here, two of DVC experiments (run by tests/test_bring_your_own.py)
+    assert len(_blocks("bash")) == 4 and len(_blocks("python")) == 1 and len(_blocks("yaml")) == 2
+    assert sum(b.startswith("dvc ") for b in _blocks("bash")) == 2
 
 
 @pytest.mark.real_data
