@@ -336,18 +336,22 @@ def main(argv=None) -> int:
     # the repository, as in the committed file.
     configfile = Path(os.path.relpath((a.configfile or ["config/config.yaml"])[-1])).as_posix()
     stamp = Path(stamp_path(a.configfile))
-    text = render(dvc_stages(snakemake_jobs(a.configfile), wdir, configfile, stamp.as_posix()))
+    doc = dvc_stages(snakemake_jobs(a.configfile), wdir, configfile, stamp.as_posix())
+    text = render(doc)
     current = out.read_text() if out.exists() else ""
     if a.refresh:
         if text != current:
+            # (parsed once: a real-size pipeline takes seconds to read)
+            before, after = shape(yaml.safe_load(current) if current else {}), shape(doc)
             write_atomic(out, text)
-        if shape(text) == shape(current):  # at most the values recorded in `meta` changed
-            write_atomic(stamp, stamp_text(configfile))
-            print(f"{out} matches the Snakemake DAG for {configfile}")
-            return 0
-        print(f"{out}: {configfile} or the workflow changed the pipeline ({changed_stages(current, text)}); "
-              "rewrote it: run the same `dvc exp run` / `dvc repro` again", file=sys.stderr)
-        return 1
+            if before != after:  # not only the values recorded in `meta`
+                print(f"{out}: {configfile} or the workflow changed the pipeline "
+                      f"({changed_stages(before, after)}); rewrote it: run the same `dvc exp run` / "
+                      "`dvc repro` again", file=sys.stderr)
+                return 1
+        write_atomic(stamp, stamp_text(configfile))
+        print(f"{out} matches the Snakemake DAG for {configfile}")
+        return 0
     if a.check or a.commit:
         if text != current:
             print(f"{out} does not match the Snakemake DAG for config {a.configfile or 'config/config.yaml'}"
@@ -356,7 +360,7 @@ def main(argv=None) -> int:
         if a.check:
             print(f"{out} is up to date with the Snakefile")
             return 0
-        stages = yaml.safe_load(text)["stages"]
+        stages = doc["stages"]
         if not stamp.exists():  # the guard's output, as if it had run: the DAG matches
             write_atomic(stamp, stamp_text(configfile))
         # dvc commit touches the outputs; put their times back so Snakemake's view is unchanged.
@@ -384,15 +388,13 @@ def write_atomic(out: Path, text: str) -> None:
     tmp.replace(out)
 
 
-def shape(text: str) -> dict:
-    """What DVC runs: every stage without its ``meta`` (a record of the values for lineage)."""
-    stages = (yaml.safe_load(text) or {}).get("stages") or {} if text else {}
-    return {name: {k: v for k, v in st.items() if k != "meta"} for name, st in stages.items()}
+def shape(doc: dict) -> dict:
+    """What DVC runs: every stage of a pipeline without its ``meta`` (values kept for lineage)."""
+    return {name: {k: v for k, v in st.items() if k != "meta"} for name, st in (doc.get("stages") or {}).items()}
 
 
-def changed_stages(old: str, new: str) -> str:
-    """'3 stages added (train--hmo-supervised-3, ...), 0 removed, 2 changed'."""
-    before, after = shape(old), shape(new)
+def changed_stages(before: dict, after: dict) -> str:
+    """Of two shapes: '3 stages added (train--hmo-supervised-3, ...), 0 removed, 2 changed'."""
     added, removed = [n for n in after if n not in before], [n for n in before if n not in after]
     changed = [n for n in after if n in before and after[n] != before[n]]
     shown = ", ".join(added[:3]) + (", ..." if len(added) > 3 else "")
