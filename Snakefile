@@ -1,7 +1,8 @@
 # goaldriven: from raw data to every figure. The rules are thin: each calls the goaldriven
-# command line; the science lives in src/goaldriven/. dvc.yaml is generated from this DAG
-# (workflow/scripts/export_dvc.py), so both entry points run the same jobs.
-from snakemake.utils import min_version, validate
+# command line; the science lives in src/goaldriven/, which declares what it offers (commands,
+# architectures, figures, importers) in goaldriven.core.registry. dvc.yaml is generated from this
+# DAG (workflow/scripts/export_dvc.py), so both entry points run the same jobs.
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -13,12 +14,10 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-
 report: "workflow/report/workflow.rst"
 
 
+include: "workflow/rules/config.smk"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dvc.smk"
 
@@ -26,7 +25,6 @@ include: "workflow/rules/dvc.smk"
 wildcard_constraints:
     model=MODEL_RE,
     split="train|test",
-    figure="|".join(FIGURES),
     arch="[a-z0-9]+",
     task=ZOO_TASKS,
     benchmark="[a-z0-9_]+",

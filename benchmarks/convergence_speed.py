@@ -19,10 +19,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-import goaldriven.mapping  # noqa: F401  (imported up front so that neither mode pays for it)
-from goaldriven.convergence import matching_table
-from goaldriven.io import write_netcdf
-from goaldriven.models import build_model
+import goaldriven.compare.mapping  # noqa: F401  (imported up front so that neither mode pays for it)
+from goaldriven.compare.convergence import matching_table
+from goaldriven.core.io import write_netcdf
+from goaldriven.models.zoo import build_model
 
 
 def synthetic_features(arch: str, seed: int, n_stimuli: int, size: int, width: float) -> xr.DataArray:

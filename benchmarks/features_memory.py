@@ -35,8 +35,8 @@ OLD_REF = "18c3a30"  # the last commit with the in-memory extraction
 def write_weights(path: Path, size: int, arch: str = "alexnet", width: float = 1.0) -> None:
     import torch
 
-    from goaldriven.models import build_model
-    from goaldriven.train import TrainConfig, save_weights
+    from goaldriven.models.zoo import build_model
+    from goaldriven.models.train import TrainConfig, save_weights
 
     torch.manual_seed(0)
     categories = [f"class{i}" for i in range(8)]
@@ -85,8 +85,8 @@ def worker(mode: str, weights: str, stimuli: str, out: str, reduction: str, max_
     """One extraction; prints 'peak_mb seconds' for the parent."""
     import xarray as xr
 
-    from goaldriven.features import FeatureSpec, extract_assembly, extract_to_netcdf, save_features
-    from goaldriven.stimulus_sets import load_stimulus_set
+    from goaldriven.models.features import FeatureSpec, extract_assembly, extract_to_netcdf, save_features
+    from goaldriven.data.stimulus_sets import load_stimulus_set
 
     spec = FeatureSpec(reduction=reduction, max_features=max_features)
     t0 = time.perf_counter()

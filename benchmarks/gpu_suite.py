@@ -51,10 +51,10 @@ import features_memory  # noqa: E402
 import mapping  # noqa: E402
 import projection  # noqa: E402
 import train_throughput  # noqa: E402
-from goaldriven import features as features_mod  # noqa: E402
-from goaldriven.models import build_model  # noqa: E402
-from goaldriven.stimulus_sets import DIMS, read_image_folder  # noqa: E402
-from goaldriven.train import normalise  # noqa: E402
+from goaldriven.models import features as features_mod  # noqa: E402
+from goaldriven.models.zoo import build_model  # noqa: E402
+from goaldriven.data.stimulus_sets import DIMS, read_image_folder  # noqa: E402
+from goaldriven.models.train import normalise  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CIFAR = mapping.SHARED / "cifar10" / "cifar10-images.tar.gz"

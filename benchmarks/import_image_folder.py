@@ -1,4 +1,4 @@
-"""How fast `goaldriven.stimulus_sets.read_image_folder` reads all of CIFAR-10 from its tarball.
+"""How fast `goaldriven.data.stimulus_sets.read_image_folder` reads all of CIFAR-10 from its tarball.
 
 Goal: the 60,000 JPEGs of /work/shared/data/cifar10/cifar10-images.tar.gz (train + test) in well
 under a minute on one core. Prints wall and CPU seconds per split (CPU time is what one core
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from goaldriven.stimulus_sets import import_image_folder, read_image_folder
+from goaldriven.data.stimulus_sets import import_image_folder, read_image_folder
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))

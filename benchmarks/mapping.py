@@ -1,4 +1,4 @@
-"""Ridge (goaldriven.ridge) vs Brain-Score's PLS-25 protocol, on the same real data and splits.
+"""Ridge (goaldriven.compare.ridge) vs Brain-Score's PLS-25 protocol, on the same real data and splits.
 
 Two cases, each printing wall time and median held-out r:
 
@@ -33,12 +33,12 @@ import numpy as np
 import torch
 import xarray as xr
 
-from goaldriven.mapping import make_splits
+from goaldriven.compare.methods import scoring_method
 
-from goaldriven.mapping import neural_predictivity
-from goaldriven.importers import _read_session, cowley_sessions
-from goaldriven.models import build_model
-from goaldriven.train import normalise
+from goaldriven.compare.methods import neural_predictivity
+from goaldriven.data.importers import _read_session, cowley_sessions
+from goaldriven.models.zoo import build_model
+from goaldriven.models.train import normalise
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -79,7 +79,7 @@ def cowley_case(n_splits: int) -> None:
     print(f"{torch.get_num_threads()} CPU threads; cowley V4 session {SESSION}: {len(X)} images x {X.shape[1]} features (untrained HMO layer3, "
           f"4x4 avg-pooled; {time.perf_counter() - t0:.1f} s to extract) -> {responses.shape[1]} sites")
     feats, resp = assemblies(X, responses)
-    folds = make_splits(n_splits, len(X), seed=0, method="pls")  # Brain-Score's 90/10 splits, shared
+    folds = scoring_method("pls").splits(n_splits, len(X))  # Brain-Score's 90/10 splits, shared
     times, medians = {}, {}
     runs = {"ridge": dict(method="ridge"), "ridge (numpy backend)": dict(method="ridge", backend="numpy"),
             "ridge gcv": dict(method="ridge", criterion="gcv"), "pls": dict(method="pls")}
@@ -105,7 +105,7 @@ def gpu_size_ridge(n_splits: int, n: int = 5760, p: int = 4096, t: int = 296, de
     Y = latent @ rng.normal(size=(64, t)).astype(np.float32) + 2 * rng.normal(size=(n, t)).astype(np.float32)
     feats, resp = assemblies(X, Y)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    folds = make_splits(n_splits, n, seed=0)
+    folds = scoring_method("ridge").splits(n_splits, n, seed=0)
     if device == "cuda":  # warm-up: CUDA context and cuSOLVER workspaces are a one-off cost
         neural_predictivity(feats, resp, splits=folds[:1], backend="torch", device=device)
         torch.cuda.synchronize()

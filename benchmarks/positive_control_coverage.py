@@ -1,4 +1,4 @@
-"""Coverage of the positive control's intervals (goaldriven.positive_control), by simulation.
+"""Coverage of the positive control's intervals (goaldriven.study.positive_control), by simulation.
 
 Simulated score files of known truth: sites respond to images with a signal plus trial noise;
 two models predict every site from the signal with the same noise level (so their true
@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 import xarray as xr
 
-from goaldriven.positive_control import positive_control_table
+from goaldriven.study.positive_control import positive_control_table
 
 
 def score_dataset(model: str, signal, observed, rng, noise=(1.0, 2.0), ceiling=0.8) -> xr.Dataset:

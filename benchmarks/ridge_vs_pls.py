@@ -12,8 +12,8 @@ import argparse
 
 import pandas as pd
 
-from goaldriven.io import open_netcdf
-from goaldriven.summary import held_out_scores, predictivity_rows
+from goaldriven.core.io import open_netcdf
+from goaldriven.study.summary import held_out_scores, predictivity_rows
 
 
 def compare(ridge_path, pls_path) -> tuple[pd.DataFrame, pd.DataFrame]:

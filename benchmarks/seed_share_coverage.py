@@ -1,4 +1,4 @@
-"""Coverage and bias of goaldriven.seed_variance.seed_share on simulated scores of known truth.
+"""Coverage and bias of goaldriven.study.seed_variance.seed_share on simulated scores of known truth.
 
 Per cell (design k architectures x n seeds, true seed share theta): normal seed noise (sd 1)
 around fixed architecture means spread so that V_arch = sum (mu_a - mu)^2 / (k - 1) gives theta.
@@ -13,7 +13,7 @@ import argparse
 
 import numpy as np
 
-from goaldriven.seed_variance import seed_share
+from goaldriven.study.seed_variance import seed_share
 
 DESIGNS = ((2, 3), (4, 10))
 THETAS = (0.2, 0.5, 1.0)

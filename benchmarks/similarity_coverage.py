@@ -2,7 +2,7 @@
 
 Simulated pair similarities of known truth: each network (seed) has its own effect, shared by
 every pair it is in, plus noise per pair, so pairs are not independent, as in real data.
-The interval leaves out one network at a time (goaldriven.similarity._jackknife and _ci). Prints, per number of
+The interval leaves out one network at a time (goaldriven.compare.similarity._jackknife and _ci). Prints, per number of
 seeds per architecture, how often the 95% interval covers the true difference.
 
     PYTHONPATH=src python benchmarks/similarity_coverage.py [--datasets 1000]
@@ -14,7 +14,7 @@ import argparse
 
 import numpy as np
 
-from goaldriven.similarity import _ci, _jackknife
+from goaldriven.compare.similarity import _ci, _jackknife
 
 TRUE_DIFFERENCE = 0.1
 

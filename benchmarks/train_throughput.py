@@ -1,6 +1,6 @@
 """Training throughput (images/s) of our loop next to a plain reference loop, per architecture.
 
-"ours" is one epoch of :func:`goaldriven.train._train_epoch` (shuffled batches gathered from
+"ours" is one epoch of :func:`goaldriven.models.train._train_epoch` (shuffled batches gathered from
 uint8 images, normalised per batch, loss and accuracy summed on the device, one host sync per
 epoch, learning-rate schedule stepped per batch). "reference" is a minimal hand-written loop
 with the normalised data already on the device in consecutive slices: SGD with momentum, bf16
@@ -24,8 +24,8 @@ import time
 
 import torch
 
-from goaldriven import train as train_mod
-from goaldriven.models import build_model
+from goaldriven.models import train as train_mod
+from goaldriven.models.zoo import build_model
 
 N_CLASSES = 8
 

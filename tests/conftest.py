@@ -7,11 +7,15 @@ data. ``pytest --full`` (what CI and the README's test command run) adds the end
 missing data set or service is a failure, never a skip.
 """
 
-import pytest
+from goaldriven.core import numerics
 
-from goaldriven.stimulus_sets import save_stimulus_set
-from goaldriven.synthetic import generate_stimulus_set
-from workflow_helpers import SMOKE, copy_repo, run
+numerics.pin("portable")  # before torch and numpy load: the tests run as the workflow's jobs do
+
+import pytest  # noqa: E402
+
+from goaldriven.data.stimulus_sets import save_stimulus_set  # noqa: E402
+from goaldriven.data.synthetic import generate_stimulus_set  # noqa: E402
+from workflow_helpers import SMOKE, copy_repo, run  # noqa: E402
 
 # Markers that only ``--full`` runs; a test that builds the smoke experiment is ``slow`` too.
 FULL_ONLY = ("slow", "real_data", "root")

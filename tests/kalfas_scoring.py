@@ -10,9 +10,9 @@ import pytest
 import xarray as xr
 
 from goaldriven import cli
-from goaldriven.importers import import_kalfas_it
-from goaldriven.io import open_netcdf, write_netcdf
-from goaldriven.assemblies import load_assembly
+from goaldriven.data.importers import import_kalfas_it
+from goaldriven.core.io import open_netcdf, write_netcdf
+from goaldriven.data.assemblies import load_assembly
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("GOALDRIVEN_SHARED_DATA", REPO.parent / "shared" / "data"))

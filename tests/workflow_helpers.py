@@ -47,9 +47,6 @@ def load_script(name: str):
     return module
 
 
-def rule_bodies() -> list[tuple]:
-    """(name or None, body) of every rule, read as export_dvc.py reads them."""
-    return load_script("export_dvc").rule_bodies(REPO / "workflow/rules")
 
 
 def env_for(repo: Path) -> dict:
@@ -69,7 +66,8 @@ def run(cmd, cwd: Path, check=True, timeout=900) -> subprocess.CompletedProcess:
 
 
 def planned_jobs(repo: Path, *args) -> dict[str, int]:
-    """Rule -> job count that `snakemake -n` would run (empty when nothing is to be done)."""
+    """Rule -> job count that `snakemake -n` would run (empty when nothing is to be done); the
+    rules of the figures (one per figure, figure_NAME) counted together as "figure"."""
     out = run(["snakemake", "-n", "--cores", "1", *args], repo).stdout
     if "Nothing to be done" in out:
         return {}
@@ -81,7 +79,8 @@ def planned_jobs(repo: Path, *args) -> dict[str, int]:
         elif in_table and len(parts) == 2 and parts[1].isdigit():
             if parts[0] == "total":
                 break
-            counts[parts[0]] = int(parts[1])
+            rule = "figure" if parts[0].startswith("figure_") else parts[0]
+            counts[rule] = counts.get(rule, 0) + int(parts[1])
     return counts
 
 

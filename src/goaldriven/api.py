@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import InputError
+from .core.io import InputError
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def score_table(ds) -> pd.DataFrame:
     """One row per layer and area of a scores Dataset (``goaldriven score``/``score-rdms``):
     median explained variance (ceiling-normalised where the benchmark has single trials, else
     the median signed r²), median r, and RSA (with its interval where there is one)."""
-    from .summary import predictivity_rows
+    from .study.summary import predictivity_rows
 
     rows = []
     sites = ({(p["layer"], p["region"]): p for p in predictivity_rows(ds, {})}
@@ -93,20 +93,20 @@ def score_table(ds) -> pd.DataFrame:
 
 
 def score(model, layers, benchmark, *, input_size: int | None = None, preprocessing: str = "imagenet",
-          weights=None, name: str | None = None, spec=None, splits: int = 10, seed: int = 0,
-          criterion: str = "loo", method: str = "ridge", bootstraps: int = 100, out=None, device: str = "cpu",
-          config="config/config.yaml", batch_size: int = 64) -> pd.DataFrame:
+          weights=None, name: str | None = None, spec=None, scoring=None, bootstraps: int = 100, out=None,
+          device: str = "cpu", config="config/config.yaml", batch_size: int = 64) -> pd.DataFrame:
     """Every listed layer of ``model`` scored on ``benchmark``: a table with one row per layer
-    and area (see :func:`score_table`). With ``out`` (a folder), also writes ``features.nc``,
-    ``scores.nc`` and ``scores.csv`` there."""
+    and area (see :func:`score_table`). ``spec``: how features are reduced (a FeatureSpec);
+    ``scoring``: how layers are scored (a ScoringSpec: splits, seed, method...). With ``out`` (a
+    folder), also writes ``features.nc``, ``scores.nc`` and ``scores.csv`` there."""
     import tempfile
 
-    from .external import load_external
-    from .features import extract_to_netcdf
-    from .io import write_csv, write_netcdf
-    from .options import FeatureSpec
-    from .score import score_model, score_rdms
-    from .stimulus_sets import load_stimulus_set
+    from .models.external import load_external
+    from .models.features import extract_to_netcdf
+    from .core.io import write_csv, write_netcdf
+    from .core.options import FeatureSpec, ScoringSpec
+    from .compare.score import score_model, score_rdms
+    from .data.stimulus_sets import load_stimulus_set
 
     if isinstance(layers, str):
         layers = [n.strip() for n in layers.split(",") if n.strip()]
@@ -119,10 +119,11 @@ def score(model, layers, benchmark, *, input_size: int | None = None, preprocess
         extract_to_netcdf(ext, load_stimulus_set(bench.stimuli), features, model_id=name or ext.name,
                           spec=spec or FeatureSpec(), layers=layers, batch_size=batch_size, device=device)
         if bench.recordings is not None:
-            ds = score_model(features, bench.recordings, trials_path=bench.trials, splits=splits, seed=seed,
-                             benchmark=bench.name, criterion=criterion, method=method)
+            ds = score_model(features, bench.recordings, trials_path=bench.trials, spec=scoring or ScoringSpec(),
+                             benchmark=bench.name)
         else:
-            ds = score_rdms(features, bench.rdms, n_boot=bootstraps, seed=seed, benchmark=bench.name)
+            ds = score_rdms(features, bench.rdms, n_boot=bootstraps, seed=(scoring or ScoringSpec()).seed,
+                            benchmark=bench.name)
         table = score_table(ds)
         table.insert(0, "benchmark", bench.name)
         table.insert(0, "model", name or ext.name)

@@ -1,40 +1,90 @@
-# Helpers shared by the rules: where files live, which models and benchmarks a config asks for,
-# code dependencies. Every path is under the experiment's results folder RESULTS (config
-# "results"); raw data and the DVC record are in dvc.smk.
-import ast
+# Helpers the rules share: where files live, and how a config value or the package's code
+# reaches a job. Every path is under the experiment's results folder RESULTS (config
+# "results"); the config's checks and derived lists are in config.smk, raw data and the DVC
+# record in dvc.smk.
 import os
+import shlex
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
+from goaldriven.core.options import ScoringSpec
 
 RESULTS = config["results"]  # this experiment's results folder
 LOGS = config["logs"]  # and its logs
-ZOO_TASKS = "supervised|untrained|autoencoder|objects|untrained_objects"
+ZOO_TASKS = "|".join(MODEL_KINDS)
 ZOO_MODEL_RE = rf"surrogate|[a-z0-9]+/({ZOO_TASKS})_seed[0-9]+"
 MODEL_RE = ZOO_MODEL_RE + r"|[a-z0-9]+/external_seed0"  # external models: NAME/external_seed0
-EXTERNAL = {e["name"]: e for e in config["models"].get("external", [])}  # name -> models.external entry
-# External models that are the package's own controls (raw pixels, the V1-like Gabor bank).
-CONTROLS = [n for n, e in EXTERNAL.items() if e["factory"].startswith("goaldriven.controls:")]
-# A positive-control table when trained networks have something to be compared with.
-POSITIVE_CONTROL = bool(CONTROLS or "untrained" in config["models"]["tasks"] or config.get("objects"))
-BENCHMARKS = config["neural"]  # name -> {importer, source}
-# What each importer writes into RESULTS/neural/{benchmark}/ (the simulator writes RESULTS/recordings/).
-IMPORTER_FILES = {
-    "cowley-v4": ["assembly.nc", "trials.nc", "stimuli.nc"],
-    "kalfas-it": ["assembly.nc", "stimuli.nc"],
-    "kriegeskorte92": ["rdms.nc", "stimuli.nc"],
-    "assembly": ["assembly.nc", "stimuli.nc"],  # any BrainIO-style folder (goaldriven import assembly)
-}
-SYNTHETIC = config["training"]["dataset"] == "synthetic"
-OBJECTS = config.get("objects")  # the second training diet (procedural objects), or None
-KEEP_EPOCHS = config["models"]["keep_epochs"]  # checkpoints scored along training
 # The config files of this run, recorded by every job in its run manifest (goaldriven lineage).
 # Set, not read (so no `envvars:`); a cluster job parses this file again and sets it there too.
 os.environ.update(GOALDRIVEN_CONFIG=os.pathsep.join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"])))
+# workflow/scripts/export_dvc.py builds this DAG with this set: then arg() marks each config value
+# in the commands, so that the DVC stages template numbers from the config file and list every
+# key they read as params.
+EXPORTING = os.environ.get("GOALDRIVEN_DVC_EXPORT") == "1"
+MARK = "@@"  # a marked value: @@key=number@@ (templated) or @@key:=text@@ (written in)
 
 
-def benchmarks_of(*importers):
-    return [b for b, spec in BENCHMARKS.items() if spec["importer"] in importers]
+def lookup(key):
+    """The config value at a dotted key (``models.width.hmo``)."""
+    node = config
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def arg(key, text=None):
+    """A config value as one shell word: quoted, so that no value runs as code. ``text``: how
+    it is written (default: the value itself). Exporting to DVC, a mark that export_dvc.py
+    turns into ``${key}`` (a number written as itself) or the quoted text, and a DVC param."""
+    value = lookup(key)
+    text = str(value) if text is None else text
+    if not EXPORTING:
+        return shlex.quote(text)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and text == str(value)
+    return f"{MARK}{key}={text}{MARK}" if number else f"{MARK}{key}:={text}{MARK}"
+
+
+def track(key):
+    """A config value the command depends on without a word of its own (a default left out):
+    nothing in the command, but exporting, a DVC param all the same."""
+    return f"{MARK}{key}:={MARK}" if EXPORTING else ""
+
+
+def options(section, *keys):
+    """Command-line options from a config section, one per key (all of them by default): key
+    max_features -> --max-features VALUE. goaldriven's option groups name their fields as the
+    config keys, so one name runs from the config to the code."""
+    return " ".join(f"--{k.replace('_', '-')} {arg(f'{section}.{k}')}" for k in (keys or sorted(config[section])))
+
+
+# The config keys the scoring commands read: goaldriven.core.options.ScoringSpec's fields.
+SCORING = ("comparison", *(f.name for f in dataclass_fields(ScoringSpec)))
+
+
+def goaldriven(command):
+    """The start of a job's command: ``goaldriven`` with the config's numerics and the job's threads."""
+    return f"goaldriven --numerics {arg('numerics')} --threads {{threads}} {command}"
+
+
+PACKAGE = Path(workflow.basedir) / "src" / "goaldriven"
+
+
+def cli_code(command):
+    """The package code `goaldriven COMMAND` runs, as a rule's inputs (so that editing it reruns
+    the job, in DVC too): the entry point, the command's module, core and provenance, and the
+    subpackages the registry declares for it."""
+    spec = COMMANDS[command]
+    group = spec.handler.partition(":")[0]
+    files = [
+        PACKAGE / "__init__.py",
+        PACKAGE / "cli" / "__init__.py",
+        PACKAGE / "cli" / "safety.py",
+        PACKAGE / "cli" / f"{group}.py",
+        PACKAGE / "provenance" / "manifest.py",
+    ]
+    for sub in ("core", *spec.code):
+        files += sorted((PACKAGE / sub).glob("*.py"))
+    return [Path(os.path.relpath(f, workflow.basedir)).as_posix() for f in dict.fromkeys(files)]
 
 
 def one_of(names):
@@ -43,269 +93,18 @@ def one_of(names):
     return "|".join(names) if names else "(?!)"
 
 
-PREDICTIVITY = benchmarks_of("simulate", "cowley-v4", "kalfas-it", "assembly")  # site responses
-if any(not 0 < e < config["models"]["epochs"] for e in KEEP_EPOCHS):
-    raise ValueError(
-        "config: models.keep_epochs must lie between 0 and models.epochs (the final weights are always scored)"
-    )
-RDM_BENCHMARKS = benchmarks_of("kriegeskorte92")  # published RDMs only
-if benchmarks_of("simulate") and not SYNTHETIC:
-    raise ValueError(
-        "config: the 'simulate' benchmark needs training.dataset: synthetic "
-        "(its surrogate network is trained on the synthetic stimuli)"
-    )
-
-
-def _architecture_layers():
-    """{arch: [layer names]} read from src/goaldriven/models.py without importing torch: the
-    names of each factory's ``stages`` list, for the architectures in ``ARCHITECTURES``."""
-    tree = ast.parse((Path(workflow.main_snakefile).parent / "src" / "goaldriven" / "models.py").read_text())
-    layers, registry = {}, {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            for sub in ast.walk(node):
-                if (
-                    isinstance(sub, ast.Assign)
-                    and any(getattr(t, "id", None) == "stages" for t in sub.targets)
-                    and isinstance(sub.value, ast.List)
-                ):
-                    layers[node.name] = [e.elts[0].value for e in sub.value.elts if isinstance(e, ast.Tuple)]
-        elif (
-            isinstance(node, ast.Assign)
-            and any(getattr(t, "id", None) == "ARCHITECTURES" for t in node.targets)
-            and isinstance(node.value, ast.Dict)
-        ):
-            registry = {k.value: v.id for k, v in zip(node.value.keys, node.value.values)}
-    return {arch: layers.get(factory, []) for arch, factory in registry.items()}
-
-
-ARCH_LAYERS = _architecture_layers()
-
-
-def _check_names():
-    """Benchmark and layer names the config refers to must exist: refused here, at parse time,
-    naming the config key, rather than by a job hours into the run."""
-
-    def refuse(key, value, choices, what):
-        raise WorkflowError(f"config: {key} is {value!r}, not {what}; choose from {sorted(choices)}")
-
-    for key, value, choices, what in (
-        (
-            "models.trajectory_benchmark",
-            config["models"].get("trajectory_benchmark"),
-            PREDICTIVITY,
-            "a benchmark of site responses in config 'neural'",
-        ),
-        ("convergence.benchmark", config["convergence"].get("benchmark"), BENCHMARKS, "a benchmark in config 'neural'"),
-    ):
-        if value is not None and value not in choices:
-            refuse(key, value, choices, what)
-    width = config["models"]["width"]
-    archs = set(config["models"]["archs"]) | set((OBJECTS or {}).get("archs", []))
-    if isinstance(width, dict) and archs - set(width):
-        raise WorkflowError(f"config: models.width gives no width for {sorted(archs - set(width))}")
-    examples = config["convergence"]["examples"]
-    if examples["arch"] not in config["models"]["archs"]:
-        refuse("convergence.examples.arch", examples["arch"], config["models"]["archs"], "one of models.archs")
-    if examples["layer"] not in ARCH_LAYERS.get(examples["arch"], []):
-        refuse(
-            "convergence.examples.layer",
-            examples["layer"],
-            ARCH_LAYERS.get(examples["arch"], []),
-            f"a layer of {examples['arch']}",
-        )
-    if benchmarks_of("simulate"):
-        surrogate = config["surrogate"]
-        if surrogate["arch"] not in ARCH_LAYERS:
-            refuse("surrogate.arch", surrogate["arch"], ARCH_LAYERS, "an architecture")
-        for key in ("v4_layer", "it_layer"):
-            if surrogate[key] not in ARCH_LAYERS[surrogate["arch"]]:
-                refuse(
-                    f"surrogate.{key}",
-                    surrogate[key],
-                    ARCH_LAYERS[surrogate["arch"]],
-                    f"a layer of {surrogate['arch']}",
-                )
-
-
-_check_names()
-
-
-def _image_counts(source):
-    """{split: {class: number of images}} of an image folder or .tar.gz (names only; no decoding)."""
-    import tarfile
-
-    suffixes = (".jpg", ".jpeg", ".png", ".bmp")
-    if source.is_dir():
-        names = [str(p.relative_to(source)) for p in source.rglob("*") if p.suffix.lower() in suffixes]
-    else:
-        with tarfile.open(source) as tar:
-            names = [m.name for m in tar if m.isfile() and m.name.lower().endswith(suffixes)]
-    counts = {}
-    for name in names:
-        parts = Path(name).parts
-        if len(parts) >= 3:  # [top folder/] split/class/image
-            split, cls = parts[-3], parts[-2]
-            counts.setdefault(split, {}).setdefault(cls, 0)
-            counts[split][cls] += 1
-    return counts
-
-
-def _check_training_counts():
-    """A config asking for more images per class than the training set holds is refused here,
-    before any job runs, naming the config key, the data and the class."""
-    t = config["training"]
-    if t["dataset"] != "image-folder" or not any(t["per_class"].values()):
-        return
-    source = Path(t["source"])
-    if not source.exists():  # raw_data() names the data/*.dvc file and the dvc update command
-        return
-    counts = _image_counts(source)
-    for split, wanted in t["per_class"].items():
-        if not wanted:
-            continue
-        have = counts.get(split, {})
-        if not have:
-            raise WorkflowError(
-                f"config: training.per_class.{split} is {wanted}, but {source} has no {split}/ folder of classes"
-            )
-        cls, n = min(have.items(), key=lambda kv: kv[1])
-        if n < wanted:
-            raise WorkflowError(
-                f"config: training.per_class.{split} is {wanted}, but {source} holds only {n} {split} images of class {cls!r}"
-            )
-
-
-_check_training_counts()
-
-
-def _figures():
-    names = [
-        "layer_profiles",
-        "performance_vs_it",
-        "rsa",
-        "cka",
-        "correspondence",
-        "matching",
-        "seed_variance",
-        "unit_examples",
-        "trajectory",
-        "leaderboard",
-    ]
-    if SYNTHETIC:
-        names.insert(0, "montage")
-    if benchmarks_of("simulate"):
-        names.append("recovery")
-    if POSITIVE_CONTROL:
-        names.append("positive_control")
-    if len(config["models"]["archs"]) < 2:  # seed vs architecture variance needs two architectures
-        names.remove("seed_variance")
-    return names
-
-
-FIGURES = _figures()
-
-
-PACKAGE = Path(workflow.main_snakefile).parent / "src" / "goaldriven"
-
-
-_IMPORTS = {}  # module -> its package imports: every rule asks, so each module is parsed once
-
-
-def _imports_in(nodes):
-    """Package modules imported by these syntax nodes (``from .x import``, ``from . import x``)."""
-    found = set()
-    for node in nodes:
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-    return found
-
-
-def _package_imports(module):
-    """Modules of the package that ``module`` imports, at any depth."""
-    if module not in _IMPORTS:
-        _IMPORTS[module] = _imports_in(ast.walk(ast.parse((PACKAGE / f"{module}.py").read_text())))
-    return _IMPORTS[module]
-
-
-_CLI = []  # cli.py's syntax tree: every rule asks, so it is parsed once
-
-
-def _command_imports(command):
-    """Modules cli.py imports to run `goaldriven COMMAND`: at its top, and in the command's
-    handler and options function (registered together by @command(COMMAND, help, options))."""
-    if not _CLI:
-        _CLI.append(ast.parse((PACKAGE / "cli.py").read_text()))
-    tree = _CLI[0]
-    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    for fn in functions.values():
-        for dec in fn.decorator_list:
-            if (
-                isinstance(dec, ast.Call)
-                and getattr(dec.func, "id", None) == "command"
-                and dec.args[0].value == command
-            ):
-                parts = (fn, functions[dec.args[2].id])
-                return _imports_in(tree.body) | _imports_in(n for part in parts for n in ast.walk(part))
-    raise WorkflowError(f"goaldriven has no command {command!r} (src/goaldriven/cli.py)")
-
-
-def cli_code(command):
-    """The package code `goaldriven COMMAND` runs, as a rule's inputs: derived from the command,
-    so that a rule's dependencies follow what its command imports."""
-    return code(*sorted(_command_imports(command)))
-
-
-def code(*modules):
-    """Package modules that a job runs, declared as inputs so that editing one reruns it (in DVC
-    too): the named ones, the entry point, and everything they import from the package, so that
-    a module behind another (ridge behind mapping) is never forgotten."""
-    needed, todo = set(), ["__init__", "io", *modules]
-    while todo:
-        m = todo.pop()
-        if m not in needed:
-            needed.add(m)
-            todo += sorted(_package_imports(m) - needed)
-    return [f"src/goaldriven/{m}.py" for m in ["cli", *sorted(needed)]]
-
-
 def candidate_models():
     m = config["models"]
     models = [f"{a}/{t}_seed{s}" for a in m["archs"] for t in m["tasks"] for s in m["seeds"]]
     if OBJECTS:  # the second diet and its untrained controls at the same resolution
-        tasks = ("objects", "untrained_objects")
-        models += [f"{a}/{t}_seed{s}" for a in OBJECTS["archs"] for t in tasks for s in OBJECTS["seeds"]]
+        kinds = [k for k, spec in MODEL_KINDS.items() if spec.diet == "objects"]
+        models += [f"{a}/{t}_seed{s}" for a in OBJECTS["archs"] for t in kinds for s in OBJECTS["seeds"]]
     return models
 
 
-def width_of(arch):
-    """models.width: one number for every architecture, or one per architecture."""
-    width = config["models"]["width"]
-    return width[arch] if isinstance(width, dict) else width
-
-
-# The config keys the scoring commands read: goaldriven.options.ScoringSpec's fields (a test checks).
-SCORING = ("comparison", "splits", "seed", "criterion", "method")
-
-
-def options(section, *keys):
-    """Command-line options from a config section, one per key (all of them by default): key
-    max_features -> --max-features VALUE. goaldriven's option groups (goaldriven.options) name
-    their fields as the config keys, so one name runs from the config to the code; the values,
-    defaults included, are the schema-validated config's."""
-    values = config[section]
-    return " ".join(f"--{k.replace('_', '-')} {values[k]}" for k in (keys or sorted(values)))
-
-
-def recipe_options():
-    """Training augmentation and label smoothing (config training; none by default)."""
-    t = config["training"]
-    options = ""
-    if t.get("augment_pad"):
-        options += f" --augment-pad {t['augment_pad']}"
-    if t.get("label_smoothing"):
-        options += f" --label-smoothing {t['label_smoothing']}"
-    return options
+def width_key(arch):
+    """The config key of an architecture's width: models.width, or models.width.ARCH."""
+    return f"models.width.{arch}" if isinstance(config["models"]["width"], dict) else "models.width"
 
 
 def external_models():
@@ -330,30 +129,31 @@ def external_files(w):
 
 
 def external_options(name):
-    """The goaldriven options that describe an external model (features, external-model)."""
-    e = EXTERNAL[name]
+    """The goaldriven options that describe an external model (features, external-model), each
+    value quoted: a factory path or layer name is a word, never shell code."""
+    e, q = EXTERNAL[name], shlex.quote
     options = (
-        f"--model {e['factory']} --layers {','.join(e['layers'])} --preprocessing {e.get('preprocessing', 'imagenet')}"
+        f"--model {q(e['factory'])} --layers {q(','.join(e['layers']))}" f" --preprocessing {q(e['preprocessing'])}"
     )
     if e.get("input_size"):
-        options += f" --image-size {e['input_size']}"
+        options += f" --image-size {q(str(e['input_size']))}"
     if e.get("weights"):
-        options += f" --weights {e['weights']}"
+        options += f" --weights {q(e['weights'])}"
     return options
 
 
 def benchmark_stimuli(benchmark):
-    if BENCHMARKS[benchmark]["importer"] == "simulate":
+    if BENCHMARKS[benchmark]["importer"] == SIMULATED:
         return f"{RESULTS}/stimuli/test.nc"
     return f"{RESULTS}/neural/{benchmark}/stimuli.nc"
 
 
 def benchmark_responses(benchmark):
     """Site responses of a predictivity benchmark: {"recordings": ..., ["trials": ...]}."""
-    if BENCHMARKS[benchmark]["importer"] == "simulate":
+    if BENCHMARKS[benchmark]["importer"] == SIMULATED:
         return {"recordings": f"{RESULTS}/recordings/simulated.nc"}
     files = {"recordings": f"{RESULTS}/neural/{benchmark}/assembly.nc"}
-    if "trials.nc" in IMPORTER_FILES[BENCHMARKS[benchmark]["importer"]]:
+    if "trials.nc" in IMPORTERS[BENCHMARKS[benchmark]["importer"]].files:
         files["trials"] = f"{RESULTS}/neural/{benchmark}/trials.nc"
     return files
 
@@ -407,16 +207,38 @@ def weights(model):
     return f"{RESULTS}/models/{model}/weights.safetensors"
 
 
-def per_object(counts):
-    """{V0: 2, V3: 4} -> '0:2,3:4' for goaldriven stimuli --images-per-variation."""
-    return ",".join(f"{k[1:]}:{v}" for k, v in counts.items())
+def per_object(key):
+    """{V0: 2, V3: 4} at ``key`` -> '0:2,3:4' for goaldriven stimuli --images-per-variation."""
+    return ",".join(f"{level[1:]}:{arg(f'{key}.{level}')}" for level in lookup(key))
 
 
 def all_figures():
-    return expand(f"{RESULTS}/figures/{{figure}}.{{ext}}", figure=FIGURES, ext=["png", "pdf"])
+    return expand(f"{RESULTS}/figures/{{figure}}.{{ext}}", figure=FIGURE_NAMES, ext=["png", "pdf"])
 
 
-def figure_inputs(figure):
-    """(name, path) of every file a figure is drawn from (figures.smk's FIGURE_INPUTS), a name
-    repeated for a list of files."""
-    return [(k, p) for k, v in FIGURE_INPUTS[figure].items() for p in ([v] if isinstance(v, str) else v)]
+def train_command(diet):
+    """One training command for a diet: "first" (config models and training) or "objects"."""
+    epochs = arg("models.epochs") if diet == "first" else arg("objects.epochs")
+    recipe = " ".join(
+        f"--{k.replace('_', '-')} {arg(f'training.{k}')}"
+        for k in ("augment_pad", "label_smoothing")
+        if k in config["training"]
+    )
+    return (
+        goaldriven("train") + " --arch {wildcards.arch} --task {params.task} --seed {wildcards.seed}"
+        f" --epochs {epochs} --width {{params.width}} --batch-size {arg('models.batch_size')}"
+        f" --lr {arg('models.lr')} {{params.keep}} {recipe}"
+        " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
+    )
+
+
+def untrained_command():
+    return (
+        goaldriven("train") + " --arch {wildcards.arch} --task untrained --seed {wildcards.seed} --epochs 0"
+        " --width {params.width} --dataset {input.train} --test-dataset {input.test} --out {params.out}"
+        " > {log} 2>&1"
+    )
+
+
+# --keep-epochs, or nothing
+KEEP = f"--keep-epochs {arg('models.keep_epochs', ','.join(map(str, KEEP_EPOCHS)))}" if KEEP_EPOCHS else ""

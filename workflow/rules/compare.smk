@@ -13,11 +13,10 @@ rule score:
     conda:
         "../../envs/goaldriven.yaml"
     params:
-        scoring=options(*SCORING),
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
     shell:
-        "goaldriven --threads {threads} score --features {input.features} --recordings {input.recordings}"
-        " {params.trials} --benchmark {wildcards.benchmark} {params.scoring} --out {output} > {log} 2>&1"
+        goaldriven("score") + " --features {input.features} --recordings {input.recordings}"
+        f" {{params.trials}} --benchmark {{wildcards.benchmark}} {options(*SCORING)} --out {{output}} > {{log}} 2>&1"
 
 
 rule score_rdms:
@@ -33,13 +32,10 @@ rule score_rdms:
         benchmark=one_of(RDM_BENCHMARKS),
     conda:
         "../../envs/goaldriven.yaml"
-    params:
-        bootstraps=config["comparison"]["rdm_bootstraps"],
-        seed=config["comparison"]["seed"],
     shell:
-        "goaldriven score-rdms --features {input.features} --rdms {input.rdms}"
-        " --benchmark {wildcards.benchmark} --bootstraps {params.bootstraps} --seed {params.seed}"
-        " --out {output} > {log} 2>&1"
+        goaldriven("score-rdms") + " --features {input.features} --rdms {input.rdms}"
+        f" --benchmark {{wildcards.benchmark}} --bootstraps {arg('comparison.rdm_bootstraps')}"
+        f" --seed {arg('comparison.seed')} --out {{output}} > {{log}} 2>&1"
 
 
 rule summarise:
@@ -66,7 +62,7 @@ rule summarise:
         out=subpath(output[0], parent=True),
         surrogate=lambda w, input: f"--surrogate-score {input.surrogate}" if input.surrogate else "",
     shell:
-        "goaldriven summarise --scores {input.scores} --metrics {input.metrics}"
+        goaldriven("summarise") + " --scores {input.scores} --metrics {input.metrics}"
         " --panel-features {input.panel_features} --panel-data {input.panel_data}"
         " {params.surrogate} --out-dir {params.out} > {log} 2>&1"
 
@@ -94,12 +90,11 @@ rule trajectory_model:
         dir=subpath(input.weights, parent=True),
         trials=lambda w, input: f"--trials {input.trials}" if "trials" in input.keys() else "",
         benchmark=trajectory_benchmark(),
-        scoring=options(*SCORING),
-        features=options("features"),
     shell:
-        "goaldriven --threads {threads} trajectory --models {params.dir} --stimuli {input.stimuli}"
+        goaldriven("trajectory") + " --models {params.dir} --stimuli {input.stimuli}"
         " --recordings {input.recordings} {params.trials} --benchmark {params.benchmark}"
-        " --final-scores {input.scores} --device auto {params.scoring} {params.features} --out {output} > {log} 2>&1"
+        f" --final-scores {{input.scores}} --device auto {options(*SCORING)} {options('features')}"
+        " --out {output} > {log} 2>&1"
 
 
 rule trajectory:
@@ -113,7 +108,7 @@ rule trajectory:
     conda:
         "../../envs/goaldriven.yaml"
     shell:
-        "goaldriven trajectory-join --tables {input.tables} --out {output} > {log} 2>&1"
+        goaldriven("trajectory-join") + " --tables {input.tables} --out {output} > {log} 2>&1"
 
 
 # Every model (zoo, controls, external) x area, best layer chosen on held-out sites, ranked; the
@@ -129,12 +124,10 @@ rule leaderboard:
         f"{LOGS}/summary/leaderboard.log",
     conda:
         "../../envs/goaldriven.yaml"
-    params:
-        bootstraps=config["comparison"]["leaderboard_bootstraps"],
-        seed=config["comparison"]["seed"],
     shell:
-        "goaldriven leaderboard --scores {input.scores} --bootstraps {params.bootstraps} --seed {params.seed}"
-        " --out-csv {output.csv} --out-json {output.json} > {log} 2>&1"
+        goaldriven("leaderboard")
+        + f" --scores {{input.scores}} --bootstraps {arg('comparison.leaderboard_bootstraps')}"
+        f" --seed {arg('comparison.seed')} --out-csv {{output.csv}} --out-json {{output.json}} > {{log}} 2>&1"
 
 
 # Every model's layer profile per benchmark and area, one CSV each: the pipeline's DVC plots.
@@ -149,7 +142,7 @@ rule layer_profiles:
     conda:
         "../../envs/goaldriven.yaml"
     shell:
-        "goaldriven layer-profiles --predictivity {input.predictivity} --out-dir {output} > {log} 2>&1"
+        goaldriven("layer-profiles") + " --predictivity {input.predictivity} --out-dir {output} > {log} 2>&1"
 
 
 # The positive control: every trained group against its untrained seeds and the control models
@@ -174,8 +167,6 @@ rule positive_control:
         ),
         controls=f"--controls {' '.join(CONTROLS)}" if CONTROLS else "",
         scores=lambda w, input: f"--scores {input.scores}" if input.scores else "",
-        bootstraps=config["comparison"]["rdm_bootstraps"],
-        seed=config["comparison"]["seed"],
     shell:
-        "goaldriven positive-control {params.scores} {params.rdms} {params.controls}"
-        " --bootstraps {params.bootstraps} --seed {params.seed} --out {output} > {log} 2>&1"
+        goaldriven("positive-control") + " {params.scores} {params.rdms} {params.controls}"
+        f" --bootstraps {arg('comparison.rdm_bootstraps')} --seed {arg('comparison.seed')} --out {{output}} > {{log}} 2>&1"

@@ -14,11 +14,9 @@ rule convergence:
         f"{LOGS}/convergence/similarity.log",
     conda:
         "../../envs/goaldriven.yaml"
-    params:
-        permutations=config["convergence"]["cka_permutations"],
     shell:
-        "goaldriven --threads {threads} similarity --features {input.features} --stimuli {input.stimuli}"
-        " --permutations {params.permutations} --out {output.similarity}"
+        goaldriven("similarity") + " --features {input.features} --stimuli {input.stimuli}"
+        f" --permutations {arg('convergence.cka_permutations')} --out {{output.similarity}}"
         " --summary {output.summary} --correspondence {output.correspondence} > {log} 2>&1"
 
 
@@ -27,7 +25,7 @@ rule unit_matching:
         cli_code("matching"),
         features=lambda w: features_of(
             convergence_benchmark(),
-            expand("{arch}/{task}_seed{seed}", arch=w.arch, task=w.task, seed=config["models"]["seeds"]),
+            expand("{arch}/{task}_seed{seed}", arch=w.arch, task=w.task, seed=lookup("models.seeds")),
         ),
     output:
         f"{RESULTS}/convergence/matching/{{arch}}_{{task}}.csv",
@@ -35,13 +33,10 @@ rule unit_matching:
         f"{LOGS}/convergence/matching_{{arch}}_{{task}}.log",
     conda:
         "../../envs/goaldriven.yaml"
-    params:
-        max_units=config["convergence"]["max_units"],
-        permutations=config["convergence"]["permutations"],
-        unit=config["convergence"]["unit"],
     shell:
-        "goaldriven --threads {threads} matching --features {input.features} --max-units {params.max_units}"
-        " --permutations {params.permutations} --unit {params.unit} --out {output} > {log} 2>&1"
+        goaldriven("matching") + f" --features {{input.features}} --max-units {arg('convergence.max_units')}"
+        f" --permutations {arg('convergence.permutations')} --unit {arg('convergence.unit')} --out {{output}}"
+        " > {log} 2>&1"
 
 
 rule seed_variance:
@@ -54,10 +49,9 @@ rule seed_variance:
         f"{LOGS}/convergence/seed_variance.log",
     conda:
         "../../envs/goaldriven.yaml"
-    params:
-        level=config["convergence"]["level"],
     shell:
-        "goaldriven seed-variance --models {input.models} --level {params.level} --out {output} > {log} 2>&1"
+        goaldriven("seed-variance") + f" --models {{input.models}} --level {arg('convergence.level')}"
+        " --out {output} > {log} 2>&1"
 
 
 rule unit_examples:
@@ -67,8 +61,8 @@ rule unit_examples:
             convergence_benchmark(),
             expand(
                 "{arch}/supervised_seed{seed}",
-                arch=config["convergence"]["examples"]["arch"],
-                seed=config["models"]["seeds"][:2],
+                arch=lookup("convergence.examples.arch"),
+                seed=lookup("models.seeds")[:2],
             ),
         ),
     output:
@@ -77,9 +71,6 @@ rule unit_examples:
         f"{LOGS}/convergence/unit_examples.log",
     conda:
         "../../envs/goaldriven.yaml"
-    params:
-        layer=config["convergence"]["examples"]["layer"],
-        unit=config["convergence"]["unit"],
     shell:
-        "goaldriven unit-examples --features {input.features} --layer {params.layer} --unit {params.unit}"
-        " --out {output} > {log} 2>&1"
+        goaldriven("unit-examples") + f" --features {{input.features}} --layer {arg('convergence.examples.layer')}"
+        f" --unit {arg('convergence.unit')} --out {{output}} > {{log}} 2>&1"

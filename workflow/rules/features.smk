@@ -12,11 +12,9 @@ rule features:
         model=ZOO_MODEL_RE,
     conda:
         "../../envs/goaldriven.yaml"
-    params:
-        features=options("features"),
     shell:
-        "goaldriven --threads {threads} features --weights {input.weights} --stimuli {input.stimuli}"
-        " --model-id {wildcards.model} {params.features} --device auto --out {output} > {log} 2>&1"
+        goaldriven("features") + " --weights {input.weights} --stimuli {input.stimuli}"
+        f" --model-id {{wildcards.model}} {options('features')} --device auto --out {{output}} > {{log}} 2>&1"
 
 
 # An external model (config models.external): checked (factory, layers, weights) and described
@@ -36,7 +34,7 @@ rule external_model:
     params:
         options=lambda w: external_options(w.name),
     shell:
-        "goaldriven external-model {params.options} --name {wildcards.name} --out {output} > {log} 2>&1"
+        goaldriven("external-model") + " {params.options} --name {wildcards.name} --out {output} > {log} 2>&1"
 
 
 # Its layers' activations, read by forward hooks: the same features files as the zoo's.
@@ -56,7 +54,6 @@ rule features_external:
         "../../envs/goaldriven.yaml"
     params:
         options=lambda w: external_options(w.name),
-        features=options("features"),
     shell:
-        "goaldriven --threads {threads} features {params.options} --stimuli {input.stimuli}"
-        " --model-id {wildcards.name}/external_seed0 {params.features} --device auto --out {output} > {log} 2>&1"
+        goaldriven("features") + " {params.options} --stimuli {input.stimuli}"
+        f" --model-id {{wildcards.name}}/external_seed0 {options('features')} --device auto --out {{output}} > {{log}} 2>&1"

@@ -1,5 +1,5 @@
-# Each figure's inputs by name: the names of goaldriven.figures.input_names (the plotting
-# function's parameters), passed as --input NAME=PATH (tests/test_figures.py checks the names).
+# Each figure's inputs by the names goaldriven declares for it (goaldriven.core.registry.FIGURES),
+# passed as --input NAME=PATH; one rule per figure, with its own report caption.
 FIGURE_INPUTS = {
     "montage": {"stimuli": f"{RESULTS}/stimuli/test.nc"},
     "layer_profiles": {"predictivity_csv": f"{RESULTS}/summary/predictivity.csv"},
@@ -27,20 +27,32 @@ FIGURE_INPUTS = {
 }
 
 
-rule figure:
-    input:
-        cli_code("figure"),
-        data=lambda w: [p for _, p in figure_inputs(w.figure)],
-    output:
-        png=report(f"{RESULTS}/figures/{{figure}}.png", caption="../report/figure.rst", category="Figures"),
-        pdf=f"{RESULTS}/figures/{{figure}}.pdf",
-    log:
-        f"{LOGS}/figures/{{figure}}.log",
-    conda:
-        "../../envs/goaldriven.yaml"
-    params:
-        label=config["label"],
-        inputs=lambda w: " ".join(f"--input {k}={p}" for k, p in figure_inputs(w.figure)),
-    shell:
-        "goaldriven figure {wildcards.figure} {params.inputs} --label '{params.label}'"
-        " --out {output.png} > {log} 2>&1"
+def figure_inputs(figure):
+    """(name, path) of every file a figure is drawn from, a name repeated for a list of files."""
+    return [(k, p) for k, v in FIGURE_INPUTS[figure].items() for p in ([v] if isinstance(v, str) else v)]
+
+
+for _figure in FIGURE_NAMES:
+
+    rule:
+        name:
+            f"figure_{_figure}"
+        input:
+            cli_code("figure"),
+            data=[p for _, p in figure_inputs(_figure)],
+        output:
+            png=report(
+                f"{RESULTS}/figures/{_figure}.png", caption=f"../report/figures/{_figure}.rst", category="Figures"
+            ),
+            pdf=f"{RESULTS}/figures/{_figure}.pdf",
+        log:
+            f"{LOGS}/figures/{_figure}.log",
+        conda:
+            "../../envs/goaldriven.yaml"
+        params:
+            # (the shell line is evaluated when the job runs, after the loop: the name goes through params)
+            figure=_figure,
+            inputs=" ".join(f"--input {shlex.quote(f'{k}={p}')}" for k, p in figure_inputs(_figure)),
+        shell:
+            goaldriven("figure")
+            + f" {{params.figure}} {{params.inputs}} --label {arg('label')} --out {{output.png}} > {{log}} 2>&1"

@@ -12,12 +12,12 @@ if SYNTHETIC:
         conda:
             "../../envs/goaldriven.yaml"
         params:
-            seed=config["stimuli"]["seed"],
-            size=config["stimuli"]["size"],
-            objects=config["stimuli"]["objects_per_category"],
-            counts=lambda w: per_object(config["stimuli"][f"{w.split}_per_object"]),
+            seed=arg("stimuli.seed"),
+            size=arg("stimuli.size"),
+            objects=arg("stimuli.objects_per_category"),
+            counts=lambda w: per_object(f"stimuli.{w.split}_per_object"),
         shell:
-            "goaldriven stimuli --split {wildcards.split} --seed {params.seed} --size {params.size}"
+            goaldriven("stimuli") + " --split {wildcards.split} --seed {params.seed} --size {params.size}"
             " --objects-per-category {params.objects} --images-per-variation {params.counts}"
             " --out {output} > {log} 2>&1"
 
@@ -34,13 +34,17 @@ else:
         conda:
             "../../envs/goaldriven.yaml"
         params:
-            source=config["training"]["source"],
+            source=arg("training.source"),
             # 0 = every image: the option is left out
-            per_class=lambda w: f"--per-class {n}" if (n := config["training"]["per_class"][w.split]) else "",
-            size=config["training"]["size"],
-            seed=config["training"]["seed"],
+            per_class=lambda w: (
+                f"--per-class {arg(f'training.per_class.{w.split}')}"
+                if config["training"]["per_class"][w.split]
+                else track(f"training.per_class.{w.split}")
+            ),
+            size=arg("training.size"),
+            seed=arg("training.seed"),
         shell:
-            "goaldriven import image-folder {params.source} {output} --subdir {wildcards.split}"
+            goaldriven("import") + " image-folder {params.source} {output} --subdir {wildcards.split}"
             " {params.per_class} --size {params.size} --seed {params.seed} > {log} 2>&1"
 
 
@@ -56,11 +60,11 @@ if OBJECTS:
         conda:
             "../../envs/goaldriven.yaml"
         params:
-            seed=OBJECTS["stimuli"]["seed"],
-            size=OBJECTS["stimuli"]["size"],
-            objects=OBJECTS["stimuli"]["objects_per_category"],
-            counts=lambda w: per_object(OBJECTS["stimuli"][f"{w.split}_per_object"]),
+            seed=arg("objects.stimuli.seed"),
+            size=arg("objects.stimuli.size"),
+            objects=arg("objects.stimuli.objects_per_category"),
+            counts=lambda w: per_object(f"objects.stimuli.{w.split}_per_object"),
         shell:
-            "goaldriven stimuli --split {wildcards.split} --seed {params.seed} --size {params.size}"
+            goaldriven("stimuli") + " --split {wildcards.split} --seed {params.seed} --size {params.size}"
             " --objects-per-category {params.objects} --images-per-variation {params.counts}"
             " --out {output} > {log} 2>&1"

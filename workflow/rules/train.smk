@@ -1,6 +1,9 @@
 # Candidate models: each architecture x task x seed. "supervised" trains for categorisation (the
 # goal), "autoencoder" learns without labels (the unsupervised control); both keep checkpoints
-# at chosen epochs. "untrained" saves the random initialisation (the control).
+# at chosen epochs. "untrained" saves the random initialisation (the control). The second diet
+# (config "objects") trains the same way on the procedural 3D objects at their own resolution.
+
+
 rule train:
     input:
         cli_code("train"),
@@ -17,18 +20,12 @@ rule train:
     conda:
         "../../envs/goaldriven.yaml"
     params:
-        epochs=config["models"]["epochs"],
-        width=lambda w: width_of(w.arch),
-        batch_size=config["models"]["batch_size"],
-        lr=config["models"]["lr"],
-        keep=f"--keep-epochs {','.join(map(str, KEEP_EPOCHS))}" if KEEP_EPOCHS else "",
-        recipe=recipe_options(),
+        task=lambda w: w.task,
+        width=lambda w: arg(width_key(w.arch)),
+        keep=KEEP,
         out=subpath(output[0], parent=True),
     shell:
-        "goaldriven --threads {threads} train --arch {wildcards.arch} --task {wildcards.task}"
-        " --seed {wildcards.seed} --epochs {params.epochs} --width {params.width}"
-        " --batch-size {params.batch_size} --lr {params.lr} {params.keep}{params.recipe}"
-        " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
+        train_command("first")
 
 
 rule initialise:
@@ -44,16 +41,12 @@ rule initialise:
     conda:
         "../../envs/goaldriven.yaml"
     params:
-        width=lambda w: width_of(w.arch),
+        width=lambda w: arg(width_key(w.arch)),
         out=subpath(output[0], parent=True),
     shell:
-        "goaldriven --threads {threads} train --arch {wildcards.arch} --task untrained"
-        " --seed {wildcards.seed} --epochs 0 --width {params.width}"
-        " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
+        untrained_command()
 
 
-# The second training diet (config "objects"): categorisation of the procedural 3D objects at
-# their own resolution, and untrained controls that take their features at that resolution.
 if OBJECTS:
 
     rule train_objects:
@@ -69,17 +62,12 @@ if OBJECTS:
         conda:
             "../../envs/goaldriven.yaml"
         params:
-            epochs=OBJECTS["epochs"],
-            width=lambda w: width_of(w.arch),
-            batch_size=config["models"]["batch_size"],
-            lr=config["models"]["lr"],
-            recipe=recipe_options(),
+            task="supervised",
+            width=lambda w: arg(width_key(w.arch)),
+            keep="",
             out=subpath(output[0], parent=True),
         shell:
-            "goaldriven --threads {threads} train --arch {wildcards.arch} --task supervised"
-            " --seed {wildcards.seed} --epochs {params.epochs} --width {params.width}"
-            " --batch-size {params.batch_size} --lr {params.lr}{params.recipe}"
-            " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
+            train_command("objects")
 
     rule initialise_objects:
         input:
@@ -94,9 +82,7 @@ if OBJECTS:
         conda:
             "../../envs/goaldriven.yaml"
         params:
-            width=lambda w: width_of(w.arch),
+            width=lambda w: arg(width_key(w.arch)),
             out=subpath(output[0], parent=True),
         shell:
-            "goaldriven --threads {threads} train --arch {wildcards.arch} --task untrained"
-            " --seed {wildcards.seed} --epochs 0 --width {params.width}"
-            " --dataset {input.train} --test-dataset {input.test} --out {params.out} > {log} 2>&1"
+            untrained_command()

@@ -18,16 +18,15 @@ Usage: python workflow/scripts/export_dvc.py [--configfile F] [--check | --commi
 from __future__ import annotations
 
 import argparse
-import ast
-import json
+import logging
 import os
+import shlex
 import subprocess
 import sys
 import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 
 import yaml
 
@@ -35,9 +34,12 @@ HEADER = ("# GENERATED from the Snakefile by workflow/scripts/export_dvc.py -- d
           "# Regenerate after changing rules or config/config.yaml; tests check it is current.\n")
 
 
-# The snakemake releases this script is tested with (pyproject.toml pins the same range):
-# it calls Snakemake's internal DAG API, which minor releases may change.
-TESTED_SNAKEMAKE = ">=9.27,<9.28"
+# The snakemake releases this script is tested with (pyproject.toml pins the same range). It
+# uses Snakemake's public interface only: the API's dry run, and the JOB_INFO records that
+# Snakemake 9 logs for every job (its logging interface, as logger plugins receive them).
+TESTED_SNAKEMAKE = ">=9.0,<10"
+EXPORT_ENV = "GOALDRIVEN_DVC_EXPORT"  # tells workflow/rules/common.smk to mark config values (arg())
+MARK = "@@"  # common.smk's marks: @@key=number@@ (templated) or @@key:=text@@ (written in, quoted)
 
 
 def check_snakemake_version(version: str | None = None) -> None:
@@ -48,30 +50,54 @@ def check_snakemake_version(version: str | None = None) -> None:
 
     version = version or installed("snakemake")
     if version not in SpecifierSet(TESTED_SNAKEMAKE):
-        raise SystemExit(f"export_dvc.py: snakemake {version} is untested (uses its internal DAG API; tested: "
-                         f"snakemake{TESTED_SNAKEMAKE}); install that range: pip install 'snakemake{TESTED_SNAKEMAKE}'")
+        raise SystemExit(f"export_dvc.py: snakemake {version} is untested (tested: snakemake{TESTED_SNAKEMAKE}); "
+                         f"install that range: pip install 'snakemake{TESTED_SNAKEMAKE}'")
+
+
+class _JobRecords(logging.Handler):
+    """Collects the JOB_INFO records Snakemake logs for each job of a dry run."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.jobs = []
+
+    def emit(self, record):
+        from snakemake_interface_logger_plugins.common import LogEvent
+
+        if getattr(record, "event", None) == LogEvent.JOB_INFO:
+            self.jobs.append({k: getattr(record, k, None) for k in
+                              ("rule_name", "wildcards", "input", "output", "log", "shellcmd")})
 
 
 def snakemake_jobs(configfiles: list[str]):
-    """The jobs of the full DAG (as if every output were missing), in dependency order."""
+    """The jobs of the full DAG (as if every output were missing), in dependency order, each with
+    its command as DVC runs it and the config keys it reads (from common.smk's marks)."""
     check_snakemake_version()
     from snakemake.api import SnakemakeApi
+    from snakemake.settings.enums import Quietness
     from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings,
                                           ResourceSettings, StorageSettings)
 
-    with raw_data_present(), SnakemakeApi(OutputSettings(quiet={"all"})) as api:
-        wf = api.workflow(resource_settings=ResourceSettings(cores=1),
-                          config_settings=ConfigSettings(configfiles=[Path(f) for f in configfiles]),
-                          storage_settings=StorageSettings(), snakefile=Path("Snakefile"),
-                          workdir=Path("."))
-        workflow = wf.dag(dag_settings=DAGSettings(forceall=True)).workflow_api._workflow
-        # Internal API (pinned snakemake 9): the same calls `snakemake --summary` makes.
-        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
-        workflow._build_dag()
-        uses = config_uses(Path("workflow/rules"))
-        config = _merged_config(configfiles)
-        return _toposorted([_plain_job(j, uses.get(j.rule.name, {}), config) for j in workflow.dag.jobs
-                            if j.shellcmd])
+    records = _JobRecords()
+    logger = logging.getLogger("snakemake")
+    old_env = os.environ.get(EXPORT_ENV)
+    os.environ[EXPORT_ENV] = "1"
+    logger.addHandler(records)
+    try:
+        with raw_data_present(), SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+            wf = api.workflow(resource_settings=ResourceSettings(cores=1),
+                              config_settings=ConfigSettings(configfiles=[Path(f) for f in configfiles]),
+                              storage_settings=StorageSettings(), snakefile=Path("Snakefile"),
+                              workdir=Path("."))
+            wf.dag(dag_settings=DAGSettings(forceall=True)).execute_workflow(executor="dryrun")
+    finally:
+        logger.removeHandler(records)
+        if old_env is None:
+            os.environ.pop(EXPORT_ENV, None)
+        else:
+            os.environ[EXPORT_ENV] = old_env
+    config = _merged_config(configfiles)
+    return _toposorted([_plain_job(r, config) for r in records.jobs if r["shellcmd"]])
 
 
 @contextmanager
@@ -134,44 +160,6 @@ def _toposorted(jobs: list[dict]) -> list[dict]:
     return [jobs[i] for i in order]
 
 
-# A rule parameter read straight from the config: NAME=config["a"]["b"] or
-# NAME=config["a"].get("b", default); any config["a"]["b"] / .get("b") the rule reads.
-_PARAM_FROM_CONFIG = re.compile(r'(\w+)=config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
-_CONFIG_READ = re.compile(r'config\["(\w+)"\](?:\["(\w+)"\]|\.get\("(\w+)")?')
-# A rule and its body: up to the next rule or top-level line (a body is indented). An
-# anonymous rule (``rule:`` with ``name:`` inside, made in a loop) has no name here.
-_RULE = re.compile(r"^\s*rule(?: (\w+))?:\n(.*?)(?=^\s*rule(?: \w+)?:|^\S|\Z)", flags=re.S | re.M)
-# A rule parameter of command-line options built from a config section by common.smk's
-# options(): NAME=options("section", "key", ...) or NAME=options(*SCORING); every key when none
-# is named.
-_OPTIONS_PARAM = re.compile(r'(\w+)=options\((\*SCORING|"\w+"(?:, "\w+")*)\)')
-_SCORING = re.compile(r"^SCORING = (\(.*?\))$", flags=re.M)
-# Config values that rules read through common.smk helpers rather than in their own text.
-_HELPER_USES = {"train": ["models.keep_epochs"], "trajectory_model": ["models.keep_epochs"]}
-
-
-def config_uses(rules_dir: Path) -> dict[str, dict]:
-    """rule -> {"keys": config keys it reads (dotted), "params": {param name: config key}}."""
-    uses, scoring = {}, ast.literal_eval(_SCORING.search((rules_dir / "common.smk").read_text()).group(1))
-    for rule, body in rule_bodies(rules_dir):
-        if not rule:
-            continue
-        keys = [".".join(filter(None, (a, b or c))) for a, b, c in _CONFIG_READ.findall(body)]
-        params = {name: ".".join(filter(None, (a, b or c))) for name, a, b, c in _PARAM_FROM_CONFIG.findall(body)}
-        sections = {name: scoring if args == "*SCORING" else tuple(re.findall(r'"(\w+)"', args))
-                    for name, args in _OPTIONS_PARAM.findall(body)}
-        keys += [f"{sec[0]}.{k}" if sec[1:] else f"{sec[0]}.*" for sec in sections.values() for k in sec[1:] or [""]]
-        uses[rule] = {"keys": list(dict.fromkeys(keys + _HELPER_USES.get(rule, []))),
-                      "params": params, "options": sections}
-    return uses
-
-
-def rule_bodies(rules_dir: Path) -> list[tuple[str | None, str]]:
-    """(name, body) of every rule in the rule files; the name is None for an anonymous rule."""
-    return [(m.group(1), m.group(2)) for smk in sorted(Path(rules_dir).glob("*.smk"))
-            for m in _RULE.finditer(smk.read_text())]
-
-
 def _merged_config(configfiles) -> dict:
     config = {}
     for f in configfiles or ["config/config.yaml"]:
@@ -192,39 +180,38 @@ def _scalar(value) -> bool:
     return isinstance(value, (int, float, str)) and not isinstance(value, bool)
 
 
-def _templated_options(options: str, section: str, config: dict) -> str:
-    """'--max-features 4096 --pooling none' of config section 'features' -> '--max-features
-    ${features.max_features} ...' for each value the config file gives (a value filled in by
-    the schema's default stays as it is: DVC reads only the file)."""
-    words = options.split()
-    for i in range(0, len(words) - 1, 2):
-        key = f"{section}.{words[i][2:].replace('-', '_')}"
-        if _scalar(_lookup(config, key)) and str(_lookup(config, key)) == words[i + 1]:
-            words[i + 1] = "${" + key + "}"
-    return " ".join(words)
+def _resolve_marks(cmd: str, config: dict) -> tuple[str, list[str]]:
+    """A command with common.smk's marks resolved, and the config keys they name (those the
+    config file gives: DVC reads only the file, not the schema's defaults). ``@@key=number@@``
+    becomes ``${key}``, read by DVC from the config file, where the file gives the key (else the
+    number); ``@@key:=text@@`` becomes the text, quoted. Text is never templated: DVC does not
+    quote what it fills in, so a value could run as shell code."""
+    parts, keys = cmd.split(MARK), []
+    if len(parts) % 2 == 0:
+        raise SystemExit(f"export_dvc.py: an unpaired {MARK} in a command: {cmd}")
+    for i in range(1, len(parts), 2):
+        key, written, text = parts[i].partition(":=")
+        if not written:
+            key, _, text = parts[i].partition("=")
+        value = _lookup(config, key)
+        if value is not None:
+            keys.append(key)
+        if written:
+            parts[i] = shlex.quote(text) if text else ""
+        else:
+            parts[i] = "${" + key + "}" if _scalar(value) else text
+    return "".join(parts), list(dict.fromkeys(keys))
 
 
-def _plain_job(job, uses: dict, config: dict) -> dict:
-    """A job as plain data; ``params`` lists the config keys it reads, and its command reads
-    the scalar ones as DVC ``${key}`` interpolations from the config file, not baked values
-    (so that ``dvc exp run -S`` and ``dvc params diff`` see and change them)."""
-    keys = [f"{k[:-2]}.{sub}" for k in uses.get("keys", []) if k.endswith(".*")
-            for sub in sorted(_lookup(config, k[:-2]) or {})]
-    keys = list(dict.fromkeys(keys + [k for k in uses.get("keys", []) if not k.endswith(".*")]))
-    keys = [k for k in keys if _lookup(config, k) is not None]
-    templated = {name: "${" + key + "}" for name, key in uses.get("params", {}).items()
-                 if _scalar(_lookup(config, key)) and str(job.params.get(name)) == str(_lookup(config, key))}
-    for name, section in uses.get("options", {}).items():
-        templated[name] = _templated_options(str(job.params.get(name)), section[0], config)
-    cmd = job.shellcmd.strip()
-    if templated:
-        values = {k: v for k, v in job.params.items()}
-        values.update(templated)
-        cmd = job.format_wildcards(job.rule.shellcmd, params=SimpleNamespace(**values)).strip()
-    return {"rule": job.rule.name, "wildcards": {k: str(v) for k, v in job.wildcards.items()},
-            "input": list(dict.fromkeys(map(str, job.input))), "output": list(map(str, job.output)),
-            "log": list(map(str, job.log)), "cmd": cmd, "config_keys": keys,
-            "params": json.loads(json.dumps({k: v for k, v in job.params.items()}, default=str))}
+def _plain_job(record: dict, config: dict) -> dict:
+    """A job's JOB_INFO record as plain data: its command with the config values it reads
+    templated (so that ``dvc exp run -S`` and ``dvc params diff`` see and change them) and
+    those keys listed."""
+    cmd, keys = _resolve_marks(" ".join(record["shellcmd"].split()), config)
+    return {"rule": record["rule_name"], "wildcards": {k: str(v) for k, v in (record["wildcards"] or {}).items()},
+            "input": list(dict.fromkeys(map(str, record["input"] or []))),
+            "output": list(map(str, record["output"] or [])), "log": list(map(str, record["log"] or [])),
+            "cmd": cmd, "config_keys": keys}
 
 
 def stage_name(job: dict) -> str:
@@ -297,8 +284,7 @@ def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/conf
             **({"params": [{configfile: job["config_keys"]}]} if job.get("config_keys") else {}),
             "outs": outs,
             **({"metrics": metrics} if metrics else {}),
-            "meta": {"rule": job["rule"], "wildcards": job["wildcards"], "params": job["params"],
-                     "log": job["log"]},
+            "meta": {"rule": job["rule"], "wildcards": job["wildcards"], "log": job["log"]},
         }
         if not stages[stage_name(job)]["outs"]:
             del stages[stage_name(job)]["outs"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
-from ..io import atomic_folder, check_output_folder
+from ..core.io import atomic_folder, check_output_folder
 from .lineage import LineageError, check_raw_inputs, dvc_files, load_stages, producers, trace
 
 PROFILES = {  # Workflow Run Crate builds on Process Run Crate and Workflow RO-Crate

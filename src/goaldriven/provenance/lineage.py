@@ -14,16 +14,13 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-from importlib import metadata
 from pathlib import Path
 
 import yaml
 
-from ..io import InputError, file_md5
+from ..core.io import InputError, file_md5
+from .manifest import _git_commit, _relative_to, manifest_path, software_versions
 
-SOFTWARE = ("goaldriven", "torch", "numpy", "scipy", "pandas", "xarray", "scikit-learn",
-            "matplotlib", "snakemake", "dvc")
 
 
 class LineageError(InputError):
@@ -301,69 +298,6 @@ def _raw_entry(repo: Path, dep: str, recorded: set) -> dict:
     return {"path": dep, "md5": md5, "recorded_md5": recorded_md5, "status": status}
 
 
-# --- run manifests: what a job ran with, written by the CLI beside its output -------------
-
-MANIFESTS = ".goaldriven-runs"  # folder beside an output: one JSON manifest per output
-CONFIG_ENV = "GOALDRIVEN_CONFIG"  # the workflow's config files, set by workflow/rules/common.smk
-
-
-def manifest_path(out: Path) -> Path:
-    return out.parent / MANIFESTS / f"{out.name}.json"
-
-
-def write_manifest(out, command: list[str], started: float) -> Path | None:
-    """Record beside ``out`` (a file, or a folder of files) the commit, config, software and time
-    of the job that just wrote it, with the md5 of what it wrote (files changed since
-    ``started``), so that ``lineage`` can tell which run a manifest belongs to."""
-    import time
-
-    from ..io import write_json
-
-    out = Path(out)
-    if out.is_dir():
-        files = [f for f in sorted(out.rglob("*")) if f.is_file() and "checkpoints" not in f.parts
-                 and not any(part.startswith(".") for part in f.relative_to(out).parts)]
-    else:
-        files = [f for f in sorted(out.parent.glob(f"{out.stem}.*")) if f.is_file()]
-    files = [f for f in files if f == out or f.stat().st_mtime >= started - 1]
-    if not files:
-        return None
-    configs = [c for c in os.environ.get(CONFIG_ENV, "").split(os.pathsep) if c]
-    manifest = {
-        "command": command,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "git_commit": _git_commit(Path.cwd()),
-        "git_dirty": _git_dirty(Path.cwd()),
-        "config": {_cwd_relative(Path(c)): (file_md5(c) if Path(c).is_file() else None) for c in configs},
-        "software": software_versions(),
-        "outputs": {_cwd_relative(f): file_md5(f) for f in files},
-    }
-    path = manifest_path(out)
-    write_json(manifest, path)
-    return path
-
-
-def _cwd_relative(path: Path) -> str:
-    return Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix()
-
-
-def _relative_to(path: str, repo: Path) -> str:
-    """A recorded path, repository-relative where it lies inside ``repo``."""
-    p = Path(path)
-    if p.is_absolute() and p.is_relative_to(repo):
-        return p.relative_to(repo).as_posix()
-    return path
-
-
-def _git_dirty(repo: Path) -> bool | None:
-    try:
-        out = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                             capture_output=True, text=True)
-    except FileNotFoundError:
-        return None
-    return bool(out.stdout.strip()) if out.returncode == 0 else None
-
-
 def find_manifest(outs: list[dict], repo: Path) -> dict | None:
     """The run manifest of the job that wrote these recorded outputs: one beside an output (or
     beside a folder holding it) that lists it with the md5 dvc.lock recorded; None if none does."""
@@ -383,24 +317,6 @@ def find_manifest(outs: list[dict], repo: Path) -> dict | None:
             if out["path"] in listed and listed[out["path"]] == out["md5"]:
                 return {**manifest, "path": found.relative_to(repo).as_posix()}
     return None
-
-
-def _git_commit(repo: Path) -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
-    except FileNotFoundError:  # no git on this machine
-        return None
-    return out.stdout.strip() or None
-
-
-def software_versions() -> dict:
-    versions = {}
-    for name in SOFTWARE:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def render(result: dict, fmt: str = "text") -> str:

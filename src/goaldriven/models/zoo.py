@@ -1,0 +1,240 @@
+"""Network definitions in plain torch (torchvision is not assumed).
+
+Every network exposes ``layer_names`` (in depth order) and ``features(x, layers)``, which
+returns the named layers' activations; that is all the features stage relies on.
+``width`` scales channel counts so CPU runs stay small; the input size is free down to
+:data:`MIN_INPUT_SIZE` (every network pools adaptively before its head).
+
+Architectures: ``hmo`` (HMO-like 4-layer HCNN), ``alexnet`` (small AlexNet-style), ``vgg``
+(small VGG-style, conv-conv-pool blocks), ``resnet18`` (ResNet-18, basic blocks [2, 2, 2, 2])
+and ``brainnet`` (the surrogate behind the simulated recordings, never a candidate).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..core.io import InputError
+from ..core.registry import ARCHITECTURES
+
+# The smallest image side every architecture takes (5 halvings in ResNet-18 leave 1 pixel).
+MIN_INPUT_SIZE = 32
+
+
+def _channels(base, width: float) -> list[int]:
+    """Channel counts scaled by ``width``, never below 4 so tiny CPU networks still work."""
+    return [max(4, int(round(c * width))) for c in base]
+
+
+def _block(c_in, c_out, k, stride=1, pool=2):
+    """conv -> BatchNorm -> ReLU [-> max-pool]: the repeated HCNN motif (filter, threshold, pool)."""
+    layers = [
+        nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    ]
+    if pool:
+        layers.append(nn.MaxPool2d(pool))
+    return nn.Sequential(*layers)
+
+
+class Network(nn.Module):
+    """A stack of named stages followed by a linear read-out (the categorisation head)."""
+
+    def __init__(self, stages: list[tuple[str, nn.Module]], n_out: int, head_in: int):
+        super().__init__()
+        self.stages = nn.ModuleDict(stages)
+        self.head = nn.Linear(head_in, n_out)
+
+    @property
+    def layer_names(self) -> list[str]:
+        return list(self.stages.keys())
+
+    def features(self, x: torch.Tensor, layers=None) -> dict[str, torch.Tensor]:
+        wanted = set(self.layer_names if layers is None else layers)
+        unknown = wanted - set(self.layer_names)
+        if unknown:
+            raise InputError(f"unknown layers {sorted(unknown)}; this network has {self.layer_names}")
+        out = {}
+        for name, stage in self.stages.items():
+            x = stage(x)
+            if name in wanted:
+                out[name] = x
+            if len(out) == len(wanted):
+                break
+        return out
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        for stage in self.stages.values():
+            x = stage(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))
+
+
+def _named(arch: str, modules: list) -> list[tuple[str, nn.Module]]:
+    """The stages of ``arch`` under the layer names the registry declares for it."""
+    names = ARCHITECTURES[arch].layers
+    if len(names) != len(modules):
+        raise AssertionError(f"{arch}: {len(modules)} stages, the registry names {len(names)}")
+    return list(zip(names, modules))
+
+
+class _GlobalPool(nn.Module):
+    def forward(self, x):
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+
+
+def hmo(n_out: int, width: float = 1.0) -> Network:
+    """HMO-like 4-layer HCNN (Yamins et al. 2014): heterogeneous filter sizes, each layer
+    filter -> threshold -> pool, top layer pooled to a vector."""
+    c = _channels((32, 64, 128, 256), width)
+    stages = _named("hmo", [
+        _block(3, c[0], 7, stride=2),
+        _block(c[0], c[1], 5),
+        _block(c[1], c[2], 3),
+        nn.Sequential(_block(c[2], c[3], 3, pool=0), _GlobalPool()),
+    ])
+    return Network(stages, n_out, c[3])
+
+
+def alexnet(n_out: int, width: float = 1.0) -> Network:
+    """Small AlexNet-style network: five conv layers and two fully connected layers."""
+    c = _channels((48, 96, 144, 144, 96), width)
+    f = max(8, int(round(256 * width)))
+    stages = _named("alexnet", [
+        _block(3, c[0], 5, stride=2),
+        _block(c[0], c[1], 5),
+        _block(c[1], c[2], 3, pool=0),
+        _block(c[2], c[3], 3, pool=0),
+        nn.Sequential(_block(c[3], c[4], 3), nn.AdaptiveAvgPool2d(2), nn.Flatten()),
+        nn.Sequential(nn.Linear(4 * c[4], f), nn.ReLU(inplace=True)),
+        nn.Sequential(nn.Linear(f, f), nn.ReLU(inplace=True)),
+    ])
+    return Network(stages, n_out, f)
+
+
+def brainnet(n_out: int, width: float = 1.0) -> Network:
+    """The surrogate 'brain' behind simulated recordings. Deliberately not a candidate
+    architecture (small kernels, average pooling, five stages), so that recovering its
+    layer-to-area assignment is a fair test of the comparison pipeline. Every stage pools, so
+    neighbouring stages differ in spatial resolution and the read-out layer is identifiable."""
+    c = _channels((24, 48, 96, 128, 192), width)
+    def avg_block(c_in, c_out, k, pool=2):
+        return nn.Sequential(
+            nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True), nn.AvgPool2d(pool) if pool else nn.Identity())
+    stages = _named("brainnet", [
+        avg_block(3, c[0], 3),
+        avg_block(c[0], c[1], 3),
+        avg_block(c[1], c[2], 3),
+        avg_block(c[2], c[3], 3),
+        nn.Sequential(avg_block(c[3], c[4], 3), _GlobalPool()),
+    ])
+    return Network(stages, n_out, c[4])
+
+
+def vgg(n_out: int, width: float = 1.0) -> Network:
+    """Small VGG-style network (Simonyan & Zisserman 2015): four blocks of two 3x3
+    conv -> BatchNorm -> ReLU layers and a max-pool, then global average pooling."""
+    c = _channels((32, 64, 128, 256), width)
+    def conv_conv_pool(c_in, c_out):
+        return nn.Sequential(_block(c_in, c_out, 3, pool=0), _block(c_out, c_out, 3, pool=2))
+    stages = _named("vgg", [
+        conv_conv_pool(3, c[0]),
+        conv_conv_pool(c[0], c[1]),
+        conv_conv_pool(c[1], c[2]),
+        conv_conv_pool(c[2], c[3]),
+        _GlobalPool(),
+    ])
+    return Network(stages, n_out, c[3])
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block (He et al. 2016): two 3x3 convs and an identity (or 1x1
+    projection, when the shape changes) shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+def resnet18(n_out: int, width: float = 1.0) -> Network:
+    """ResNet-18 with the ImageNet stem; layers named as in Brain-Score's ResNet-18
+    (``conv1`` here includes the stem's max-pool)."""
+    c = _channels((64, 128, 256, 512), width)
+    def stage(c_in, c_out, stride):
+        return nn.Sequential(BasicBlock(c_in, c_out, stride), BasicBlock(c_out, c_out))
+    stages = _named("resnet18", [
+        nn.Sequential(nn.Conv2d(3, c[0], 7, stride=2, padding=3, bias=False),
+                      nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True),
+                      nn.MaxPool2d(3, stride=2, padding=1)),
+        stage(c[0], c[0], 1),
+        stage(c[0], c[1], 2),
+        stage(c[1], c[2], 2),
+        stage(c[2], c[3], 2),
+        _GlobalPool(),
+    ])
+    return Network(stages, n_out, c[3])
+
+
+# The implementation of each architecture the registry declares (a test checks they match).
+FACTORIES = {"hmo": hmo, "alexnet": alexnet, "vgg": vgg, "resnet18": resnet18, "brainnet": brainnet}
+
+
+def top_spatial_layer(model: Network, image_hw: tuple[int, int]) -> tuple[str, int, int]:
+    """The deepest layer that still has a spatial map, for images of ``image_hw`` pixels:
+    ``(name, channels, smaller side of the map)`` (what the autoencoder's decoder reads)."""
+    was_training = model.training
+    with torch.no_grad():
+        feats = model.eval().features(torch.zeros(1, 3, *image_hw))
+    model.train(was_training)
+    name, a = [(n, a) for n, a in feats.items() if a.dim() == 4][-1]
+    return name, a.shape[1], min(a.shape[-2:])
+
+
+class Decoder(nn.Module):
+    """A small decoder for the unsupervised control: from a (C, s, s) map back to the image,
+    by 2x nearest upsampling + conv -> BatchNorm -> ReLU steps, then a 3x3 conv to RGB."""
+
+    def __init__(self, c_in: int, side: int, image_hw: tuple[int, int]):
+        super().__init__()
+        self.image_hw = tuple(image_hw)
+        layers, c = [], c_in
+        while side < max(image_hw):
+            c_next = max(8, c // 2)
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       nn.Conv2d(c, c_next, 3, padding=1, bias=False), nn.BatchNorm2d(c_next),
+                       nn.ReLU(inplace=True)]
+            c, side = c_next, side * 2
+        layers.append(nn.Conv2d(c, 3, 3, padding=1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.net(z)
+        if out.shape[-2:] != self.image_hw:  # sides that are not the map's side times 2**k
+            out = nn.functional.interpolate(out, size=self.image_hw, mode="bilinear",
+                                            align_corners=False)
+        return out
+
+
+def build_model(arch: str, n_out: int, width: float = 1.0) -> Network:
+    """A freshly initialised network (from torch's global RNG) with ``n_out`` outputs."""
+    try:
+        factory = FACTORIES[arch]
+    except KeyError:
+        raise InputError(f"unknown architecture {arch!r}; choose from {sorted(ARCHITECTURES)}") from None
+    return factory(n_out, width)

@@ -1,0 +1,58 @@
+"""Small real files that several test modules build: BrainIO-style assemblies and stimulus
+folders, and the check that a figure was written."""
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import xarray as xr
+from PIL import Image
+
+N_IMAGES, N_REPS, N_SITES = 12, 3, 6
+
+
+def brainio_assembly(n_images=N_IMAGES, id_name="image_id") -> xr.DataArray:
+    """A NeuronRecordingAssembly the way Brain-Score builds one: MultiIndexes on presentation,
+    neuroid and time_bin, single trials with a repetition level, one time bin."""
+    rng = np.random.default_rng(0)
+    ids = [f"img{i:02d}" for i in range(n_images)]
+    presentation = pd.MultiIndex.from_arrays(
+        [np.repeat(ids, N_REPS), np.tile(np.arange(N_REPS), n_images), np.repeat([f"obj{i % 3}" for i in range(n_images)], N_REPS)],
+        names=[id_name, "repetition", "object_name"])
+    neuroid = pd.MultiIndex.from_arrays(
+        [[f"n{i}" for i in range(N_SITES)], ["IT"] * 4 + ["V4"] * 2, ["monkeyA"] * N_SITES],
+        names=["neuroid_id", "region", "animal"])
+    time_bin = pd.MultiIndex.from_arrays([[70], [170]], names=["time_bin_start", "time_bin_end"])
+    signal = rng.normal(size=(n_images, N_SITES))
+    values = np.repeat(signal, N_REPS, axis=0)[:, :, None] + 0.3 * rng.normal(size=(n_images * N_REPS, N_SITES, 1))
+    coords = xr.Coordinates.from_pandas_multiindex(presentation, "presentation")
+    coords = coords.merge(xr.Coordinates.from_pandas_multiindex(neuroid, "neuroid"))
+    coords = coords.merge(xr.Coordinates.from_pandas_multiindex(time_bin, "time_bin")).coords
+    return xr.DataArray(values, dims=("presentation", "neuroid", "time_bin"), coords=coords,
+                        attrs={"identifier": "test.Lab2024.IT", "stimulus_set_identifier": "test.Lab2024"})
+
+
+def brainio_write_netcdf(assembly: xr.DataArray, path) -> None:
+    """brainio.packaging.write_netcdf: reset every index to plain coordinates, then to_netcdf."""
+    assembly = assembly.reset_index(list(assembly.indexes))
+    assembly.to_netcdf(path)
+
+
+def write_stimuli(folder, layout="by_class", id_name="image_id", n_images=N_IMAGES):
+    """A BrainIO CSV (id + filename columns) and its PNGs: flat, in class folders, or in the
+    folder named after the CSV (an unpacked BrainIO zip)."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(n_images):
+        name = f"img{i:02d}.png"
+        sub = {"flat": "images", "by_class": f"images/class{i % 2}", "zip": "stimulus_set"}[layout]
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(folder / sub / name)
+        rows.append({id_name: f"img{i:02d}", "filename": name, "object_name": f"obj{i % 3}"})
+    pd.DataFrame(rows).to_csv(folder / "stimulus_set.csv", index=False)
+
+
+def check_outputs(png, min_px=300):
+    img = mpimg.imread(png)
+    assert img.ndim == 3 and min(img.shape[:2]) >= min_px and img.std() > 0.01  # not blank
+    assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+    assert not list(png.parent.glob(f".{png.name}.*"))  # no temporary files left behind

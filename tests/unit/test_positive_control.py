@@ -1,0 +1,81 @@
+"""The positive control: trained minus untrained (and controls) with paired, resampled intervals."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from goaldriven.core.io import InputError
+from goaldriven.study.positive_control import positive_control_table
+from workflow_helpers import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import positive_control_coverage as sim  # noqa: E402
+
+
+def test_interval_of_no_difference_covers_zero_at_least_95_percent():
+    # Seeded and small for CI; benchmarks/positive_control_coverage.py runs 1,000 data sets
+    # (there the two-way resampling of images and sites is conservative: it covers 0 more often).
+    for score, share in sim.coverage(40, seed=1, n_boot=200).items():
+        assert share >= 0.95, (score, share)
+
+
+def test_a_better_trained_network_is_detected():
+    shares = sim.coverage(8, better=0.6, seed=2, n_boot=200)
+    assert all(share <= 0.25 for share in shares.values()), shares  # excludes 0 in >= 75%
+
+
+def test_rows_pair_each_trained_seed_with_its_untrained_seed_and_choose_layers_held_out():
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=(40, 20))
+    observed = signal + rng.normal(size=signal.shape)
+    files = [sim.score_dataset(m, signal, observed, rng, noise=noise) for m, noise in (
+        ("a/supervised_seed0", (0.5, 2.0)), ("a/supervised_seed1", (0.5, 2.0)),
+        ("a/untrained_seed0", (2.0, 3.0)), ("a/untrained_seed1", (2.0, 3.0)),
+        ("pixels/external_seed0", (3.0, 3.0)))]
+    table = positive_control_table(files, controls=["pixels"], n_boot=100)
+    assert set(table["comparison"]) == {"untrained (same seed)", "pixels"}
+    assert (table["n_seeds"] == 2).all() and (table["n_sites"] == 20).all()
+    assert table["excludes_zero"].all() and (table["difference_low"] > 0).all()
+    assert (table["trained_layers"] == "layer0 | layer0; layer0 | layer0").all()
+    assert {"ceiling-normalised EV (sites with a ceiling)", "median r (all sites)"} == set(table["score"])
+    # the trained score is the same whichever comparison it stands beside
+    assert table.groupby("score")["trained"].nunique().eq(1).all()
+
+
+def test_score_files_of_other_images_are_refused():
+    rng = np.random.default_rng(0)
+    a = sim.score_dataset("a/supervised_seed0", rng.normal(size=(10, 6)), rng.normal(size=(10, 6)), rng)
+    b = sim.score_dataset("a/untrained_seed0", rng.normal(size=(12, 6)), rng.normal(size=(12, 6)), rng)
+    with pytest.raises(InputError, match="not the same images and sites"):
+        positive_control_table([a, b], n_boot=10)
+    with pytest.raises(InputError, match="holds no held-out predictions"):
+        positive_control_table([a.drop_vars("prediction")], n_boot=10)
+
+
+def test_the_two_diets_of_an_architecture_are_compared_over_their_own_seeds():
+    rng = np.random.default_rng(3)
+    signal = rng.normal(size=(40, 20))
+    observed = signal + rng.normal(size=signal.shape)
+    specs = [("a/supervised_seed0", (0.5, 2.0)), ("a/supervised_seed1", (0.5, 2.0)), ("a/supervised_seed2", (0.5, 2.0)),
+             ("a/untrained_seed0", (2.0, 3.0)), ("a/untrained_seed1", (2.0, 3.0)), ("a/untrained_seed2", (2.0, 3.0)),
+             ("a/objects_seed0", (2.5, 3.0)), ("a/objects_seed1", (2.5, 3.0)),
+             ("a/untrained_objects_seed0", (2.0, 3.0)), ("a/untrained_objects_seed1", (2.0, 3.0))]
+    table = positive_control_table([sim.score_dataset(m, signal, observed, rng, noise=n) for m, n in specs],
+                                   n_boot=100)
+    diet = table[table["comparison"] == "objects diet (same architecture)"]
+    assert len(diet) and set(diet["task"]) == {"supervised"} and (diet["n_seeds"] == 3).all()
+    assert diet["excludes_zero"].all() and (diet["difference_low"] > 0).all()  # the better-fed diet wins
+    objects = table[(table["task"] == "objects") & (table["score"] == diet["score"].iloc[0])]
+    # the diet's control score is the mean over the objects seeds, the same as its own trained score
+    assert diet["control"].iloc[0] == pytest.approx(objects["trained"].iloc[0])
+
+
+def test_scores_of_two_mapping_methods_are_not_compared():
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=(30, 8))
+    a = sim.score_dataset("a/supervised_seed0", signal, signal + rng.normal(size=signal.shape), rng)
+    b = a.copy()
+    b.attrs = {**a.attrs, "model": "a/untrained_seed0", "method": "pls"}
+    with pytest.raises(InputError, match="another comparison.method"):
+        positive_control_table([a, b], n_boot=10)

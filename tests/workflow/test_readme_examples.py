@@ -1,0 +1,61 @@
+"""README, "Use it with your own model / recordings / benchmark": every example runs as written."""
+
+import re
+import sys
+
+import jsonschema
+import pytest
+import yaml
+
+from builders import brainio_assembly, brainio_write_netcdf, write_stimuli
+from workflow_helpers import REPO, SHARED, copy_repo, planned_jobs, run
+
+SECTION = "## Use it with your own model / recordings / benchmark"
+
+
+def _blocks(lang):
+    text = (REPO / "README.md").read_text()
+    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{lang}\n(.*?)\n```", section, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    assert (SHARED / "kalfas2017_it").is_dir(), "Kalfas data missing (see data/README.md)"
+    repo = copy_repo(tmp_path_factory.mktemp("readme"))
+    (repo / "my_benchmark").mkdir()
+    brainio_write_netcdf(brainio_assembly(n_images=40), repo / "my_benchmark/assembly.nc")
+    write_stimuli(repo / "my_benchmark", n_images=40)  # 13+ images per object: 10 stratified folds
+    return repo
+
+
+def test_the_section_has_its_examples():
+    # bash: two to run here, two of DVC experiments (run by tests/test_bring_your_own.py)
+    assert len(_blocks("bash")) == 4 and len(_blocks("python")) == 1 and len(_blocks("yaml")) == 2
+    assert sum(b.startswith("dvc ") for b in _blocks("bash")) == 2
+
+
+@pytest.mark.real_data
+def test_shell_and_python_examples_run(repo):
+    bash = [b for b in _blocks("bash") if not b.startswith("dvc ")]  # DVC: tests/test_bring_your_own.py
+    for block in bash:
+        out = run(["bash", "-ec", block.replace("../shared/data", str(SHARED))], repo).stdout
+        assert re.search(r"^\s*conv2\s+IT\s", out, flags=re.M), out
+    (repo / "example.py").write_text(_blocks("python")[0])
+    out = run([sys.executable, "example.py"], repo).stdout
+    assert "conv1" in out and "IT" in out
+    assert (repo / "results/my_model_on_mine/scores.csv").is_file()
+
+
+@pytest.mark.real_data
+def test_config_examples_join_the_dag(repo):
+    config = yaml.safe_load((repo / "config/smoke.yaml").read_text())
+    for block in _blocks("yaml"):
+        for key, value in yaml.safe_load(block).items():
+            config[key].update(value)
+    config["results"] = "dag_results"  # not the folder the shell examples above wrote into
+    jsonschema.validate(config, yaml.safe_load((repo / "workflow/schemas/config.schema.yaml").read_text()))
+    (repo / "config/mine.yaml").write_text(yaml.safe_dump(config))
+    jobs = planned_jobs(repo, "--configfile", "config/mine.yaml")
+    assert jobs["import_assembly"] == 1 and jobs["external_model"] == 1
+    assert jobs["features_external"] == 2 and jobs["leaderboard"] == 1  # two benchmarks
