@@ -51,13 +51,13 @@ def test_lineage_goes_back_to_raw_input_hashes(built):
     assert {"train", "train_surrogate", "simulate_recordings", "features", "score", "summarise"} <= set(rules)
     train = next(s for s in result["stages"] if s["rule"] == "train")
     epochs = _smoke_config(built)["models"]["epochs"]
-    assert train["params"]["epochs"] == epochs and train["ran_in_lock"]
+    assert train["params"]["models.epochs"] == epochs and train["ran_in_lock"]
     assert len(result["git_commit"]) == 40 and result["software"]["torch"]
     raw = {r["path"]: r for r in result["raw_inputs"]}
     assert raw["src/goaldriven/train.py"]["status"] == "ok"
     assert raw["src/goaldriven/train.py"]["recorded_md5"] == file_md5(built / "src/goaldriven/train.py")
     text = run(["goaldriven", "lineage", FIGURE], built).stdout
-    assert f"param epochs = {epochs}" in text and "src/goaldriven/train.py" in text
+    assert f"config models.epochs = {epochs}" in text and "src/goaldriven/models/train.py" in text
 
 
 def test_lineage_agrees_with_dvc_lock_for_every_stage(built):

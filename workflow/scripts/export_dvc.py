@@ -225,7 +225,8 @@ METRICS = re.compile(r"(^|/)summary/leaderboard\.json$")  # DVC metrics (small J
 PLOTS = re.compile(r"(^|/)summary/layer_profiles$")       # DVC plots: one CSV per benchmark and area
 
 
-GUARD = "pipeline"  # the stage that keeps the pipeline's shape in step with its config
+from goaldriven.provenance.lineage import GUARD_RULE as GUARD  # noqa: E402  (the stage that keeps the
+# pipeline's shape in step with its config; lineage leaves it out of every chain)
 # What the DAG's shape is made of, besides the config file: the guard's dependencies.
 WORKFLOW = ("Snakefile", "workflow/rules", "workflow/schemas", "workflow/scripts/export_dvc.py")
 STAMP = "pipeline.ok"  # the guard's output, in the config's results folder
@@ -240,7 +241,18 @@ def stamp_text(configfile: str) -> str:
     return f"this dvc.yaml is the Snakemake DAG of {configfile}\n"
 
 
-def guard_stage(wdir: str, configfile: str, stamp: str) -> dict:
+def leaf_keys(config: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of a config's values (a list is one value), outside what names files and
+    records (results, logs, dvc)."""
+    keys = []
+    for k, v in config.items():
+        if not prefix and k in ("results", "logs", "dvc"):
+            continue
+        keys += leaf_keys(v, f"{prefix}{k}.") if isinstance(v, dict) and v else [f"{prefix}{k}"]
+    return keys
+
+
+def guard_stage(wdir: str, configfile: str, stamp: str, keys=()) -> dict:
     """The stage upstream of all others: it reruns when the config file or the workflow
     changes and refreshes the pipeline (``--refresh``). When the pipeline had to change it
     fails, so DVC stops before any other stage; else (at most the values in the stages'
@@ -254,19 +266,26 @@ def guard_stage(wdir: str, configfile: str, stamp: str) -> dict:
             # The config file as a plain dependency, not as params: params of one file named by
             # section here and by key in other stages are merged by DVC, lists concatenated
             # (`dvc params diff` showed models.seeds as [0, 1, 2, 0, 1, 2]).
-            "deps": [configfile, *WORKFLOW], "outs": [{stamp: {"persist": True}}],
+            # The config values no job's command reads (those that shape the DAG: seeds, archs,
+            # benchmarks...) as its params, each key once in the whole pipeline, so that
+            # `goaldriven lineage` can name a changed one.
+            "deps": [configfile, *WORKFLOW], **({"params": [{configfile: list(keys)}]} if keys else {}),
+            "outs": [{stamp: {"persist": True}}],
             "meta": {"rule": GUARD}}  # (an empty list or mapping here breaks `dvc plots show`)
 
 
 def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/config.yaml",
-               stamp: str = f"results/{STAMP}") -> dict:
+               stamp: str = f"results/{STAMP}", config: dict | None = None) -> dict:
     """The guard, then one DVC stage per job; ``wdir`` leads from the dvc.yaml's folder to the
     repository root. A job that reads no other job's output also depends on the guard's ``stamp``.
 
     Each stage declares the config values it uses as ``params`` of the config file (read by
     its command as ``${key}``, from ``vars``), the leaderboard JSON is a ``metrics`` output and
     the layer profiles folder a ``plots`` output (with a top-level plot definition)."""
-    stages, plots = {GUARD: guard_stage(wdir, configfile, stamp)}, []
+    used = {k for job in jobs for k in job.get("config_keys", [])}
+    shape_keys = [k for k in leaf_keys(config or {})
+                  if not any(k == u or k.startswith(u + ".") or u.startswith(k + ".") for u in used)]
+    stages, plots = {GUARD: guard_stage(wdir, configfile, stamp, shape_keys)}, []
     made = {out for job in jobs for out in job["output"]}
     params_file = os.path.normpath(os.path.join(wdir, configfile)) if wdir != "." else configfile
     for job in jobs:
@@ -322,7 +341,8 @@ def main(argv=None) -> int:
     # the repository, as in the committed file.
     configfile = Path(os.path.relpath((a.configfile or ["config/config.yaml"])[-1])).as_posix()
     stamp = Path(stamp_path(a.configfile))
-    doc = dvc_stages(snakemake_jobs(a.configfile), wdir, configfile, stamp.as_posix())
+    doc = dvc_stages(snakemake_jobs(a.configfile), wdir, configfile, stamp.as_posix(),
+                     _merged_config(a.configfile))
     text = render(doc)
     current = out.read_text() if out.exists() else ""
     if a.refresh:

@@ -97,7 +97,7 @@ def main(argv=None) -> int:
         run = handler(command)
         if "models" in command.code:  # the commands that run torch
             numerics.configure_torch(args.numerics, args.threads)
-        run(args)
+        code = run(args) or 0
     except (InputError, FileNotFoundError) as e:  # bad input; any other exception is a bug: traceback
         if args.verbose:
             raise
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
         from ..provenance.manifest import record_run
 
         record_run(command, args, ["goaldriven", *argv], started)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Commands that say where a result came from: lineage, crate."""
+"""Commands that say where a result came from and whether it reruns: lineage, reproduce, crate."""
 
 from __future__ import annotations
 
@@ -25,3 +25,13 @@ def crate(a):
     from ..provenance.crate import build_crate
 
     print(f"wrote {build_crate(a.out_dir, results=a.results, repo=a.repo)}")
+
+
+def reproduce(a):
+    """Exit 0 when every rerun output has its locked bytes, 1 when numbers moved."""
+    _workflow_extra("dvc_data")
+    from ..provenance.reproduce import render, reproduce as rerun
+
+    result = rerun(a.path, repo=a.repo, keep=a.keep)
+    print(render(result, fmt=a.format))
+    return 0 if result["identical"] else 1

@@ -425,6 +425,12 @@ COMMANDS = {c.name: c for c in (
         _o("--repo", "repository root (holding dvc.yaml)", default="."),
         _o("--format", "plain text or JSON", default="text", choices=("text", "json")),
     ), job=False),
+    Command("reproduce", "rerun the job that made a published result and compare it with the lock", "provenance:reproduce", (
+        _read("path", "a result file recorded in a committed dvc.lock"),
+        _o("--repo", "repository root (holding the dvc.yaml and dvc.lock)", default="."),
+        _o("--keep", "keep the rerun outputs in this new folder (default: a scratch folder, removed)"),
+        _o("--format", "plain text or JSON", default="text", choices=("text", "json")),
+    ), job=False),
     Command("crate", "provenance of the results as a Workflow Run RO-Crate", "provenance:crate", (
         _write_dir("out_dir", "folder to write the crate to (an earlier crate there is replaced; any other "
                               "folder, results/ or data/ is refused)"),

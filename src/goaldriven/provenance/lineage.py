@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 import re
+import shlex
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -106,15 +108,51 @@ def stages_producing(target: str, repo: Path) -> tuple[Path, dict]:
 
 
 def load_lock(dvc_yaml: Path, stages: dict, repo: Path) -> dict:
-    """Each stage's record in the dvc.lock beside ``dvc_yaml``:
-    ``{stage: {"deps": {path: md5}, "outs": {path: md5}}}``, paths relative to ``repo``."""
+    """Each stage's record in the dvc.lock beside ``dvc_yaml``: ``{stage: {"deps": {path: md5},
+    "outs": {path: md5}, "cmd": ..., "params": {(file, key): value}}}``, paths relative to ``repo``
+    (a stage's paths are relative to its wdir: the repository root for every generated stage)."""
     records = {}
+    wdir = _load_yaml(dvc_yaml).get("stages", {}).get(GUARD_RULE, {}).get("wdir", ".")
     for name, st in _load_yaml(dvc_yaml.with_name("dvc.lock")).get("stages", {}).items():
-        base = dvc_yaml.parent / stages.get(name, {}).get("wdir", ".")
+        base = dvc_yaml.parent / stages.get(name, {}).get("wdir", wdir)
         records[name] = {key: {_repo_path(e["path"], base, repo): e.get("md5") for e in st.get(key, [])}
                          for key in ("deps", "outs")}
         records[name]["cmd"] = st.get("cmd")
+        records[name]["params"] = {(_repo_path(f, base, repo), k): v for f, values in (st.get("params") or {}).items()
+                                   for k, v in (values or {}).items()}
     return records
+
+
+_ABSENT = "(not in the config)"
+
+
+def _config_value(repo: Path, path: str, key: str, cache: dict):
+    """The value at a dotted ``key`` of the config file ``path`` as it is now."""
+    if path not in cache:
+        cache[path] = _load_yaml(repo / path)
+    node = cache[path]
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def changed_params(records: dict, repo: Path, jobs: set | None = None) -> list[str]:
+    """Each config value a recorded job read (its DVC params) that differs now, named:
+    'models.width: 0.25 -> 0.35 (config/smoke.yaml, read by train--hmo-supervised-0)';
+    ``jobs`` collects the names of the jobs that read one."""
+    cache, found = {}, {}
+    for name, rec in records.items():
+        for (path, key), old in rec.get("params", {}).items():
+            new = _config_value(repo, path, key, cache)
+            if new != old:
+                found.setdefault((path, key), (old, new, []))[2].append(name)
+                if jobs is not None:
+                    jobs.add(name)
+    return [f"{key}: {json.dumps(old)} -> {json.dumps(new) if new is not _ABSENT else new} ({path}, read by "
+            f"{names[0]}{f' and {len(names) - 1} more jobs' if len(names) > 1 else ''})"
+            for (path, key), (old, new, names) in found.items()]
 
 
 def tracked_data(repo: Path) -> dict[str, str]:
@@ -183,12 +221,14 @@ def verify_chain(result: dict, repo: Path) -> None:
     disk against the md5 dvc.lock recorded, whatever its modification time says, and that every
     job was recorded as it is defined now. Raise LineageError naming each file or job that is
     modified, missing or was never recorded; otherwise add each file's ``status`` ("ok")."""
-    hashes, problems = {}, []
+    hashes, problems = {}, [f"config value {c}" for c in result.get("config_changes", [])]
+    problems += result.get("manifest_problems", [])
     for st in result["stages"]:
         if not st["ran_in_lock"]:
             problems.append(f"job {st['stage']} (never recorded in {result['lock_file']})")
             continue
-        if st["cmd_recorded"] != st["cmd"]:
+        # (a job that read a changed config value has another command now: named above already)
+        if st["cmd_recorded"] != st["cmd"] and st["stage"] not in result.get("jobs_with_changed_config", ()):
             problems.append(f"job {st['stage']} (its command changed since it was recorded)")
         for entry in st["deps"] + st["outs"]:
             if entry["path"] not in hashes:
@@ -205,9 +245,11 @@ def verify_chain(result: dict, repo: Path) -> None:
                                 f"on disk {md5 or '-'})")
     if problems:
         unique = list(dict.fromkeys(problems))
+        advice = (" A run manifest disagrees with the lock: it is not the record of this result."
+                  if result.get("manifest_problems") and len(result["manifest_problems"]) == len(unique) else
+                  " The result is not what was recorded: rerun `snakemake --cores all` or `dvc repro` for its config.")
         err = LineageError(f"{result['target']}: its lineage does not check against "
-                           f"{result['lock_file']}: {'; '.join(unique)}. The result is not what was "
-                           "recorded: rerun `snakemake --cores all` or `dvc repro` for its config.")
+                           f"{result['lock_file']}: {'; '.join(unique)}.{advice}")
         err.result = result
         raise err
 
@@ -216,16 +258,23 @@ def trace(names, stages: dict, dvc_yaml: Path, repo: Path) -> dict:
     """The chain of ``names`` and their upstream stages, with hashes from dvc.lock and the disk."""
     lock = load_lock(dvc_yaml, stages, repo)
     producer = producers(stages)
-    chain, raw_recorded = [], {}
+    chain, raw_recorded, manifest_problems = [], {}, []
+    guard = lock.get(GUARD_RULE, {})
     for name in upstream_stages(names, stages):
-        st, rec = stages[name], lock.get(name, {"deps": {}, "outs": {}})
+        st, rec = stages[name], lock.get(name, {"deps": {}, "outs": {}, "params": {}})
         meta = st.get("meta", {})
         deps = [{"path": d, "md5": rec["deps"].get(d)} for d in st.get("deps", [])]
         outs = [{"path": o, "md5": rec["outs"].get(o)} for o in st.get("outs", [])]
+        run = None
+        if name in lock:
+            run, problems = find_manifest(outs, repo), []
+            if run is not None:
+                problems = check_manifest(run, rec, guard, repo)
+                manifest_problems += problems
         chain.append({"stage": name, "rule": meta.get("rule", name), "wildcards": meta.get("wildcards", {}),
-                      "params": meta.get("params", {}), "cmd": st["cmd"], "cmd_recorded": rec.get("cmd"),
-                      "deps": deps, "outs": outs, "ran_in_lock": name in lock,
-                      "run": find_manifest(outs, repo) if name in lock else None})
+                      "params": {k: v for (_, k), v in rec.get("params", {}).items()},
+                      "cmd": st["cmd"], "cmd_recorded": rec.get("cmd"),
+                      "deps": deps, "outs": outs, "ran_in_lock": name in lock, "run": run})
         for dep in deps:
             if dep["path"] not in producer:
                 raw_recorded.setdefault(dep["path"], set()).add(dep["md5"])
@@ -235,7 +284,17 @@ def trace(names, stages: dict, dvc_yaml: Path, repo: Path) -> dict:
     # What the jobs ran with, as recorded then (the last job's run manifest), not what is here now.
     last_run = chain[-1]["run"] if chain else None
     recorded = last_run or {}
+    # Every config value the chain's jobs read, and those that shaped the pipeline (the guard's).
+    chain_records = {st["stage"]: lock[st["stage"]] for st in chain if st["stage"] in lock}
+    if guard:
+        chain_records[GUARD_RULE] = guard
+    config_now = {d: disk_md5(repo / d) for d in guard.get("deps", {}) if d.startswith("config/")}
     return {"repository": str(repo), "dvc_file": dvc_yaml.relative_to(repo).as_posix(),
+            "config_changes": changed_params(chain_records, repo, changed_jobs := set()),
+            "jobs_with_changed_config": sorted(changed_jobs), "manifest_problems": manifest_problems,
+            "config_recorded": {d: md5 for d, md5 in guard.get("deps", {}).items() if d.startswith("config/")},
+            "config_now": config_now,
+            "numerics": recorded.get("numerics") or {},
             "lock_file": dvc_yaml.with_name("dvc.lock").relative_to(repo).as_posix(),
             "git_commit": recorded.get("git_commit"), "git_dirty": recorded.get("git_dirty"),
             "config": {_relative_to(c, repo): md5 for c, md5 in (recorded.get("config") or {}).items()},
@@ -299,8 +358,9 @@ def _raw_entry(repo: Path, dep: str, recorded: set) -> dict:
 
 
 def find_manifest(outs: list[dict], repo: Path) -> dict | None:
-    """The run manifest of the job that wrote these recorded outputs: one beside an output (or
-    beside a folder holding it) that lists it with the md5 dvc.lock recorded; None if none does."""
+    """The run manifest of the job that wrote these outputs: one beside an output (or beside a
+    folder holding it) that lists it; None if there is none. It is checked against the lock by
+    :func:`check_manifest`: a manifest is a claim, the lock is the record."""
     for out in outs:
         path = Path(out["path"])
         for holder in (path, *list(path.parents)[:2]):
@@ -311,12 +371,87 @@ def find_manifest(outs: list[dict], repo: Path) -> dict | None:
                 continue
             try:
                 manifest = json.loads(found.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            listed = manifest.get("outputs", {}) if isinstance(manifest, dict) else {}
-            if out["path"] in listed and listed[out["path"]] == out["md5"]:
+            except (OSError, json.JSONDecodeError) as e:
+                return {"path": found.relative_to(repo).as_posix(), "unreadable": str(e), "outputs": {}}
+            if isinstance(manifest, dict) and out["path"] in manifest.get("outputs", {}):
                 return {**manifest, "path": found.relative_to(repo).as_posix()}
     return None
+
+
+def check_manifest(run: dict, rec: dict, guard: dict, repo: Path) -> list[str]:
+    """What a run manifest claims that the lock (or git) contradicts: the outputs' md5, the
+    command, the config file's md5, the commit and the code at that commit."""
+    where, problems = run["path"], []
+    if run.get("unreadable"):
+        return [f"{where} is not a readable run manifest ({run['unreadable']})"]
+    for path, md5 in run.get("outputs", {}).items():
+        if path in rec["outs"] and rec["outs"][path] != md5:
+            problems.append(f"{where} lists {path} with md5 {md5}, the lock records {rec['outs'][path]}")
+    command = [str(w) for w in run.get("command") or []]
+    recorded = shlex.split(rec.get("cmd") or "")
+    if command and not any(recorded[i:i + len(command)] == command for i in range(len(recorded))):
+        problems.append(f"{where} records another command than the lock's ({shlex.join(command[:4])} ...)")
+    for path, md5 in (run.get("config") or {}).items():
+        locked = guard.get("deps", {}).get(_relative_to(path, repo))
+        if locked is not None and md5 != locked:
+            problems.append(f"{where} says the job read {path} with md5 {md5}; the lock records {locked}")
+    commit = run.get("git_commit")
+    if commit:
+        code = {d: md5 for d, md5 in rec["deps"].items() if d.startswith("src/")}
+        at_commit = _md5_at_commit(repo, commit, sorted(code))
+        if at_commit is None:
+            problems.append(f"{where} says the job ran at commit {commit}, which this repository does not have")
+        elif not run.get("git_dirty"):
+            differ = [d for d in code if at_commit.get(d) != code[d]]
+            if differ:
+                problems.append(f"{where} says the job ran at commit {commit}, but {differ[0]} there is not the "
+                                f"code the lock records" + (f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""))
+    return problems
+
+
+_AT_COMMIT: dict = {}
+
+
+def _md5_at_commit(repo: Path, commit: str, paths: list[str]) -> dict | None:
+    """md5 of each path's content at ``commit`` (None: git does not know the commit)."""
+    key = (str(repo), commit)
+    if key not in _AT_COMMIT:
+        known = subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"],
+                               capture_output=True)
+        _AT_COMMIT[key] = {} if known.returncode == 0 else None
+    cache = _AT_COMMIT[key]
+    if cache is None:
+        return None
+    todo = [p for p in paths if p not in cache]
+    if todo:
+        out = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch"], capture_output=True,
+                             input="".join(f"{commit}:{p}\n" for p in todo).encode()).stdout
+        pos = 0
+        for p in todo:
+            header_end = out.index(b"\n", pos)
+            header = out[pos:header_end].split()
+            if header[-1] == b"missing":
+                cache[p], pos = None, header_end + 1
+                continue
+            size = int(header[2])
+            cache[p] = hashlib.md5(out[header_end + 1:header_end + 1 + size]).hexdigest()
+            pos = header_end + 1 + size + 1
+    return {p: cache[p] for p in paths}
+
+
+def _numerics_line(record: dict) -> str:
+    if not record:
+        return "(not recorded)"
+    parts = [record.get("numerics", "?")]
+    if record.get("cpu"):
+        blas = ", ".join(dict.fromkeys(f"{b['library']} {b['kernels']}" for b in record.get("blas", [])
+                                       if b.get("kernels")))
+        parts.append(f"{record['cpu']}; ATen {record.get('aten_capability')}, oneDNN max "
+                     f"{record.get('onednn_max_isa')}, MKL {record.get('mkl_cbwr')}, {blas}; "
+                     f"{record.get('torch_threads')} thread(s)")
+        if record.get("problems"):
+            parts.append("NOT portable here: " + "; ".join(record["problems"]))
+    return " - ".join(parts)
 
 
 def render(result: dict, fmt: str = "text") -> str:
@@ -325,12 +460,18 @@ def render(result: dict, fmt: str = "text") -> str:
     if result["recorded_run"]:
         dirty = " (with uncommitted changes)" if result.get("git_dirty") else ""
         config = ", ".join(f"{c} md5 {m}" for c, m in (result.get("config") or {}).items()) or "(none recorded)"
-        head = [f"  as recorded when its job ran, {result['ran_at']}:",
+        head = [f"  as recorded when its job ran, {result['ran_at']} (its run manifest, checked against the lock):",
                 f"  code: git {result['git_commit'] or '(not a git checkout)'}{dirty}",
-                f"  config: {config}",
+                f"  config: {config} (the md5 of the file; Snakemake's banner 'Config MD5' hashes the parsed "
+                "config, another number)",
+                f"  numerics: {_numerics_line(result.get('numerics'))}",
                 "  software: " + ", ".join(f"{k} {v}" for k, v in result["software"].items() if v)]
     else:
-        head = ["  no run manifest records what its job ran with (made by an older goaldriven?)"]
+        head = ["  no run manifest beside its outputs records what its job ran with"]
+    changed = [c for c, md5 in result.get("config_now", {}).items() if md5 != result.get("config_recorded", {}).get(c)]
+    if changed:
+        head.append(f"  note: {', '.join(changed)} changed since the pipeline was recorded, in values this result "
+                    "does not read")
     lines = [f"lineage of {result['target']}", *head, "",
              f"jobs, raw inputs first ({len(result['stages'])}):"]
     for i, st in enumerate(result["stages"], 1):
@@ -338,7 +479,7 @@ def render(result: dict, fmt: str = "text") -> str:
         lines.append(f"{i:3d}. {st['rule']}" + (f" [{wc}]" if wc else "")
                      + ("" if st["ran_in_lock"] else "  (not recorded in dvc.lock)"))
         for k, v in st["params"].items():
-            lines.append(f"       param {k} = {json.dumps(v, sort_keys=True)}")
+            lines.append(f"       config {k} = {json.dumps(v, sort_keys=True)}")
         for out in st["outs"]:
             lines.append(f"       -> {out['path']}  md5 {out['md5'] or '-'}"
                          + (f"  {out['status']}" if "status" in out else ""))
