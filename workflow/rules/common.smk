@@ -120,9 +120,8 @@ def scored_models():
 def external_files(w):
     """An external model's files, as inputs: its factory file (when it names one) and weights."""
     entry, files = EXTERNAL[w.name], {}
-    where = entry["factory"].rpartition(":")[0]
-    if where.endswith(".py") or "/" in where:
-        files["factory"] = where
+    if factory_file(entry["factory"]):
+        files["factory"] = factory_file(entry["factory"])
     if entry.get("weights"):
         files["model_weights"] = entry["weights"]
     return files

@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # this checkout's goaldriven, not another install
 from goaldriven.core.registry import ARCHITECTURES, CANDIDATES, COMMANDS, FIGURES, IMPORTERS, MODEL_KINDS, SIMULATED
-from goaldriven.core.registry import schema_enums
+from goaldriven.core.registry import factory_file, schema_enums
 
 
 def _validator_with_defaults():

@@ -260,7 +260,7 @@ def guard_stage(wdir: str, configfile: str, stamp: str, keys=()) -> dict:
     without an upstream stage depends on (that dependency puts it first: DVC orders stages
     only by their dependencies)."""
     return {**({"wdir": wdir} if wdir != "." else {}),
-            "cmd": f"python workflow/scripts/export_dvc.py --configfile {configfile} --refresh",
+            "cmd": f"python workflow/scripts/export_dvc.py --configfile {shlex.quote(configfile)} --refresh",
             # persist: DVC keeps the stamp while the guard runs, so a run it stops leaves the
             # other stages' status as it was (`dvc status` then shows what the new shape needs)
             # The config file as a plain dependency, not as params: params of one file named by
@@ -272,6 +272,21 @@ def guard_stage(wdir: str, configfile: str, stamp: str, keys=()) -> dict:
             "deps": [configfile, *WORKFLOW], **({"params": [{configfile: list(keys)}]} if keys else {}),
             "outs": [{stamp: {"persist": True}}],
             "meta": {"rule": GUARD}}  # (an empty list or mapping here breaks `dvc plots show`)
+
+
+from goaldriven.provenance.lineage import SYNC_RULE as SYNC  # noqa: E402  (the last stage: Snakemake
+# learns what DVC ran; lineage leaves it out too)
+SYNC_STAMP = "snakemake-metadata.ok"
+
+
+def sync_stage(wdir: str, configfile: str, finals: list[str], stamp: str) -> dict:
+    """The stage after all others: ``snakemake --touch`` records in Snakemake's metadata the
+    jobs DVC just ran (their params, code and inputs), so that a following ``snakemake -n`` has
+    nothing to do (it reruns a job whose params differ from its own last record otherwise)."""
+    return {**({"wdir": wdir} if wdir != "." else {}),
+            "cmd": f"snakemake --touch --cores 1 --quiet all --configfile {shlex.quote(configfile)} && "
+                   f"echo {shlex.quote(f'Snakemake metadata of {configfile} current')} > {shlex.quote(stamp)}",
+            "deps": finals, "outs": [{stamp: {"persist": True}}], "meta": {"rule": SYNC}}
 
 
 def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/config.yaml",
@@ -307,6 +322,9 @@ def dvc_stages(jobs: list[dict], wdir: str = ".", configfile: str = "config/conf
         }
         if not stages[stage_name(job)]["outs"]:
             del stages[stage_name(job)]["outs"]
+    read = {d for job in jobs for d in job["input"]}
+    finals = [o for job in jobs for o in job["output"] if o not in read]
+    stages[SYNC] = sync_stage(wdir, configfile, finals, str(Path(stamp).with_name(SYNC_STAMP)))
     doc = {"vars": [params_file], "stages": stages}
     if plots:
         doc["plots"] = [{os.path.join(wdir, p) if wdir != "." else p:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from ..core.io import InputError, check_output_path
-from ..core.registry import READ, WRITE, WRITE_DIR
+from ..core.registry import READ, WRITE, WRITE_DIR, factory_file
 
 
 def _paths(opt, value) -> list[str]:
@@ -27,10 +27,9 @@ def _paths(opt, value) -> list[str]:
         if opt.metavar == "NAME=PATH":
             v = v.partition("=")[2] or v
         elif opt.metavar == "FACTORY":
-            where = v.rpartition(":")[0]
-            if not (where.endswith(".py") or "/" in where):
+            v = factory_file(v)
+            if v is None:
                 continue  # an importable module: nothing on disk to protect
-            v = where
         found.append(v)
     return found
 

@@ -164,6 +164,13 @@ class Opt:
         return not self.flag.startswith("-")
 
 
+def factory_file(factory: str) -> str | None:
+    """The file a model factory (``FILE.py:FUNCTION`` or ``package.module:FUNCTION``) names, if
+    it names one (what the workflow tracks and the command line protects), else None."""
+    where = str(factory).rpartition(":")[0]
+    return where if where.endswith(".py") or "/" in where else None
+
+
 def group_options(group, choices: dict | None = None, skip=()) -> tuple[Opt, ...]:
     """The options of an option group (a dataclass of goaldriven.core.options): a field's name
     is its config key and its option (``max_features`` -> ``--max-features``)."""

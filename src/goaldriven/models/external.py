@@ -86,12 +86,6 @@ def load_factory(factory: str):
     return fn
 
 
-def factory_file(factory: str) -> str | None:
-    """The file a factory names, if it names a file (for dependency tracking), else None."""
-    where = str(factory).rpartition(":")[0]
-    return where if where.endswith(".py") or "/" in where else None
-
-
 def _load_state(model: nn.Module, weights, factory: str) -> None:
     path = Path(weights)
     if not path.is_file():

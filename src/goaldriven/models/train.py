@@ -44,7 +44,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..core.io import InputError, atomic_path, write_json
-from ..core.registry import ARCHITECTURES, TASKS
+from ..core.registry import ARCHITECTURES, DEVICE as DEVICES, TASKS
 from .zoo import MIN_INPUT_SIZE, Decoder, build_model, top_spatial_layer
 from ..core.numerics import effective
 from ..core.options import TrainConfig
@@ -52,7 +52,6 @@ from ..core.options import TrainConfig
 log = logging.getLogger(__name__)
 
 POSE_TARGETS = ("ty", "tz", "s")
-DEVICES = ("auto", "cpu", "cuda")
 
 # Keep the data set on the GPU when it takes at most this share of the free memory; the rest
 # is for the network's activations.

@@ -66,7 +66,11 @@ def _resolve(cmd, values: dict):
     return re.sub(r"\$\{([^}]+)\}", value, cmd) if isinstance(cmd, str) else cmd
 
 
-GUARD_RULE = "pipeline"  # workflow/scripts/export_dvc.py's GUARD
+# The two stages workflow/scripts/export_dvc.py adds to every pipeline: the guard (first: keeps
+# the pipeline's shape in step with its config) and the sync (last: tells Snakemake what DVC
+# ran). Neither computes a result, so no lineage shows them or the stamp files they write.
+GUARD_RULE = "pipeline"
+SYNC_RULE = "snakemake-metadata"
 
 
 def load_stages(dvc_yaml: Path, repo: Path) -> dict:
@@ -82,7 +86,8 @@ def load_stages(dvc_yaml: Path, repo: Path) -> dict:
             values.update(_load_yaml(dvc_yaml.parent / f) or {})
     # export_dvc.py's guard stage keeps the dvc.yaml in step with its config; it computes no
     # result, so no lineage shows it or the stamp file it writes.
-    guards = [stages.pop(name) for name, st in list(stages.items()) if st.get("meta", {}).get("rule") == GUARD_RULE]
+    guards = [stages.pop(name) for name, st in list(stages.items())
+              if st.get("meta", {}).get("rule") in (GUARD_RULE, SYNC_RULE)]
     stamps = {_repo_path(next(iter(out)) if isinstance(out, dict) else out, dvc_yaml.parent / st.get("wdir", "."), repo)
               for st in guards for out in st.get("outs", [])}
     for st in stages.values():
