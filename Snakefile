@@ -47,5 +47,9 @@ rule all:
         f"{RESULTS}/summary/layer_profiles",
 
 
+onstart:
+    check_cluster()
+
+
 onsuccess:
     record_in_dvc()

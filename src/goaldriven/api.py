@@ -29,26 +29,44 @@ class Benchmark:
     rdms: Path | None = None        # published RDMs (RSA only)
 
 
-def benchmark_files(benchmark, config="config/config.yaml") -> Benchmark:
+def workflow_root(start=None) -> Path | None:
+    """The workflow checkout to look benchmark names up in: the one holding ``start`` (default:
+    the current folder), else goaldriven's own checkout (an editable install); None if neither."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents, Path(__file__).resolve().parents[2]):
+        if (folder / "Snakefile").is_file() and (folder / "config" / "config.yaml").is_file():
+            return folder
+    return None
+
+
+def benchmark_files(benchmark, config=None) -> Benchmark:
     """Where a benchmark's files are: a folder as ``goaldriven import`` writes, or a name in
-    ``config`` (a YAML file or a dict) resolved under its results folder."""
+    ``config`` (a YAML file or a dict; default: config/config.yaml of :func:`workflow_root`)
+    resolved under its results folder, from any working folder."""
     if isinstance(benchmark, Benchmark):
         return benchmark
     folder = Path(benchmark)
     if not folder.is_dir():
-        cfg = config
+        root = workflow_root()
+        cfg = config if config is not None else (root / "config/config.yaml" if root else "config/config.yaml")
         if not isinstance(cfg, dict):
             import yaml
 
-            if not Path(cfg).is_file():
+            path = Path(cfg)
+            if not path.is_file() and root is not None and (root / path).is_file():
+                path = root / path
+            if not path.is_file():
                 raise InputError(f"{benchmark}: not a benchmark folder, and there is no config {cfg} to look "
-                                 "its name up in")
-            cfg = yaml.safe_load(Path(cfg).read_text())
+                                 "its name up in (run from a goaldriven checkout, or give the config's path)")
+            root = path.resolve().parent.parent  # config/NAME.yaml of a checkout: results are under it
+            cfg = yaml.safe_load(path.read_text())
         names = cfg.get("neural", {})
         if str(benchmark) not in names:
             raise InputError(f"{benchmark}: not a benchmark folder nor a benchmark of the config "
                              f"(it has {sorted(names)})")
         results = Path(cfg.get("results", "results"))
+        if not results.is_absolute() and root is not None:
+            results = root / results
         if names[str(benchmark)]["importer"] == "simulate":
             found = Benchmark(str(benchmark), results / "stimuli/test.nc", results / "recordings/simulated.nc")
             for path in (found.stimuli, found.recordings):
@@ -94,7 +112,7 @@ def score_table(ds) -> pd.DataFrame:
 
 def score(model, layers, benchmark, *, input_size: int | None = None, preprocessing: str = "imagenet",
           weights=None, name: str | None = None, spec=None, scoring=None, bootstraps: int = 100, out=None,
-          device: str = "cpu", config="config/config.yaml", batch_size: int = 64) -> pd.DataFrame:
+          device: str = "auto", config=None, batch_size: int = 64) -> pd.DataFrame:
     """Every listed layer of ``model`` scored on ``benchmark``: a table with one row per layer
     and area (see :func:`score_table`). ``spec``: how features are reduced (a FeatureSpec);
     ``scoring``: how layers are scored (a ScoringSpec: splits, seed, method...). With ``out`` (a

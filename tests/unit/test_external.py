@@ -1,5 +1,6 @@
 """Bring your own model: any nn.Module by factory, layers by forward hooks, scored like the zoo."""
 
+import json
 import subprocess
 import sys
 
@@ -155,3 +156,16 @@ def test_example_script_runs(tmp_path, kalfas):
                             cwd=REPO, capture_output=True, text=True, env=env_for(REPO), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "best layer per area" in result.stdout and (tmp_path / "o/scores.csv").is_file()
+
+
+def test_a_module_object_is_taken_as_well_as_a_factory(tmp_path):
+    """`--model seqnet.py:model` where `model` is an nn.Sequential object (as goaldriven.api takes
+    one): described and checked like a factory's model, not called as a function."""
+    (tmp_path / "seqnet.py").write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 5))\n")
+    out = tmp_path / "seq.json"
+    assert cli.main(["external-model", "--model", f"{tmp_path / 'seqnet.py'}:model", "--layers", "0,4",
+                     "--name", "seq", "--image-size", "32", "--out", str(out)]) == 0
+    described = json.loads(out.read_text())
+    assert described["config"]["layers"] == ["0", "4"] and described["n_parameters"] == 4 * 3 * 9 + 4 + 16 * 5 + 5

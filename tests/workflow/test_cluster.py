@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 import yaml
 
-from workflow_helpers import PIPELINE, REPO, copy_repo, env_for, run
+from workflow_helpers import PIPELINE, REPO, SMOKE, copy_repo, env_for, run
 
 pytestmark = pytest.mark.slow
 
@@ -224,3 +224,26 @@ def test_failing_job_fails_the_workflow_and_names_its_log(cluster, stimuli_repo,
     assert "Error in rule initialise" in output and "logs/smoke/train/hmo/untrained_seed0.log" in output, output[-4000:]
     job_log = (repo / "logs/smoke/train/hmo/untrained_seed0.log").read_text()
     assert "SLURM job" in job_log and "train.nc" in job_log, job_log
+
+
+def test_the_cluster_profile_without_slurm_stops_in_one_line_at_once(tmp_path):
+    """`snakemake --profile cluster` on a machine without SLURM (no sbatch on the PATH) stops
+    before the first job, saying so and how to run locally, rather than failing every job 3 times."""
+    import shutil
+    import sys
+    import time
+
+    repo = copy_repo(tmp_path / "repo", pipelines=("smoke",))
+    tools = tmp_path / "bin"  # a PATH with the shell tools Snakemake needs and no SLURM commands
+    tools.mkdir()
+    for name in ("bash", "sh", "git", "env", "mkdir", "cat", "rm", "ls", "uname", "which", "id", "hostname"):
+        if shutil.which(name):
+            (tools / name).symlink_to(shutil.which(name))
+    env = {**env_for(repo), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{tools}"}
+    started = time.monotonic()
+    result = subprocess.run(["snakemake", "--profile", "cluster", *SMOKE], cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and time.monotonic() - started < 120
+    out = result.stdout + result.stderr
+    assert "SLURM is not installed on this machine (no sbatch" in out and "snakemake --cores all" in out
+    assert not (repo / "results/smoke").exists()  # no job ran

@@ -41,3 +41,18 @@ def record_in_dvc():
         logger.warning(f"could not record results in dvc.lock: {result.stderr.strip()}")
     else:
         logger.info(result.stdout.strip())
+
+
+def check_cluster():
+    """Before the first job: a run through the SLURM executor (snakemake --profile cluster) on a
+    machine without SLURM stops here, in one line, rather than after three failed tries of every job."""
+    import shutil
+
+    plugin = getattr(workflow, "executor_plugin", None)
+    if plugin is not None and plugin.name == "slurm":
+        missing = [c for c in ("sbatch", "sacct", "squeue") if shutil.which(c) is None]
+        if missing:
+            raise WorkflowError(
+                f"SLURM is not installed on this machine (no {', '.join(missing)}): run on the cluster's login node, "
+                "or here without the profile: snakemake --cores all"
+            )

@@ -316,7 +316,8 @@ COMMANDS = {c.name: c for c in (
         _o("--name", "model name in the outputs (default: the factory)"),
         _o("--input-size", "resize stimuli to this size (default: as stored)", type=positive_int),
         _o("--preprocessing", PREPROCESSING_HELP, default="imagenet", choices=PREPROCESSING),
-        _read("--configfile", "config in which to look a benchmark name up", default="config/config.yaml"),
+        _read("--configfile", "config in which to look a benchmark name up (default: config/config.yaml of the "
+                              "goaldriven checkout holding the current folder, else of goaldriven's own)"),
         *group_options(ScoringSpec),
         *group_options(FeatureSpec),
         _o("--device", "auto: CUDA when available", default="auto", choices=DEVICE),

@@ -1,7 +1,8 @@
 """Bring your own model: any ``torch.nn.Module`` as a candidate, its layers read by forward hooks.
 
 A model is named by a *factory*, ``path/to/file.py:function`` or ``package.module:function``,
-a function taking no arguments that returns an ``nn.Module``; optional weights (safetensors or
+a function taking no arguments that returns an ``nn.Module`` (or the name of an ``nn.Module``
+object itself, ``file.py:model``, as the Python API takes one); optional weights (safetensors or
 a ``torch.save``d state dict, loaded with ``weights_only=True``) are loaded into it. Layers are
 module names as ``model.named_modules()`` gives them (``"features.3"``, ``"layer4.1.conv2"``);
 a forward hook on each keeps its output, so nothing of goaldriven's own network class is needed.
@@ -81,8 +82,8 @@ def load_factory(factory: str):
             raise InputError(f"factory {factory!r}: cannot import module {where!r} ({e})") from None
         origin = where
     fn = getattr(module, func, None)
-    if fn is None or not callable(fn):
-        raise InputError(f"{origin}: no function {func!r} (factory {factory!r})")
+    if fn is None or not callable(fn):  # (an nn.Module object is callable too: it is taken as it is)
+        raise InputError(f"{origin}: no function or nn.Module {func!r} (factory {factory!r})")
     return fn
 
 
@@ -186,6 +187,8 @@ def load_external(factory, layers=None, input_size: int | None = None, preproces
                   weights=None, name: str | None = None) -> ExternalModel:
     """Build the model a factory names (or wrap a given ``nn.Module``), load its weights, check
     its layers."""
+    if isinstance(factory, str) and isinstance(loaded := load_factory(factory), nn.Module):
+        factory, name = loaded, name or str(factory)  # FILE.py:OBJECT names a module object, not a factory
     if isinstance(factory, nn.Module):
         module, source = factory, name or type(factory).__name__
     else:
