@@ -26,3 +26,19 @@ def test_a_benchmark_name_is_looked_up_in_the_checkout_from_any_folder(tmp_path,
 def test_the_api_and_the_command_line_default_to_the_same_device():
     option = next(o for o in COMMANDS["score-model"].options if o.flag == "--device")
     assert inspect.signature(score).parameters["device"].default == option.default == "auto"
+
+
+def test_score_model_prints_what_each_number_is():
+    import pandas as pd
+
+    from goaldriven.cli.own import legend, printed
+
+    table = pd.DataFrame({"layer": ["a", "a"], "area": ["IT", "V4"], "ev": [0.133, 0.4],
+                          "ceiling_normalised": [False, True], "r": [0.3, 0.6], "rsa": [0.1, 0.2]})
+    shown = printed(table)
+    assert "ev" not in shown and shown["r2_raw"].tolist()[0] == 0.133 and pd.isna(shown["ev_ceiled"].tolist()[0])
+    assert shown["ev_ceiled"].tolist()[1] == 0.4
+    text = "\n".join(legend(table))
+    assert "r2_raw" in text and "NOT ceiling-normalised" in text and "ev_ceiled" in text
+    only_raw = printed(table.iloc[:1])
+    assert "ev_ceiled" not in only_raw and "ev_ceiled" not in "\n".join(legend(table.iloc[:1]))
