@@ -219,18 +219,59 @@ def write_netcdf(obj, path: str | os.PathLike) -> None:
         obj.to_netcdf(tmp, engine="netcdf4")
 
 
+# The most data one netCDF file may declare (all its variables, uncompressed): checked from the
+# header before anything is read, so a file declaring a dimension of 10^9 is refused in one line
+# instead of exhausting memory. Well above any file of the study (the largest, the real
+# experiment's features and single-trial files, hold about 1 GiB); GOALDRIVEN_MAX_NETCDF_BYTES
+# raises it for larger data.
+MAX_NETCDF_BYTES = int(os.environ.get("GOALDRIVEN_MAX_NETCDF_BYTES", 4 << 30))
+
+
+def check_netcdf_size(path: str | os.PathLike, kind: str = "file") -> None:
+    """Refuse, naming the file, a netCDF that cannot be opened or declares more than
+    :data:`MAX_NETCDF_BYTES` of data (read from its header alone)."""
+    import netCDF4
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with netCDF4.Dataset(path) as ds:
+            sizes = {}
+            groups = [ds]
+            while groups:
+                group = groups.pop()
+                groups.extend(group.groups.values())
+                for name, var in group.variables.items():
+                    itemsize = getattr(var.dtype, "itemsize", 8)  # variable-length strings: a pointer each
+                    sizes[name] = (int(np.prod(var.shape, dtype=object)) * itemsize, dict(zip(var.dimensions, var.shape)))
+    except (OSError, RuntimeError, ValueError) as e:
+        raise InputError(f"{path}: not a readable netCDF {kind} ({e})") from None
+    total = sum(n for n, _ in sizes.values())
+    if total > MAX_NETCDF_BYTES:
+        name, (_, dims) = max(sizes.items(), key=lambda item: item[1][0])
+        shape = ", ".join(f"{d}={n}" for d, n in dims.items())
+        raise InputError(f"{path}: declares {total / 2**30:.1f} GiB of data (variable {name!r}: {shape}), over the "
+                         f"limit of {MAX_NETCDF_BYTES / 2**30:.1f} GiB (GOALDRIVEN_MAX_NETCDF_BYTES); refused before "
+                         "reading it")
+
+
 def open_netcdf(path: str | os.PathLike, kind: str = "dataarray"):
-    """Open a netCDF file fully into memory, with an error that names the file."""
+    """Open a netCDF file fully into memory, with an error that names the file: a missing,
+    damaged (garbage, truncated, a corrupt chunk) or oversized one (:func:`check_netcdf_size`)."""
     import xarray as xr
 
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    check_netcdf_size(path, kind)
     try:
         if kind == "dataarray":
             with xr.open_dataarray(path, engine="netcdf4") as da:
                 return da.load()
         with xr.open_dataset(path, engine="netcdf4") as ds:
             return ds.load()
-    except (OSError, ValueError) as e:
+    # netCDF/HDF5 report a damaged chunk as RuntimeError("NetCDF: HDF error")
+    except (OSError, ValueError, RuntimeError) as e:
         raise InputError(f"{path}: not a readable netCDF {kind} ({e})") from None
+    except MemoryError:
+        raise InputError(f"{path}: too large to load into this machine's memory") from None

@@ -34,7 +34,7 @@ import xarray as xr
 
 from ..core.io import InputError, atomic_folder, write_netcdf
 from .assemblies import RDM_DIMS, save_assembly
-from .stimulus_sets import import_image_folder, refuse_bombs, save_stimulus_set
+from .stimulus_sets import check_image_file_size, import_image_folder, refuse_bombs, save_stimulus_set
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,9 @@ def _read_session_images(session: CowleySession) -> np.ndarray:
             members = _session_members(session, archive)
             images = np.empty((len(members), COWLEY_IMAGE_SIZE, COWLEY_IMAGE_SIZE, 3), np.uint8)
             for k, name in enumerate(members):
-                with refuse_bombs(f"session {session.name}: {session.images}: {name}"), \
+                where = f"session {session.name}: {session.images}: {name}"
+                check_image_file_size(archive.getinfo(name).file_size, where)  # before reading it
+                with refuse_bombs(where), \
                         Image.open(io.BytesIO(archive.read(name))) as image:
                     image = image.convert("RGB")
                     if image.size != (COWLEY_IMAGE_SIZE, COWLEY_IMAGE_SIZE):

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
-from ..core.io import InputError, atomic_path, open_netcdf, write_netcdf
+from ..core.io import InputError, atomic_path, check_netcdf_size, open_netcdf, write_netcdf
 from ..core.options import FeatureSpec
 from ..data.stimulus_ids import check_unique
 
@@ -346,9 +346,10 @@ def open_features(path, lazy: bool = False) -> xr.DataArray:
     elif not Path(path).exists():
         raise InputError(f"{path}: file not found")
     else:
+        check_netcdf_size(path, "dataarray")
         try:
             da = xr.open_dataarray(path, engine="netcdf4")
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RuntimeError) as e:
             raise InputError(f"{path}: not a readable netCDF dataarray ({e})") from None
     if "layer" not in da.coords or "layers" not in da.attrs:
         da.close()
