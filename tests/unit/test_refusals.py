@@ -85,3 +85,39 @@ def test_an_output_in_a_read_only_folder_is_refused_before_any_work(argv, output
     err = refused(argv, capsys, output, "cannot be written")
     assert "S.nc:" not in err and "F.nc:" not in err  # no input was read
     assert tree_hash(tmp_path) == before
+
+
+# --- item 6: import assembly refuses an empty assembly and disagreeing metadata ----------------
+
+def _benchmark(folder: Path, assembly) -> Path:
+    from builders import brainio_write_netcdf, write_stimuli
+
+    folder.mkdir()
+    brainio_write_netcdf(assembly, folder / "assembly.nc")
+    write_stimuli(folder)
+    return folder
+
+
+@pytest.mark.parametrize("dim", ["presentation", "neuroid"])
+def test_import_refuses_an_empty_assembly(dim, tmp_path, capsys):
+    from builders import brainio_assembly
+
+    source = _benchmark(tmp_path / "src", brainio_assembly().isel({dim: slice(0, 0)}))
+    before = tree_hash(tmp_path)
+    refused(["import", "assembly", str(source), str(tmp_path / "out")], capsys, source / "assembly.nc",
+            f"the assembly is empty: 0 {dim}")
+    assert tree_hash(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+def test_import_refuses_an_object_name_that_disagrees_with_the_stimulus_set(tmp_path, capsys):
+    import pandas as pd
+    from builders import brainio_assembly
+
+    source = _benchmark(tmp_path / "src", brainio_assembly())
+    table = pd.read_csv(source / "stimulus_set.csv")
+    table.loc[4, "object_name"] = "a_different_object"
+    table.to_csv(source / "stimulus_set.csv", index=False)
+    before = tree_hash(tmp_path)
+    refused(["import", "assembly", str(source), str(tmp_path / "out")], capsys, source / "assembly.nc",
+            "object_name of stimulus 'img04'", "stimulus_set.csv")
+    assert tree_hash(tmp_path) == before and not (tmp_path / "out").exists()

@@ -100,6 +100,10 @@ def _check_layout(da, path) -> None:
     extra = set(da.dims) - set(DIMS)
     if extra:
         raise InputError(f"{path}: unexpected dimensions {sorted(extra)} (allowed: {list(DIMS)})")
+    empty = [d for d in da.dims if da.sizes[d] == 0]
+    if empty:  # nothing to score: it would give empty tables, not an error, much later
+        raise InputError(f"{path}: the assembly is empty: 0 {empty[0]} entries "
+                         f"({' x '.join(f'{d} {n}' for d, n in da.sizes.items())})")
     present = [name for dim, name in SESSION_COORDS.items() if name in da.coords]
     if len(present) == 1:
         raise InputError(f"{path}: a merged-session assembly needs both {SESSION_COORDS['presentation']!r} "
