@@ -121,3 +121,84 @@ def test_import_refuses_an_object_name_that_disagrees_with_the_stimulus_set(tmp_
     refused(["import", "assembly", str(source), str(tmp_path / "out")], capsys, source / "assembly.nc",
             "object_name of stimulus 'img04'", "stimulus_set.csv")
     assert tree_hash(tmp_path) == before and not (tmp_path / "out").exists()
+
+
+# --- items 7 and 12: an external layer giving NaN or a scalar, transposed features -------------
+
+FAULTY_MODEL = '''
+import torch
+
+
+class Broken(torch.nn.Module):
+    def forward(self, x):
+        return x * float("nan")
+
+
+class Total(torch.nn.Module):
+    def forward(self, x):
+        return x.sum()  # one number for the whole batch
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.broken = Broken()
+        self.total = Total()
+
+    def forward(self, x):
+        y = self.conv(x)
+        self.total(y)
+        return self.broken(y)
+
+
+def build():
+    torch.manual_seed(0)
+    return Net()
+'''
+
+
+@pytest.mark.parametrize("layer, message", [("broken", "layer 'broken' gives NaN or infinite values"),
+                                            ("total", "module 'total' returns a tensor of shape ()")])
+def test_features_of_a_layer_giving_nan_or_a_scalar_are_refused_and_leave_no_folder(layer, message, tiny_sets,
+                                                                                     tmp_path, capsys):
+    (tmp_path / "faulty.py").write_text(FAULTY_MODEL)
+    out = tmp_path / "new" / "features.nc"
+    refused(["features", "--model", f"{tmp_path}/faulty.py:build", "--layers", f"conv,{layer}", "--stimuli",
+             str(tiny_sets["test"]), "--model-id", "faulty", "--out", str(out)], capsys, message)
+    assert not (tmp_path / "new").exists()
+
+
+def test_score_model_with_a_layer_giving_nan_leaves_no_output_folder(tmp_path, capsys):
+    from goaldriven.data.importers import import_assembly
+    from builders import brainio_assembly
+
+    bench = import_assembly(_benchmark(tmp_path / "src", brainio_assembly()), tmp_path / "bench")
+    (tmp_path / "faulty.py").write_text(FAULTY_MODEL)
+    refused(["score-model", "--model", f"{tmp_path}/faulty.py:build", "--layers", "conv,broken", "--benchmark",
+             str(bench), "--out", str(tmp_path / "scored"), "--splits", "3"], capsys, "'broken'", "NaN")
+    assert not (tmp_path / "scored").exists()
+
+
+@pytest.mark.parametrize("command", ["score", "matching", "similarity"])
+def test_transposed_features_are_named_not_an_index_error(command, tmp_path, capsys):
+    import numpy as np
+    import xarray as xr
+    from goaldriven.models.features import save_features
+    from builders import brainio_assembly, brainio_write_netcdf
+
+    rng = np.random.default_rng(0)
+    ids = [f"img{i:02d}" for i in range(12)]
+    features = xr.DataArray(rng.normal(size=(12, 6)), dims=("presentation", "neuroid"), name="features",
+                            coords={"stimulus_id": ("presentation", ids), "layer": ("neuroid", ["a"] * 3 + ["b"] * 3)},
+                            attrs={"model": "toy/supervised_seed0", "layers": "a,b"})
+    path = tmp_path / "transposed.nc"
+    save_features(features.transpose(), path)
+    brainio_write_netcdf(brainio_assembly(), tmp_path / "recordings.nc")
+    argv = {"score": ["score", "--features", str(path), "--recordings", str(tmp_path / "recordings.nc"),
+                      "--out", str(tmp_path / "out.nc")],
+            "matching": ["matching", "--features", str(path), str(path), "--out", str(tmp_path / "out.csv")],
+            "similarity": ["similarity", "--features", str(path), "--out", str(tmp_path / "out.csv"),
+                           "--summary", str(tmp_path / "b.csv"), "--correspondence", str(tmp_path / "c.csv")]}
+    refused(argv[command], capsys, path, "a features file is (presentation, neuroid)")
+    assert not list(tmp_path.glob("out.*"))

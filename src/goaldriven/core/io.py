@@ -30,23 +30,38 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     On any exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
+    # The folders made for it (deepest first) go again on failure: no empty output folder is left.
+    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent
     )
     os.close(fd)
     tmp = Path(tmp)
+    done = False
     try:
         yield tmp
         if tmp.is_file():  # mkstemp makes 0600 files: give results the usual permissions
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+        done = True
     except Exception as e:
         _raise_if_disk_full(e, path)
         raise
     finally:
         if tmp.exists():
             tmp.unlink()
+        if not done:
+            _remove_empty(created)
+
+
+def _remove_empty(folders) -> None:
+    """Remove ``folders`` (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 # A folder a command writes holds this file, naming the command: the mark by which a later run
