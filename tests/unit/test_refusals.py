@@ -202,3 +202,47 @@ def test_transposed_features_are_named_not_an_index_error(command, tmp_path, cap
                            "--summary", str(tmp_path / "b.csv"), "--correspondence", str(tmp_path / "c.csv")]}
     refused(argv[command], capsys, path, "a features file is (presentation, neuroid)")
     assert not list(tmp_path.glob("out.*"))
+
+
+# --- item 8: summarise replaces only its own tables ---------------------------------------------
+
+@pytest.fixture
+def summary_inputs(tmp_path):
+    """A toy model's scores, metrics and features, and the recordings: what summarise reads."""
+    import json
+
+    from goaldriven.compare.score import score_model
+    from goaldriven.core.io import write_netcdf
+    from goaldriven.core.options import ScoringSpec
+    from goaldriven.data.assemblies import save_assembly
+    from goaldriven.models.features import save_features
+    from builders import toy_features, toy_recordings
+
+    recordings, signal = toy_recordings()
+    save_assembly(recordings, tmp_path / "recordings.nc")
+    save_features(toy_features(signal), tmp_path / "features.nc")
+    write_netcdf(score_model(tmp_path / "features.nc", tmp_path / "recordings.nc", spec=ScoringSpec(splits=3),
+                             benchmark="toy"), tmp_path / "scores.nc")
+    (tmp_path / "metrics.json").write_text(json.dumps({"config": {"arch": "toy", "task": "supervised", "seed": 0},
+                                                       "test_accuracy": 0.5}))
+    return ["summarise", "--scores", str(tmp_path / "scores.nc"), "--metrics", str(tmp_path / "metrics.json"),
+            "--panel-features", str(tmp_path / "features.nc"), "--panel-data", str(tmp_path / "recordings.nc")]
+
+
+def test_summarise_refuses_a_folder_holding_a_users_table_and_accepts_its_own(summary_inputs, tmp_path, capsys):
+    from goaldriven.cli import main
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "models.csv").write_text("my,own\n1,2\n")
+    before = tree_hash(tmp_path)
+    refused([*summary_inputs, "--out-dir", str(mine)], capsys, mine, "models.csv", "summarise did not write")
+    assert tree_hash(tmp_path) == before
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "leaderboard.csv").write_text("another command's table\n")  # a shared folder: left alone
+    assert main([*summary_inputs, "--out-dir", str(tables)]) == 0
+    first = tree_hash(tables)
+    assert {"models.csv", "rdms.nc", "leaderboard.csv"} <= set(first)
+    assert main([*summary_inputs, "--out-dir", str(tables)]) == 0  # its own earlier output: replaced
+    assert tree_hash(tables) == first
