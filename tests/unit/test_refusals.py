@@ -246,3 +246,46 @@ def test_summarise_refuses_a_folder_holding_a_users_table_and_accepts_its_own(su
     assert {"models.csv", "rdms.nc", "leaderboard.csv"} <= set(first)
     assert main([*summary_inputs, "--out-dir", str(tables)]) == 0  # its own earlier output: replaced
     assert tree_hash(tables) == first
+
+
+# --- item 9: a truncated CSV is named, not read short -------------------------------------------
+
+def _predictivity_csv(path: Path) -> Path:
+    import pandas as pd
+    from goaldriven.core.io import write_csv
+
+    rows = [{"arch": arch, "task": "supervised", "seed": seed, "layer": f"layer{k}", "layer_index": k,
+             "region": region, "ev_median": 0.1 * k + 0.01 * seed, "benchmark": "toy"}
+            for arch in ("hmo", "vgg") for seed in (0, 1) for k in range(1, 5) for region in ("V4", "IT")]
+    write_csv(pd.DataFrame(rows), path)
+    return path
+
+
+def _models_csv(path: Path) -> Path:
+    import numpy as np
+    import pandas as pd
+    from goaldriven.core.io import write_csv
+
+    rng = np.random.default_rng(0)
+    write_csv(pd.DataFrame({"arch": np.repeat(["hmo", "vgg", "alexnet"], 4), "task": "supervised",
+                            "seed": np.tile(range(4), 3), "it_ev": rng.uniform(0.2, 0.5, 12)}), path)
+    return path
+
+
+@pytest.mark.parametrize("cut", ["mid-row", "mid-field", "short-row"])
+@pytest.mark.parametrize("command", ["figure", "layer-profiles", "seed-variance"])
+def test_a_truncated_csv_is_refused_naming_the_file(command, cut, tmp_path, capsys):
+    table = (_models_csv if command == "seed-variance" else _predictivity_csv)(tmp_path / "table.csv")
+    text = table.read_text()
+    last = text.rstrip("\n").rsplit("\n", 1)[1]
+    # mid-row: the last row loses its last fields; mid-field: only its last characters (and newline);
+    # short-row: its last fields, but the newline is there
+    keep = len(text) - 1 - (2 if cut == "mid-field" else len(last) - last.index(",") - 1)
+    table.write_text(text[:keep] + ("\n" if cut == "short-row" else ""))
+    argv = {"figure": ["figure", "layer_profiles", "--input", f"predictivity_csv={table}",
+                       "--out", str(tmp_path / "fig.png")],
+            "layer-profiles": ["layer-profiles", "--predictivity", str(table), "--out-dir", str(tmp_path / "out")],
+            "seed-variance": ["seed-variance", "--models", str(table), "--out", str(tmp_path / "out.csv")]}[command]
+    before = tree_hash(tmp_path)
+    refused(argv, capsys, table, "truncated")
+    assert tree_hash(tmp_path) == before

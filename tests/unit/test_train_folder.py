@@ -9,7 +9,6 @@ import pytest
 from safetensors.torch import save_file
 import torch
 
-from goaldriven.cli import main
 from goaldriven.core.io import OUTPUT_MARKER
 from goaldriven.models import train as train_mod
 from goaldriven.models.train import TrainConfig, train

@@ -213,6 +213,42 @@ def write_csv(df, path: str | os.PathLike) -> None:
         df.to_csv(tmp, index=False)
 
 
+def read_csv(path: str | os.PathLike, **kwargs):
+    """A CSV table (pandas), refusing with an error naming the file a missing, empty or truncated
+    one: a last line without its newline, or a row with another number of fields than the header.
+    pandas reads a row cut short silently, its missing fields as NaN; every table goaldriven
+    writes ends with a newline."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not a readable CSV table ({e})") from None
+    if not text.strip():
+        raise InputError(f"{path}: empty file")
+    if not text.endswith("\n"):
+        raise InputError(f"{path}: truncated: its last line has no newline (cut off while it was written?)")
+    rows = csv.reader(io.StringIO(text))
+    try:
+        width = len(next(rows))
+        for row in rows:
+            if row and len(row) != width:
+                raise InputError(f"{path}: line {rows.line_num} has {len(row)} fields, the header {width} "
+                                 "(a truncated or damaged table)")
+    except csv.Error as e:
+        raise InputError(f"{path}: not a readable CSV table ({e})") from None
+    try:
+        return pd.read_csv(io.StringIO(text), **kwargs)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise InputError(f"{path}: not a readable CSV table ({e})") from None
+
+
 def read_json(path: str | os.PathLike):
     path = Path(path)
     try:
