@@ -289,3 +289,73 @@ def test_a_truncated_csv_is_refused_naming_the_file(command, cut, tmp_path, caps
     before = tree_hash(tmp_path)
     refused(argv, capsys, table, "truncated")
     assert tree_hash(tmp_path) == before
+
+
+# --- item 10: numeric options checked when the command line is parsed ---------------------------
+
+SCORE = ["score", "--features", "F.nc", "--recordings", "S.nc", "--out", "o.nc"]
+TRAIN = ["train", "--arch", "hmo", "--seed", "0", "--epochs", "1", "--dataset", "F.nc", "--out", "m"]
+
+
+@pytest.mark.parametrize("argv, option, expected", [
+    ([*SCORE, "--splits", "1"], "--splits", "an integer from 2 to 1000"),
+    ([*SCORE, "--splits", "100000"], "--splits", "an integer from 2 to 1000"),
+    ([*SCORE, "--seed", "-5"], "--seed", "an integer >= 0"),
+    (["score-model", "--model", "mm.py:build", "--layers", "x", "--benchmark", "b", "--out", "o", "--splits", "1"],
+     "--splits", "an integer from 2 to 1000"),
+    ([*TRAIN, "--seed", "-5"], "--seed", "an integer >= 0"),
+    ([*TRAIN, "--epochs", "-1"], "--epochs", "an integer >= 0"),
+    (["features", "--weights", "w", "--stimuli", "F.nc", "--model-id", "m", "--out", "f.nc",
+      "--projection-seed", "-5"], "--projection-seed", "an integer >= 0"),
+    (["seed-variance", "--models", "P.csv", "--out", "o.csv", "--level", "nan"], "--level", "a number between 0 and 1"),
+    (["seed-variance", "--models", "P.csv", "--out", "o.csv", "--level", "1.5"], "--level", "a number between 0 and 1"),
+    (["score-rdms", "--features", "F.nc", "--rdms", "S.nc", "--out", "o.nc", "--bootstraps", "-3"],
+     "--bootstraps", "an integer >= 0"),
+    (["leaderboard", "--scores", "S.nc", "--out-csv", "a.csv", "--out-json", "b.json", "--bootstraps", "-3"],
+     "--bootstraps", "an integer >= 0"),
+    (["similarity", "--features", "F.nc", "--out", "a.csv", "--summary", "b.csv", "--correspondence", "c.csv",
+      "--permutations", "-1"], "--permutations", "an integer >= 1"),
+    (["matching", "--features", "F.nc", "--out", "a.csv", "--permutations", "-1"], "--permutations",
+     "an integer >= 1"),
+    (["simulate", "--weights", "w", "--stimuli", "F.nc", "--out", "x.nc", "--n-v4", "-3"], "--n-v4",
+     "an integer >= 1"),
+    (["import", "image-folder", "F.nc", "x.nc", "--per-class", "-1"], "--per-class", "an integer >= 1"),
+    (["stimuli", "--out", "x.nc", "--images-per-variation", "0:0,3:0"], "--images-per-variation", "counts >= 0, not all 0"),
+])
+def test_a_bad_number_is_refused_when_parsing(argv, option, expected, tmp_path, monkeypatch, capsys):
+    from goaldriven.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    _inputs(tmp_path)
+    before = tree_hash(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.startswith(f"goaldriven {argv[0]}: error: argument {option}: expected {expected}"), err
+    assert err.count("\n") == 1, err  # one line, no page of usage
+    assert tree_hash(tmp_path) == before
+
+
+@pytest.mark.parametrize("argv", [
+    ["score-rdms", "--features", "F.nc", "--rdms", "S.nc", "--out", "o.nc", "--bootstraps", "0"],
+    ["leaderboard", "--scores", "S.nc", "--out-csv", "a.csv", "--out-json", "b.json", "--bootstraps", "0"],
+    ["positive-control", "--scores", "S.nc", "--out", "a.csv", "--bootstraps", "0"],
+])
+def test_zero_bootstraps_is_no_interval_as_the_config_allows(argv):
+    """config comparison.rdm_bootstraps and leaderboard_bootstraps may be 0 (no interval)."""
+    from goaldriven.cli import build_parser
+
+    assert build_parser().parse_args(argv).bootstraps == 0
+
+
+def test_scoring_spec_checks_python_callers_too():
+    from goaldriven.core.io import InputError
+    from goaldriven.core.options import ScoringSpec
+
+    for kwargs, message in (({"splits": 1}, "splits: need an integer from 2 to 1000"),
+                            ({"splits": 100_000}, "splits: need an integer from 2 to 1000"),
+                            ({"seed": -5}, "seed: need an integer >= 0")):
+        with pytest.raises(InputError, match=message):
+            ScoringSpec(**kwargs)
+    assert ScoringSpec(splits=2).splits == 2

@@ -377,6 +377,8 @@ def _check_request(cfg: TrainConfig, keep_epochs) -> None:
     if cfg.epochs < 0 or cfg.batch_size < 1:
         raise InputError(f"need epochs >= 0 and batch_size >= 1, got epochs {cfg.epochs}, "
                          f"batch_size {cfg.batch_size}")
+    if cfg.seed < 0:
+        raise InputError(f"seed: must be an integer >= 0, got {cfg.seed}")
     if cfg.task == "pose" and cfg.augment_pad:
         raise InputError("augment_pad: crops and flips move the object but not its pose targets; "
                          "task 'pose' trains without augmentation (augment_pad 0)")
