@@ -61,8 +61,10 @@ def _check_folders():
     for key in ("results", "logs"):
         folder = (root / config[key]).resolve()
         if root not in folder.parents:
-            raise WorkflowError(f"config: {key} is {config[key]!r}, which is not a folder inside the repository "
-                                f"({root}); give a relative path such as {key}/my_experiment")
+            raise WorkflowError(
+                f"config: {key} is {config[key]!r}, which is not a folder inside the repository "
+                f"({root}); give a relative path such as {key}/my_experiment"
+            )
 
 
 _check_finite(config)
