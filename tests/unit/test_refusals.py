@@ -359,3 +359,19 @@ def test_scoring_spec_checks_python_callers_too():
         with pytest.raises(InputError, match=message):
             ScoringSpec(**kwargs)
     assert ScoringSpec(splits=2).splits == 2
+
+
+def test_import_replaces_its_own_folder_but_image_folder_writes_a_file(tmp_path, capsys):
+    """import's OUT is a folder for every importer but image-folder: the safety check must not
+    refuse an earlier import's folder as "a folder where a file is written"."""
+    from goaldriven.cli import main
+    from builders import brainio_assembly
+
+    source = _benchmark(tmp_path / "src", brainio_assembly())
+    out = tmp_path / "imported"
+    assert main(["import", "assembly", str(source), str(out)]) == 0
+    first = tree_hash(out)
+    assert main(["import", "assembly", str(source), str(out)]) == 0  # its own earlier output: replaced
+    assert tree_hash(out) == first
+    refused(["import", "image-folder", str(source), str(out)], capsys, out, "is a folder")
+    assert tree_hash(out) == first

@@ -617,7 +617,7 @@ def import_assembly(source: str | os.PathLike, out: str | os.PathLike, size: int
 
     validate_assembly(assembly, path, stimuli=stimuli)
     _check_shared_metadata(assembly, path, stimuli, stim_path)
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, sources=[source], command="import assembly") as tmp:
         save_stimulus_set(stimuli, tmp / "stimuli.nc")
         save_assembly(assembly, tmp / "assembly.nc")
     return Path(out)
