@@ -56,3 +56,33 @@ def check_outputs(png, min_px=300):
     assert img.ndim == 3 and min(img.shape[:2]) >= min_px and img.std() > 0.01  # not blank
     assert png.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     assert not list(png.parent.glob(f".{png.name}.*"))  # no temporary files left behind
+
+
+TOY_STIM, TOY_REPS, TOY_SITES = 24, 4, 8
+
+
+def toy_recordings():
+    """(single trials of 8 sites, 4 V4 and 4 IT, on 24 images: a signal per image plus trial noise; the
+    signal), for scoring a toy model."""
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=(TOY_STIM, TOY_SITES))
+    values = np.repeat(signal, TOY_REPS, axis=0) + 0.8 * rng.normal(size=(TOY_STIM * TOY_REPS, TOY_SITES))
+    return xr.DataArray(
+        values, dims=("presentation", "neuroid"),
+        coords={"stimulus_id": ("presentation", np.repeat([f"im{i:02d}" for i in range(TOY_STIM)], TOY_REPS)),
+                "repetition": ("presentation", np.tile(np.arange(TOY_REPS), TOY_STIM)),
+                "object_name": ("presentation", np.repeat([f"obj{i % 4}" for i in range(TOY_STIM)], TOY_REPS)),
+                "neuroid_id": ("neuroid", [f"n{j}" for j in range(TOY_SITES)]),
+                "region": ("neuroid", ["V4"] * 4 + ["IT"] * 4)},
+        attrs={"identifier": "toy", "stimulus_set_identifier": "toy-stimuli"}), signal
+
+
+def toy_features(signal) -> xr.DataArray:
+    """A features file's array of two layers over toy_recordings' images: 'conv' reads the signal."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([signal @ rng.normal(size=(TOY_SITES, 10)) + rng.normal(size=(TOY_STIM, 10)),
+                        rng.normal(size=(TOY_STIM, 6))], axis=1)
+    return xr.DataArray(x, dims=("presentation", "neuroid"), name="features",
+                        coords={"stimulus_id": ("presentation", [f"im{i:02d}" for i in range(TOY_STIM)]),
+                                "layer": ("neuroid", ["conv"] * 10 + ["fc"] * 6)},
+                        attrs={"model": "toy/supervised_seed0", "layers": "conv,fc"})

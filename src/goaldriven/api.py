@@ -117,11 +117,12 @@ def score(model, layers, benchmark, *, input_size: int | None = None, preprocess
     and area (see :func:`score_table`). ``spec``: how features are reduced (a FeatureSpec);
     ``scoring``: how layers are scored (a ScoringSpec: splits, seed, method...). With ``out`` (a
     folder), also writes ``features.nc``, ``scores.nc`` and ``scores.csv`` there."""
+    import shutil
     import tempfile
 
     from .models.external import load_external
     from .models.features import extract_to_netcdf
-    from .core.io import write_csv, write_netcdf
+    from .core.io import atomic_path, write_csv, write_netcdf
     from .core.options import FeatureSpec, ScoringSpec
     from .compare.score import score_model, score_rdms
     from .data.stimulus_sets import load_stimulus_set
@@ -131,8 +132,10 @@ def score(model, layers, benchmark, *, input_size: int | None = None, preprocess
     bench = benchmark_files(benchmark, config)
     ext = load_external(model, layers, input_size=input_size, preprocessing=preprocessing, weights=weights,
                         name=name)
+    # Everything is made in a temporary folder and moved to ``out`` at the end: a failure (a
+    # layer giving NaN, a bad benchmark) leaves no output folder, empty or half-written.
     with tempfile.TemporaryDirectory(prefix="goaldriven-score-") as tmp:
-        folder = Path(out) if out is not None else Path(tmp)
+        folder = Path(tmp)
         features = folder / "features.nc"
         extract_to_netcdf(ext, load_stimulus_set(bench.stimuli), features, model_id=name or ext.name,
                           spec=spec or FeatureSpec(), layers=layers, batch_size=batch_size, device=device)
@@ -146,6 +149,10 @@ def score(model, layers, benchmark, *, input_size: int | None = None, preprocess
         table.insert(0, "benchmark", bench.name)
         table.insert(0, "model", name or ext.name)
         if out is not None:
+            ds.attrs["features"] = str(Path(out) / "features.nc")  # where it will be, not the temporary
             write_netcdf(ds, folder / "scores.nc")
             write_csv(table, folder / "scores.csv")
+            for name in ("features.nc", "scores.nc", "scores.csv"):
+                with atomic_path(Path(out) / name) as dest:
+                    shutil.move(folder / name, dest)
     return table

@@ -2,6 +2,7 @@
 # registry), then for names that must exist (benchmarks, layers) and for asking more than the
 # data hold. Every refusal names the config key. Then what the config asks for: benchmarks,
 # models, figures.
+import math
 import sys
 from pathlib import Path
 
@@ -39,7 +40,36 @@ def validate_config(config):
         raise WorkflowError(f"config: {'.'.join(map(str, e.path)) or '(top level)'}: {e.message}")
 
 
+def _check_finite(value, key=""):
+    """YAML's .nan and .inf pass the schema's number checks (and NaN every comparison with a
+    bound): every number of the config must be finite, refused here naming its key."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise WorkflowError(f"config: {key or '(top level)'} is {value}, not a finite number")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{key}[{i}]")
+
+
+def _check_folders():
+    """The experiment's results and logs lie inside the repository (not the repository itself):
+    DVC tracks them there, and a results folder elsewhere (../elsewhere, /scratch) would be
+    written to and replaced outside what the repository records."""
+    root = Path(workflow.basedir).resolve()
+    for key in ("results", "logs"):
+        folder = (root / config[key]).resolve()
+        if root not in folder.parents:
+            raise WorkflowError(
+                f"config: {key} is {config[key]!r}, which is not a folder inside the repository "
+                f"({root}); give a relative path such as {key}/my_experiment"
+            )
+
+
+_check_finite(config)
 validate_config(config)
+_check_folders()
 
 BENCHMARKS = config["neural"]  # name -> {importer, source}
 SYNTHETIC = config["training"]["dataset"] == "synthetic"

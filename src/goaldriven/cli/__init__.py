@@ -32,6 +32,14 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad option is refused in one line, like every other refusal ("goaldriven CMD: error:
+    ..."), not after a page of usage; --help shows that."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _add(parser, opt: Opt) -> None:
     help = opt.help + (" (required)" if opt.required or opt.positional else "")
     kwargs = {"help": help}
@@ -49,7 +57,7 @@ def _add(parser, opt: Opt) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="goaldriven", description=__doc__.splitlines()[0],
+    p = _Parser(prog="goaldriven", description=__doc__.splitlines()[0],
                                 formatter_class=_Formatter)
     for opt in GLOBAL_OPTIONS:
         _add(p, opt)

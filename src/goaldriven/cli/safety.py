@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from ..core.io import InputError, check_output_path
-from ..core.registry import READ, WRITE, WRITE_DIR, factory_file
+from ..core.registry import IMPORTERS, READ, WRITE, WRITE_DIR, factory_file
 
 
 def _paths(opt, value) -> list[str]:
@@ -34,6 +34,14 @@ def _paths(opt, value) -> list[str]:
     return found
 
 
+def _writes_folder(command, opt, args) -> bool:
+    """Whether an output option names a folder: WRITE_DIR, and import's OUT for every importer
+    but image-folder (one .nc file; the registry's Importer.files is empty for it)."""
+    if opt.role == WRITE_DIR:
+        return True
+    return command.name == "import" and opt.dest == "out" and bool(IMPORTERS[args.dataset].files)
+
+
 def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
@@ -43,6 +51,7 @@ def check_paths(command, args) -> None:
     outputs that are one file, a file output that is a folder, and an output whose folder
     cannot be written; a folder output may not be the repository, its data/ or results/."""
     reads = [(o, p) for o in command.options if o.role == READ for p in _paths(o, getattr(args, o.dest, None))]
+    folders = {o.dest for o in command.options if o.role in (WRITE, WRITE_DIR) and _writes_folder(command, o, args)}
     writes = [(o, p) for o in command.options if o.role in (WRITE, WRITE_DIR)
               for p in _paths(o, getattr(args, o.dest, None))]
     if command.name == "figure":  # the PDF beside the PNG
@@ -54,13 +63,14 @@ def check_paths(command, args) -> None:
         if target in seen:
             raise InputError(f"{name} {out}: also given as {seen[target]}; two outputs would be one file")
         seen[target] = f"{name} {out}"
-        for _, src in reads:
+        for src_opt, src in reads:
             source = Path(src).resolve()
             if target == source or _inside(source, target) or _inside(target, source):
                 how = "is" if target == source else "contains" if _inside(source, target) else "lies inside"
-                raise InputError(f"{name} {out}: the output {how} the input {src}; goaldriven {command.name} "
+                what = "source" if src_opt.dest == "source" else "input"  # import's SOURCE: as its importers say
+                raise InputError(f"{name} {out}: the output {how} the {what} {src}; goaldriven {command.name} "
                                  "would overwrite it (choose another output path)")
-        if opt.role == WRITE_DIR:
+        if opt.dest in folders:
             check_output_path(out, command=command.name)
             if target.exists() and not target.is_dir():
                 raise InputError(f"{name} {out}: exists and is not a folder")

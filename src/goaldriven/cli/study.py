@@ -10,15 +10,10 @@ from ..core.options import FeatureSpec, ScoringSpec, from_args
 
 
 def seed_variance(a):
-    import pandas as pd
-
-    from ..core.io import write_csv
+    from ..core.io import read_csv, write_csv
     from ..study.seed_variance import seed_variance as run
 
-    try:
-        models = pd.read_csv(a.models)
-    except (FileNotFoundError, pd.errors.EmptyDataError) as e:
-        raise InputError(f"{a.models}: {e}") from None
+    models = read_csv(a.models)
     write_csv(run(models, metrics=a.metrics, level=a.level, effects=a.effects, name=str(a.models)), a.out)
 
 

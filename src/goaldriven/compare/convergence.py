@@ -32,13 +32,13 @@ def seeds_by_model(feature_paths) -> dict[tuple, dict]:
     """{(arch, task): {seed: activations}} from features files whose ``model`` attribute reads
     ``arch/task_seedN``, each seed's rows in the first file's stimulus order (paired by
     ``stimulus_id``)."""
-    from ..core.io import open_netcdf
     from ..data.stimulus_ids import align_by_stimulus_id
+    from ..models.features import open_features
 
     groups: dict[tuple, dict] = {}
     first = None
     for path in feature_paths:
-        da = open_netcdf(path)
+        da = open_features(path)
         da.encoding["source"] = str(path)
         if first is None:
             first = da
@@ -216,9 +216,9 @@ def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10
 
 
 def _as_features(features):
-    from ..core.io import open_netcdf
+    from ..models.features import open_features
 
-    return features if hasattr(features, "attrs") else open_netcdf(features)
+    return features if hasattr(features, "attrs") else open_features(features)
 
 
 def unit_examples(features_a, features_b, layer: str, n_units: int = 3, k: int = 5, unit: str = UNIT_DEFAULT,

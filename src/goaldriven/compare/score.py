@@ -21,7 +21,8 @@ from ..core.options import ScoringSpec
 from ..models.features import layer_matrix, layer_order, open_features
 from .mapping import explained_variance
 from .methods import POOL_BELOW, neural_predictivity, scoring_method
-from ..data.assemblies import SESSION_COORDS, average_repetitions, load_assembly, plain_coords, rdm_parts, trials_array
+from ..data.assemblies import (SESSION_COORDS, average_repetitions, canonical_presentations, load_assembly, rdm_parts,
+                               trials_array)
 from .rsa import bootstrap_rdm_comparison, compare_rdms, rdm, rdm_noise_ceiling, repetition_split_rdms
 from ..data.stimulus_ids import canonical_order, image_halves, rows_by_stimulus_id, rows_of
 
@@ -92,10 +93,12 @@ def score_model(features_path, recordings_path, trials_path=None, spec: ScoringS
     method = scoring_method(spec)
     splits, seed, split_seed = spec.splits, spec.seed, method.split_seed()
     feats = open_features(features_path)
-    recordings = plain_coords(load_assembly(recordings_path))
+    # Rows in the canonical order first: the seeded splits (ceilings, RSA ceilings) and every
+    # sum over stimuli then see the same array whatever the file's row order.
+    recordings = canonical_presentations(load_assembly(recordings_path))
     responses = average_repetitions(recordings)
     if trials_path is not None:
-        trials = plain_coords(load_assembly(trials_path))
+        trials = canonical_presentations(load_assembly(trials_path))
     elif "repetition" in recordings.coords:
         trials = recordings
     else:

@@ -30,23 +30,38 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     On any exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
+    # The folders made for it (deepest first) go again on failure: no empty output folder is left.
+    created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent
     )
     os.close(fd)
     tmp = Path(tmp)
+    done = False
     try:
         yield tmp
         if tmp.is_file():  # mkstemp makes 0600 files: give results the usual permissions
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+        done = True
     except Exception as e:
         _raise_if_disk_full(e, path)
         raise
     finally:
         if tmp.exists():
             tmp.unlink()
+        if not done:
+            _remove_empty(created)
+
+
+def _remove_empty(folders) -> None:
+    """Remove ``folders`` (deepest first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 # A folder a command writes holds this file, naming the command: the mark by which a later run
@@ -198,6 +213,42 @@ def write_csv(df, path: str | os.PathLike) -> None:
         df.to_csv(tmp, index=False)
 
 
+def read_csv(path: str | os.PathLike, **kwargs):
+    """A CSV table (pandas), refusing with an error naming the file a missing, empty or truncated
+    one: a last line without its newline, or a row with another number of fields than the header.
+    pandas reads a row cut short silently, its missing fields as NaN; every table goaldriven
+    writes ends with a newline."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not a readable CSV table ({e})") from None
+    if not text.strip():
+        raise InputError(f"{path}: empty file")
+    if not text.endswith("\n"):
+        raise InputError(f"{path}: truncated: its last line has no newline (cut off while it was written?)")
+    rows = csv.reader(io.StringIO(text))
+    try:
+        width = len(next(rows))
+        for row in rows:
+            if row and len(row) != width:
+                raise InputError(f"{path}: line {rows.line_num} has {len(row)} fields, the header {width} "
+                                 "(a truncated or damaged table)")
+    except csv.Error as e:
+        raise InputError(f"{path}: not a readable CSV table ({e})") from None
+    try:
+        return pd.read_csv(io.StringIO(text), **kwargs)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise InputError(f"{path}: not a readable CSV table ({e})") from None
+
+
 def read_json(path: str | os.PathLike):
     path = Path(path)
     try:
@@ -219,18 +270,59 @@ def write_netcdf(obj, path: str | os.PathLike) -> None:
         obj.to_netcdf(tmp, engine="netcdf4")
 
 
+# The most data one netCDF file may declare (all its variables, uncompressed): checked from the
+# header before anything is read, so a file declaring a dimension of 10^9 is refused in one line
+# instead of exhausting memory. Well above any file of the study (the largest, the real
+# experiment's features and single-trial files, hold about 1 GiB); GOALDRIVEN_MAX_NETCDF_BYTES
+# raises it for larger data.
+MAX_NETCDF_BYTES = int(os.environ.get("GOALDRIVEN_MAX_NETCDF_BYTES", 4 << 30))
+
+
+def check_netcdf_size(path: str | os.PathLike, kind: str = "file") -> None:
+    """Refuse, naming the file, a netCDF that cannot be opened or declares more than
+    :data:`MAX_NETCDF_BYTES` of data (read from its header alone)."""
+    import netCDF4
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with netCDF4.Dataset(path) as ds:
+            sizes = {}
+            groups = [ds]
+            while groups:
+                group = groups.pop()
+                groups.extend(group.groups.values())
+                for name, var in group.variables.items():
+                    itemsize = getattr(var.dtype, "itemsize", 8)  # variable-length strings: a pointer each
+                    sizes[name] = (int(np.prod(var.shape, dtype=object)) * itemsize, dict(zip(var.dimensions, var.shape)))
+    except (OSError, RuntimeError, ValueError) as e:
+        raise InputError(f"{path}: not a readable netCDF {kind} ({e})") from None
+    total = sum(n for n, _ in sizes.values())
+    if total > MAX_NETCDF_BYTES:
+        name, (_, dims) = max(sizes.items(), key=lambda item: item[1][0])
+        shape = ", ".join(f"{d}={n}" for d, n in dims.items())
+        raise InputError(f"{path}: declares {total / 2**30:.1f} GiB of data (variable {name!r}: {shape}), over the "
+                         f"limit of {MAX_NETCDF_BYTES / 2**30:.1f} GiB (GOALDRIVEN_MAX_NETCDF_BYTES); refused before "
+                         "reading it")
+
+
 def open_netcdf(path: str | os.PathLike, kind: str = "dataarray"):
-    """Open a netCDF file fully into memory, with an error that names the file."""
+    """Open a netCDF file fully into memory, with an error that names the file: a missing,
+    damaged (garbage, truncated, a corrupt chunk) or oversized one (:func:`check_netcdf_size`)."""
     import xarray as xr
 
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    check_netcdf_size(path, kind)
     try:
         if kind == "dataarray":
             with xr.open_dataarray(path, engine="netcdf4") as da:
                 return da.load()
         with xr.open_dataset(path, engine="netcdf4") as ds:
             return ds.load()
-    except (OSError, ValueError) as e:
+    # netCDF/HDF5 report a damaged chunk as RuntimeError("NetCDF: HDF error")
+    except (OSError, ValueError, RuntimeError) as e:
         raise InputError(f"{path}: not a readable netCDF {kind} ({e})") from None
+    except MemoryError:
+        raise InputError(f"{path}: too large to load into this machine's memory") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import MISSING, dataclass, field, fields
+from numbers import Integral
 
 from .io import InputError
 
@@ -52,6 +53,23 @@ def nonnegative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+# Most cross-validation splits a scoring command takes: each split refits every site of every
+# layer, so more than this is a typo (--splits 100000), not a protocol; Brain-Score uses 10.
+MAX_SPLITS = 1000
+
+
+def split_count(text: str) -> int:
+    """Cross-validation splits: an integer from 2 (one split trains on nothing held out) to
+    :data:`MAX_SPLITS`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer from 2 to {MAX_SPLITS}, got {text!r}") from None
+    if not 2 <= value <= MAX_SPLITS:
+        raise argparse.ArgumentTypeError(f"expected an integer from 2 to {MAX_SPLITS}, got {text!r}")
     return value
 
 
@@ -127,16 +145,18 @@ class FeatureSpec:
     """
 
     pooling: str = option("none", "spatial pooling of conv layers, to a --pool-grid square grid", POOLINGS)
-    pool_grid: int = option(1, "side of the pooling grid (1: global pooling)")
+    pool_grid: int = option(1, "side of the pooling grid (1: global pooling)", type=positive_int)
     reduction: str = option("sparse", "how layers wider than --max-features are reduced to that width", REDUCTIONS)
     max_features: int | None = option(4096, "width above which a layer is reduced")
-    projection_seed: int = option(0, "seed of the random projection (pca needs none)")
+    projection_seed: int = option(0, "seed of the random projection (pca needs none)", type=nonnegative_int)
 
     def __post_init__(self):
         if self.pooling not in POOLINGS:
             raise InputError(f"unknown pooling {self.pooling!r}; choose from {POOLINGS}")
         if self.pool_grid < 1:
             raise InputError(f"pool_grid must be at least 1, not {self.pool_grid}")
+        if self.projection_seed < 0:
+            raise InputError(f"projection_seed must be an integer >= 0, not {self.projection_seed}")
         if self.reduction not in REDUCTIONS:
             raise InputError(f"unknown reduction {self.reduction!r}; choose from {REDUCTIONS}")
         if self.reduction != "none" and (self.max_features is None or self.max_features < 1):
@@ -159,8 +179,9 @@ class ScoringSpec:
     commands read)."""
 
     splits: int = option(10, "cross-validation folds of the ridge mapping (--method pls: Brain-Score's "
-                             "shuffle splits)", type=positive_int)
-    seed: int = option(0, "seed of the ridge folds and ceilings (--method pls: Brain-Score's random_state=1)")
+                             f"shuffle splits), 2 to {MAX_SPLITS}", type=split_count)
+    seed: int = option(0, "seed of the ridge folds and ceilings (--method pls: Brain-Score's random_state=1)",
+                       type=nonnegative_int)
     criterion: str = option("loo", "how ridge picks each site's penalty: exact leave-one-out or generalised "
                                    "cross-validation", tuple(CRITERIA))
     method: str = option("ridge", "ridge: goaldriven's mapping and aggregates; pls: Brain-Score's protocol "
@@ -173,6 +194,13 @@ class ScoringSpec:
                               type=positive_int)
 
     def __post_init__(self):
+        # Python callers get the command line's checks (split_count, nonnegative_int, positive_int).
+        if not (isinstance(self.splits, Integral) and 2 <= self.splits <= MAX_SPLITS):
+            raise InputError(f"splits: need an integer from 2 to {MAX_SPLITS}, got {self.splits!r}")
+        if not (isinstance(self.seed, Integral) and self.seed >= 0):
+            raise InputError(f"seed: need an integer >= 0, got {self.seed!r}")
+        if not (isinstance(self.alpha_steps, Integral) and self.alpha_steps >= 1):
+            raise InputError(f"alpha_steps: need an integer >= 1, got {self.alpha_steps!r}")
         if not (0 < self.alpha_low <= self.alpha_high < float("inf")):  # NaN fails too
             raise InputError(f"ridge penalties: need 0 < alpha_low <= alpha_high, got {self.alpha_low}, "
                              f"{self.alpha_high}")
@@ -189,8 +217,8 @@ class TrainConfig:
     with the networks)."""
 
     arch: str = option(help="architecture")
-    seed: int = option(help="seed of initialisation and data order")
-    epochs: int = option(help="training epochs (0 for untrained)")
+    seed: int = option(help="seed of initialisation and data order", type=nonnegative_int)
+    epochs: int = option(help="training epochs (0 for untrained)", type=nonnegative_int)
     task: str = option("supervised", "objective")
     width: float = option(1.0, "channel-width multiplier of the architecture")
     batch_size: int = option(64, "images per SGD step", type=positive_int)
@@ -198,7 +226,8 @@ class TrainConfig:
     weight_decay: float = option(5e-4, "L2 penalty of SGD")
     # Standard small-image augmentation: a random crop of the image padded by this many pixels
     # (reflected) and a random horizontal flip, drawn per image. 0 = the images as they are.
-    augment_pad: int = option(0, "random crops of the image padded by this many pixels, and flips (0: none)")
+    augment_pad: int = option(0, "random crops of the image padded by this many pixels, and flips (0: none)",
+                              type=nonnegative_int)
     label_smoothing: float = option(0.0, "label smoothing of the cross-entropy (0: none)")
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 import xarray as xr
 
 from ..core.io import InputError, open_netcdf, write_netcdf
+from .stimulus_ids import canonical_order
 
 DIMS = ("presentation", "neuroid", "time_bin")  # canonical order; time_bin is optional
 REQUIRED = {"presentation": ("stimulus_id",), "neuroid": ("neuroid_id", "region")}
@@ -99,6 +100,10 @@ def _check_layout(da, path) -> None:
     extra = set(da.dims) - set(DIMS)
     if extra:
         raise InputError(f"{path}: unexpected dimensions {sorted(extra)} (allowed: {list(DIMS)})")
+    empty = [d for d in da.dims if da.sizes[d] == 0]
+    if empty:  # nothing to score: it would give empty tables, not an error, much later
+        raise InputError(f"{path}: the assembly is empty: 0 {empty[0]} entries "
+                         f"({' x '.join(f'{d} {n}' for d, n in da.sizes.items())})")
     present = [name for dim, name in SESSION_COORDS.items() if name in da.coords]
     if len(present) == 1:
         raise InputError(f"{path}: a merged-session assembly needs both {SESSION_COORDS['presentation']!r} "
@@ -219,15 +224,30 @@ def average_repetitions(assembly: xr.DataArray) -> xr.DataArray:
     return mean.rename(assembly.name or "responses")
 
 
+def canonical_presentations(assembly: xr.DataArray) -> xr.DataArray:
+    """The assembly with its presentations sorted by ``stimulus_id`` (as text), then repetition
+    and session: every seeded split drawn on it is then a function of the ids, not of the
+    file's row order (and every score the same, bit for bit, for any row order)."""
+    assembly = plain_coords(assembly)
+    keys = {"stimulus_id": assembly["stimulus_id"].values.astype(str)}
+    for name in ("repetition", SESSION_COORDS["presentation"]):
+        if name in assembly.coords:
+            keys[name] = assembly[name].values
+    order = pd.DataFrame(keys).sort_values(list(keys), kind="stable").index.to_numpy()
+    return assembly.isel(presentation=order)
+
+
 def trials_array(assembly: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    """(n_reps, n_stimuli, n_neuroids) single-trial array, NaN-padded, and the stimulus ids."""
+    """(n_reps, n_stimuli, n_neuroids) single-trial array, NaN-padded, and the stimulus ids,
+    in the canonical order (sorted as text; goaldriven.data.stimulus_ids.canonical_order), so
+    that the seeded splits of the ceilings are drawn on the same array whatever the row order."""
     assembly = plain_coords(assembly)
     if "repetition" not in assembly.coords:
         raise InputError("assembly has no 'repetition' coordinate: single trials are needed for ceilings")
     da = assembly.mean("time_bin") if "time_bin" in assembly.dims else assembly
     ids = da["stimulus_id"].values
-    uniq, first, inv = np.unique(ids, return_index=True, return_inverse=True)
-    order = np.argsort(first)
+    uniq, inv = np.unique(ids, return_inverse=True)
+    order = canonical_order(uniq)
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     stim = rank[inv]

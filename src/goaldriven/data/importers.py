@@ -34,7 +34,7 @@ import xarray as xr
 
 from ..core.io import InputError, atomic_folder, write_netcdf
 from .assemblies import RDM_DIMS, save_assembly
-from .stimulus_sets import import_image_folder, refuse_bombs, save_stimulus_set
+from .stimulus_sets import check_image_file_size, import_image_folder, refuse_bombs, save_stimulus_set
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,9 @@ def _read_session_images(session: CowleySession) -> np.ndarray:
             members = _session_members(session, archive)
             images = np.empty((len(members), COWLEY_IMAGE_SIZE, COWLEY_IMAGE_SIZE, 3), np.uint8)
             for k, name in enumerate(members):
-                with refuse_bombs(f"session {session.name}: {session.images}: {name}"), \
+                where = f"session {session.name}: {session.images}: {name}"
+                check_image_file_size(archive.getinfo(name).file_size, where)  # before reading it
+                with refuse_bombs(where), \
                         Image.open(io.BytesIO(archive.read(name))) as image:
                     image = image.convert("RGB")
                     if image.size != (COWLEY_IMAGE_SIZE, COWLEY_IMAGE_SIZE):
@@ -614,10 +616,28 @@ def import_assembly(source: str | os.PathLike, out: str | os.PathLike, size: int
     from .assemblies import validate_assembly
 
     validate_assembly(assembly, path, stimuli=stimuli)
-    with atomic_folder(out) as tmp:
+    _check_shared_metadata(assembly, path, stimuli, stim_path)
+    with atomic_folder(out, sources=[source], command="import assembly") as tmp:
         save_stimulus_set(stimuli, tmp / "stimuli.nc")
         save_assembly(assembly, tmp / "assembly.nc")
     return Path(out)
+
+
+def _check_shared_metadata(assembly: xr.DataArray, path: Path, stimuli: xr.DataArray, stim_path: Path) -> None:
+    """Metadata of a stimulus (``object_name``, ...) that both files carry must agree, as scoring
+    requires of features and recordings: refused here, naming both files and the field, rather
+    than by every score of the benchmark."""
+    from .stimulus_ids import check_metadata
+
+    def coords(da, rows=None):
+        rows = slice(None) if rows is None else rows
+        return xr.DataArray(np.zeros(da.sizes["presentation"])[rows], dims=("presentation",),
+                            coords={k: ("presentation", v.values[rows]) for k, v in da.coords.items()
+                                    if v.dims == ("presentation",)})
+
+    position = {s: i for i, s in enumerate(stimuli["stimulus_id"].values.tolist())}
+    rows = [position[s] for s in assembly["stimulus_id"].values.tolist()]  # all present (validated)
+    check_metadata(coords(stimuli, rows), coords(assembly), str(stim_path), str(path))
 
 
 # CLI name -> importer(source, out, **options); image-folder writes one .nc file, the others a folder.

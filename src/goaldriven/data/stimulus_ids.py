@@ -70,7 +70,7 @@ def check_metadata(a: xr.DataArray, b: xr.DataArray, a_source: str, b_source: st
     ids = _ids(a, a_source)
     for name in _shared_metadata(a, b, dim):
         va, vb = np.asarray(a[name].values), np.asarray(b[name].values)
-        if va.dtype.kind in "fc" and vb.dtype.kind in "fc":
+        if va.dtype.kind in "iufc" and vb.dtype.kind in "iufc":  # 1 and 1.0 agree
             same = np.isclose(va, vb, equal_nan=True)
         else:
             same = va.astype(str) == vb.astype(str)

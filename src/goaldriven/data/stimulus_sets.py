@@ -21,6 +21,22 @@ import xarray as xr
 from ..core.io import InputError, atomic_folder, atomic_path, check_output_path, open_netcdf, write_csv
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff")
+# The largest image file read whole (a file, or an archive member by the size its header
+# declares): far above any stimulus image (the study's are under 1 MB each), so that a damaged or
+# hostile archive is refused before its member is read rather than filling memory.
+MAX_IMAGE_FILE_BYTES = 64 << 20
+
+
+def check_image_file_size(size: int, name) -> None:
+    """Refuse, naming it, an image file larger than :data:`MAX_IMAGE_FILE_BYTES` (before reading it)."""
+    if size > MAX_IMAGE_FILE_BYTES:
+        raise InputError(f"{name}: {size} bytes, over the limit of {MAX_IMAGE_FILE_BYTES >> 20} MiB for one image "
+                         "file (goaldriven.data.stimulus_sets.MAX_IMAGE_FILE_BYTES); refused before reading it")
+
+
+def _read_image_file(path: Path) -> bytes:
+    check_image_file_size(path.stat().st_size, path)
+    return path.read_bytes()
 DIMS = ("presentation", "y", "x", "channel")
 
 
@@ -113,7 +129,7 @@ def _read_stimulus_csv(path: Path, size: int | None) -> xr.DataArray:
     absent = [f for f in files if not f.is_file()]
     if absent:
         raise InputError(f"{path}: {len(absent)} image file(s) not found (e.g. {absent[0]})")
-    pixels = _decode_all(((f, f.read_bytes()) for f in files), len(files), size)
+    pixels = _decode_all(((f, _read_image_file(f)) for f in files), len(files), size)
     da = _pixels(pixels, {c: ("presentation", _column_values(table[c])) for c in table.columns})
     da.attrs["identifier"] = path.stem
     if "label" in table and "category_name" in table:
@@ -239,7 +255,8 @@ class _ImageTree:
 
     def read(self, name: str) -> bytes:
         if self.tar is None:
-            return (self.source / name).read_bytes()
+            return _read_image_file(self.source / name)
+        check_image_file_size(self.members[name].size, self.name(name))
         try:
             return self.tar.extractfile(self.members[name]).read()
         except (OSError, tarfile.TarError, EOFError) as e:

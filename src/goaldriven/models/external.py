@@ -180,6 +180,10 @@ class ExternalModel:
         missing = [n for n in layers if n not in got]
         if missing:
             raise InputError(f"{self}: layers: module {missing[0]!r} is not called in the model's forward pass")
+        for n in layers:  # features are one row per image: a scalar or a batch-less output is not
+            if got[n].dim() == 0 or got[n].shape[0] != len(x):
+                raise InputError(f"{self}: layers: module {n!r} returns a tensor of shape {tuple(got[n].shape)}, "
+                                 f"not one row per image (the batch has {len(x)} images)")
         return {n: got[n] for n in layers}
 
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 import xarray as xr
 
-from ..core.io import InputError, atomic_path, open_netcdf, write_netcdf
+from ..core.io import InputError, atomic_path, check_netcdf_size, open_netcdf, write_netcdf
 from ..core.options import FeatureSpec
 from ..data.stimulus_ids import check_unique
 
@@ -160,6 +160,7 @@ class _Extraction:
             weights.check_layers(layers)
         else:
             (self.model, meta), self.normalise = load_weights(weights), normalise
+        self.source = str(weights)  # how errors name the network (its weights file, or the factory)
         self.device = resolve_device(device)
         self.model.to(self.device)
         self.layers = list(layers or self.model.layer_names)
@@ -219,6 +220,10 @@ class _Extraction:
                 x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
                                   align_corners=False, antialias=True)
             acts = self.model.features(x, self.layers)
+            for name in self.layers:  # NaN would pass through every reduction into the scores
+                if not torch.isfinite(acts[name]).all():
+                    raise InputError(f"{self.source}: layer {name!r} gives NaN or infinite values (stimuli "
+                                     f"{start}..{start + len(x) - 1}); its features cannot be scored")
             yield start, {name: _pool(acts[name], self.spec).float().cpu().numpy() for name in self.layers}
 
     def fit(self) -> None:
@@ -346,13 +351,18 @@ def open_features(path, lazy: bool = False) -> xr.DataArray:
     elif not Path(path).exists():
         raise InputError(f"{path}: file not found")
     else:
+        check_netcdf_size(path, "dataarray")
         try:
             da = xr.open_dataarray(path, engine="netcdf4")
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RuntimeError) as e:
             raise InputError(f"{path}: not a readable netCDF dataarray ({e})") from None
     if "layer" not in da.coords or "layers" not in da.attrs:
         da.close()
         raise InputError(f"{path}: not a features file (needs a 'layer' coordinate and a 'layers' attribute)")
+    if da.dims != ("presentation", "neuroid") or da["layer"].dims != ("neuroid",):  # e.g. transposed
+        da.close()
+        raise InputError(f"{path}: a features file is (presentation, neuroid) with 'layer' along neuroid; this one "
+                         f"has dims {da.dims} and 'layer' along {da['layer'].dims}")
     if "stimulus_id" in da.coords:  # one row per stimulus: a duplicate would make pairing ambiguous
         try:
             check_unique(da["stimulus_id"].values, str(path))

@@ -17,7 +17,9 @@ Determinism: on CPU with portable numerics (goaldriven.core.numerics, the defaul
 command gives byte-identical weights on any x86-64 machine with AVX2; with fast numerics, on the
 same machine and thread count. A run resumes exactly from its per-epoch checkpoints, which carry
 a fingerprint of everything that defines the run, so that a checkpoint of a different run
-(other epochs, data, seed, device, numerics...) is never picked up. On CUDA with fast numerics
+(other epochs, data, seed, device, numerics...) is never picked up, and have the sha256 of their
+bytes beside them, so that a damaged one is skipped rather than loaded as another model. A run
+writes only into a new or empty folder or its own earlier output (marked by OUTPUT_MARKER). On CUDA with fast numerics
 the loop is built for throughput: bf16 autocast, channels_last, cuDNN autotuning; with portable
 numerics it runs float32 with deterministic algorithms (identical reruns on one GPU model). The
 uint8 data set is moved to the GPU once when it fits, and no host synchronisation happens inside
@@ -29,10 +31,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import io
 import json
 import logging
 import math
 import os
+import re
 import tempfile
 import time
 from dataclasses import asdict
@@ -43,7 +47,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..core.io import InputError, atomic_path, write_json
+from ..core.io import OUTPUT_MARKER, InputError, atomic_path, write_json
 from ..core.registry import ARCHITECTURES, DEVICE as DEVICES, TASKS
 from .zoo import MIN_INPUT_SIZE, Decoder, build_model, top_spatial_layer
 from ..core.numerics import effective
@@ -293,19 +297,53 @@ def pose_r2(model: nn.Module, images: _Images, batch_size: int = 256) -> float:
     return (1 - residual / total).mean().item()
 
 
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
+    """The checkpoint and, beside it, the sha256 of its bytes (``sha256sum -c`` reads it): torch
+    loads a checkpoint with a flipped byte in a tensor without complaint, as another model. The
+    checksum is written first, so a checkpoint on disk always has one (a kill between the two
+    leaves a checksum that matches no checkpoint: that epoch is trained again)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = buffer.getvalue()
+    with atomic_path(_checksum_path(path), suffix=".sha256") as tmp:
+        tmp.write_text(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
     with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
+        tmp.write_bytes(data)
+
+
+def _recorded_checksum(path: Path) -> str | None:
+    try:
+        return _checksum_path(path).read_text().split()[0]
+    except (OSError, IndexError, UnicodeDecodeError):
+        return None
 
 
 def _read_checkpoint(path: Path, fingerprint: str) -> dict | None:
-    """A checkpoint of this very run, or None; unreadable or foreign ones are reported."""
+    """A checkpoint of this very run, or None; damaged, unverifiable or foreign ones are reported."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        data = path.read_bytes()
+    except OSError as e:
+        log.warning("checkpoint %s cannot be read (%s); ignoring it", path, e.strerror or e)
+        return None
+    recorded = _recorded_checksum(path)
+    if recorded is None:
+        log.warning("checkpoint %s has no checksum (%s missing or unreadable); ignoring it", path,
+                    _checksum_path(path).name)
+        return None
+    if hashlib.sha256(data).hexdigest() != recorded:
+        log.warning("checkpoint %s is corrupt or truncated (its sha256 differs from the one in %s); ignoring it",
+                    path, _checksum_path(path).name)
+        return None
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, bad pickle...: never load silently
         log.warning("checkpoint %s is corrupt or truncated (%s); ignoring it", path, e)
         return None
-    if state.get("fingerprint") != fingerprint:
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
         log.warning("checkpoint %s belongs to another run configuration; ignoring it", path)
         return None
     return state
@@ -338,6 +376,8 @@ def _check_request(cfg: TrainConfig, keep_epochs) -> None:
     if cfg.epochs < 0 or cfg.batch_size < 1:
         raise InputError(f"need epochs >= 0 and batch_size >= 1, got epochs {cfg.epochs}, "
                          f"batch_size {cfg.batch_size}")
+    if cfg.seed < 0:
+        raise InputError(f"seed: must be an integer >= 0, got {cfg.seed}")
     if cfg.task == "pose" and cfg.augment_pad:
         raise InputError("augment_pad: crops and flips move the object but not its pose targets; "
                          "task 'pose' trains without augmentation (augment_pad 0)")
@@ -365,6 +405,7 @@ def train(cfg: TrainConfig, dataset, out_dir, test_dataset=None, progress: bool 
     _check_request(cfg, keep_epochs)
     dev = resolve_device(device)
     out_dir = Path(out_dir)
+    _check_own_folder(out_dir)  # before any data is read: a folder of the user's files is refused
     x, y, categories = load_labelled_images(dataset)
     x_test, y_test = load_labelled_images(test_dataset)[:2] if test_dataset else (None, None)
     n_out, pose_scale = len(categories), None
@@ -378,8 +419,10 @@ def train(cfg: TrainConfig, dataset, out_dir, test_dataset=None, progress: bool 
     test_images = _Images(x_test, y_test, dev) if test_dataset else None
     _check_writable(out_dir, keep_epochs)  # before any training, not after an epoch of it
     with _folder_lock(out_dir):
+        if not (out_dir / OUTPUT_MARKER).is_file():  # from now on the folder is train's own
+            (out_dir / OUTPUT_MARKER).write_text(TRAIN_MARK + "\n")
         fingerprint = _fingerprint(cfg, _data_digest(x, y, categories), dev)
-        _claim_folder(out_dir, fingerprint, keep_epochs)
+        _claim_folder(out_dir, fingerprint)
         with _numerics(dev):
             torch.manual_seed(cfg.seed)
             model = build_model(cfg.arch, n_out, cfg.width)
@@ -394,8 +437,10 @@ def train(cfg: TrainConfig, dataset, out_dir, test_dataset=None, progress: bool 
             if pose_scale:
                 metrics["pose_targets"] = pose_scale
             _write_kept_epochs(keep_epochs, learner, out_dir, fingerprint, cfg, categories, x.shape[-1])
+        # Each replaces another run's file in one rename: the old results stay until the new exist.
         save_weights(model, out_dir / "weights.safetensors", cfg, categories, input_size=x.shape[-1], run=fingerprint)
         write_json({**metrics, "run": fingerprint}, out_dir / "metrics.json")
+        _remove_stale_epochs(out_dir, fingerprint, keep_epochs)
         return metrics
 
 
@@ -447,20 +492,79 @@ def _run_of(path: Path) -> str | None:
         return None
 
 
-def _claim_folder(out_dir: Path, fingerprint: str, keep_epochs) -> None:
-    """A training run owns its folder: remove what another run (another fingerprint: other
-    config, data, seed or device) left there, so that no reader takes it for this run's.
-    Own checkpoints stay (resume); kept epochs not asked for this time go too."""
-    stale = [p for p in sorted((out_dir / "checkpoints").glob("epoch_*.pt"))
-             if _read_checkpoint(p, fingerprint) is None]
-    stale += [p for p in sorted((out_dir / "epochs").glob("epoch_*.safetensors"))
-              if _run_of(p) != fingerprint or _epoch_number(p) not in keep_epochs]
-    final = out_dir / "weights.safetensors"
-    if final.exists() and _run_of(final) != fingerprint:
-        stale += [final] + [out_dir / "metrics.json"] * (out_dir / "metrics.json").exists()
-    for path in stale:
-        log.warning("%s: left by another run (or not kept by this one); removing it", path)
-        path.unlink()
+def _claim_folder(out_dir: Path, fingerprint: str) -> None:
+    """Remove the resume checkpoints that are not this run's (another fingerprint: other config,
+    data, seed or device; or damaged), so that none is taken for this run's. Results (weights,
+    metrics, kept epochs) of another run stay until this run's replace them."""
+    for path in sorted((out_dir / "checkpoints").glob("epoch_*.pt")):
+        if _read_checkpoint(path, fingerprint) is None:
+            log.warning("%s: not a checkpoint of this run; removing it", path)
+            path.unlink()
+            _checksum_path(path).unlink(missing_ok=True)
+
+
+def _remove_stale_epochs(out_dir: Path, fingerprint: str, keep_epochs) -> None:
+    """After this run's results are written: kept epochs of another run, or not kept by this one, go."""
+    for path in sorted((out_dir / "epochs").glob("epoch_*.safetensors")):
+        if _run_of(path) != fingerprint or _epoch_number(path) not in keep_epochs:
+            log.warning("%s: left by another run (or not kept by this one); removing it", path)
+            path.unlink()
+
+
+# What train writes into its folder's OUTPUT_MARKER; the files it recognises as its own in a
+# folder without one (written before the marker existed): each carries a run fingerprint.
+TRAIN_MARK = "train"
+_CHECKPOINT_NAME = re.compile(r"\.?epoch_\d+\.pt(\.sha256|\..+\.(pt|sha256))?")  # with checksums, temporaries
+
+
+def _check_own_folder(out_dir: Path) -> None:
+    """Refuse an output folder holding files train did not write: it replaces its own earlier
+    output (marked by OUTPUT_MARKER, or recognised by the run fingerprint in each file), never
+    a user's ``weights.safetensors``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder")
+    if not out_dir.is_dir():
+        return
+    marker = out_dir / OUTPUT_MARKER
+    if marker.is_file():
+        made_by = marker.read_text(errors="replace").strip()
+        if made_by == TRAIN_MARK:
+            return
+        raise InputError(f"{out_dir}: the output folder was written by goaldriven {made_by}, not train; "
+                         "choose another folder")
+    foreign = [p for p in sorted(out_dir.iterdir()) if not _train_wrote(p)]
+    if foreign:
+        raise InputError(f"{out_dir}: the output folder holds files train did not write (e.g. {foreign[0].name}); "
+                         "train writes into a new or empty folder or its own earlier output: remove the "
+                         "folder or choose another")
+
+
+def _train_wrote(path: Path) -> bool:
+    """Whether ``path`` (in a model folder without a marker) is something train writes."""
+    if path.name == ".train.lock":
+        return path.is_file()
+    if path.name == "checkpoints" and path.is_dir():
+        return all(p.is_file() and _CHECKPOINT_NAME.fullmatch(p.name) and
+                   (not p.name.endswith(".pt") or p.name.startswith(".") or _is_checkpoint(p)) for p in path.iterdir())
+    if path.name == "epochs" and path.is_dir():
+        return all(p.suffix == ".safetensors" and _run_of(p) is not None for p in path.iterdir())
+    if path.name == "weights.safetensors":
+        return _run_of(path) is not None
+    if path.name == "metrics.json":
+        try:
+            metrics = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(metrics, dict) and "run" in metrics
+    return False
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """A resume checkpoint of some training run (it carries a run fingerprint)."""
+    try:
+        return "fingerprint" in torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return False
 
 
 def _epoch_number(path: Path) -> int | None:

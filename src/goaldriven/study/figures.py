@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..core.io import InputError, atomic_path, open_netcdf  # noqa: E402
+from ..core.io import InputError, atomic_path, open_netcdf, read_csv  # noqa: E402
 from ..core.registry import FIGURES  # noqa: E402
 from .statistics import arch_bootstrap_r, correlation_ci  # noqa: E402
 from ..data.assemblies import is_rdm_assembly  # noqa: E402
@@ -57,12 +57,7 @@ def read_table(src, columns, dropna=None) -> pd.DataFrame:
     if isinstance(src, pd.DataFrame):
         df = src.copy()
     else:
-        try:
-            df = pd.read_csv(src)
-        except FileNotFoundError:
-            raise InputError(f"{name}: file not found") from None
-        except pd.errors.EmptyDataError:
-            raise InputError(f"{name}: empty file") from None
+        df = read_csv(src)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputError(f"{name}: missing column(s) {missing}")
@@ -334,7 +329,7 @@ def plot_rsa(rsa_csv, rdms_nc, out_png, data_label: str, references_csv=None) ->
     """Top: the RDMs of the areas and of a model layer. Bottom: per-layer RSA with seed spread,
     and reference models' RSA (e.g. a V1 model, HMAX) as dashed lines where given."""
     df = read_table(rsa_csv, ["arch", "task", "seed", "layer", "layer_index", "region", "rsa"])
-    refs = pd.read_csv(references_csv) if references_csv else pd.DataFrame(columns=["reference", "region", "rsa"])
+    refs = read_csv(references_csv) if references_csv else pd.DataFrame(columns=["reference", "region", "rsa"])
     rdms = _load_rdms(rdms_nc)
     sources = [str(s) for s in rdms["source"].values]
     n_archs = df["arch"].nunique()

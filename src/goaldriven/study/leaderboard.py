@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.io import InputError, open_netcdf, write_csv, write_json
+from ..core.io import InputError, open_netcdf, read_csv, write_csv, write_json
 from ..core.registry import MODEL_KINDS
 from .summary import AreaScores, convention_of, site_halves
 
@@ -173,7 +173,7 @@ def layer_profiles(predictivity_csv, out_dir) -> list[Path]:
     """Per benchmark, area and model, its layer profile as a CSV (DVC plots, one plot per file,
     so that ``dvc plots diff`` sets a model's profile in two experiments side by side): one row
     per layer, the median EV (mean over seeds)."""
-    df = pd.read_csv(predictivity_csv)
+    df = read_csv(predictivity_csv)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

@@ -14,7 +14,7 @@ import xarray as xr
 
 from ..compare import brainscore
 from ..models.features import layer_matrix, open_features
-from ..core.io import InputError, open_netcdf, read_json, write_csv, write_netcdf
+from ..core.io import OUTPUT_MARKER, InputError, open_netcdf, read_json, write_csv, write_netcdf
 from ..compare.mapping import columnwise_r, explained_variance
 from ..data.assemblies import RDM_DIMS, SESSION_COORDS, average_repetitions, is_rdm_assembly, load_assembly, rdm_parts
 from ..compare.rsa import rdm
@@ -425,12 +425,37 @@ def _model_of(features_path) -> str:
         return da.attrs["model"]
 
 
+# What summarise writes into its folder, which other commands share (results/summary); the
+# folder's OUTPUT_MARKER names summarise once it has written there.
+SUMMARY_FILES = ("predictivity.csv", "rsa.csv", "models.csv", "references.csv", "sessions.csv", "rdms.nc",
+                 "recovery.csv")
+
+
+def check_summary_folder(out_dir) -> None:
+    """Refuse an output folder where summarise would replace a file it did not write: one of
+    :data:`SUMMARY_FILES` in a folder without its marker (a user's ``models.csv``), or a folder
+    another command marked as its own. Other files in the folder are left alone."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a folder")
+    marker = out_dir / OUTPUT_MARKER
+    made_by = marker.read_text(errors="replace").strip() if marker.is_file() else None
+    if made_by == "summarise":
+        return
+    if made_by is not None:
+        raise InputError(f"{out_dir}: the output folder was written by goaldriven {made_by}; choose another")
+    clash = [name for name in SUMMARY_FILES if (out_dir / name).exists()]
+    if clash:
+        raise InputError(f"{out_dir}: holds {clash[0]}, which summarise did not write (the folder has no "
+                         f"{OUTPUT_MARKER} of summarise); it replaces only its own tables: move the file or "
+                         "choose another folder")
+
+
 def summarise(score_paths, metrics_paths, out_dir, panel_features=(), panel_data=None,
               surrogate_score=None) -> None:
     out_dir = Path(out_dir)
+    check_summary_folder(out_dir)
     t = tables(score_paths, metrics_paths)
-    for name, df in t.items():
-        write_csv(df, out_dir / f"{name}.csv")
     # RDM panel: the supervised model with the best RSA on the panel's benchmark, at its best layer.
     if panel_data is None:
         raise InputError("summarise: the RDM panel needs --panel-data and the features of its benchmark")
@@ -441,7 +466,13 @@ def summarise(score_paths, metrics_paths, out_dir, panel_features=(), panel_data
         raise InputError("summarise: the RDM panel needs --panel-data and the features of its benchmark")
     pool = rsa[rsa["task"] == "supervised"]
     best = (pool if len(pool) else rsa).sort_values("rsa", ascending=False).iloc[0]
-    write_netcdf(rdm_panel(areas, features_by_model[best["model"]], best["layer"], best["model"]),
-                 out_dir / "rdms.nc")
-    if surrogate_score:
-        write_csv(recovery_table(surrogate_score), out_dir / "recovery.csv")
+    panel = rdm_panel(areas, features_by_model[best["model"]], best["layer"], best["model"])
+    recovery = recovery_table(surrogate_score) if surrogate_score else None
+    # Written only once everything is made, marked first: a rerun recognises its own tables.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / OUTPUT_MARKER).write_text("summarise\n")
+    for name, df in t.items():
+        write_csv(df, out_dir / f"{name}.csv")
+    write_netcdf(panel, out_dir / "rdms.nc")
+    if recovery is not None:
+        write_csv(recovery, out_dir / "recovery.csv")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..models.features import extract_to_netcdf
 from ..core.options import FeatureSpec, ScoringSpec
-from ..core.io import InputError, open_netcdf, read_json
+from ..core.io import InputError, open_netcdf, read_csv, read_json
 from ..compare.score import score_model
 from .summary import held_out_scores, model_fields, predictivity_rows
 
@@ -185,10 +185,7 @@ def join_tables(paths) -> pd.DataFrame:
         raise InputError("join_tables needs at least one table")
     parts, seen = [], {}
     for path in paths:
-        try:
-            table = pd.read_csv(path)
-        except (OSError, ValueError) as err:
-            raise InputError(f"{path}: not a readable CSV table ({err})") from err
+        table = read_csv(path)
         if list(table.columns) != COLUMNS:
             raise InputError(f"{path}: not a trajectory table (columns {list(table.columns)}, expected {COLUMNS})")
         for model in table["model"].unique():
