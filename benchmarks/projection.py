@@ -74,9 +74,9 @@ def load_jobs(dvc_yaml: Path) -> list[dict]:
     """Jobs in dependency order: {name, rule, wildcards, params, cmd, deps (job names)}."""
     stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
     # (the guard stage of export_dvc.py keeps the pipeline current: not a job of the DAG)
-    from goaldriven.provenance.lineage import GUARD_RULE
+    from goaldriven.provenance.lineage import GUARD_RULE, SYNC_RULE
 
-    stages = {name: s for name, s in stages.items() if s.get("meta", {}).get("rule") != GUARD_RULE}
+    stages = {name: s for name, s in stages.items() if s.get("meta", {}).get("rule") not in (GUARD_RULE, SYNC_RULE)}
     producer = {out: name for name, s in stages.items() for out in s.get("outs", [])}
     jobs = []
     for name, s in stages.items():

@@ -38,7 +38,7 @@ def test_factory_from_a_file_and_from_a_module():
 def test_bad_factories_are_one_line_errors_naming_file_and_field(tmp_path):
     with pytest.raises(InputError, match=r"nope\.py: factory file not found"):
         load_external(f"{tmp_path}/nope.py:build")
-    with pytest.raises(InputError, match=r"my_model\.py: no function 'missing'"):
+    with pytest.raises(InputError, match=r"my_model\.py: no function or nn.Module 'missing'"):
         load_external(f"{REPO}/examples/my_model.py:missing")
     (tmp_path / "notamodel.py").write_text("def build():\n    return {'conv1': 1}\n")
     with pytest.raises(InputError, match=r"notamodel\.py:build: the factory returned dict, not a torch\.nn\.Module"):
