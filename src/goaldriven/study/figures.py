@@ -298,6 +298,8 @@ def _profile_panels(fig, df, value, ylabel, title="{arch} → {region}", per_row
     colors, archs, regions = _task_colors(networks["task"]), sorted(networks["arch"].unique()), _regions(df)
     lines = _references(df, value, refs) if len(networks) < len(df) or refs is not None else pd.DataFrame()
     styles = {r: s for r, s in zip(dict.fromkeys(lines["reference"]) if len(lines) else [], REF_STYLES * 3)}
+    for r in set(lines["reference"][lines["label"].str.contains("published")]) if len(lines) else ():
+        styles[r] = ("saddlebrown", styles[r][1])  # published references in brown, external models in grey
     ncols = len(regions) * max(1, per_row // len(regions))
     panels = [(a, r) for a in archs for r in regions]
     nrows = -(-len(panels) // ncols)
