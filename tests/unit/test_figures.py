@@ -269,7 +269,7 @@ def test_the_workflow_passes_every_figure_its_inputs_by_name():
         stages = yaml.safe_load((REPO / pipeline).read_text())["stages"]
         figures_seen = set()
         for stage in stages.values():
-            if not stage["meta"]["rule"].startswith("figure_"):  # one rule per figure, figure_NAME
+            if not stage["meta"]["rule"].startswith("figure_"):  # one rule per figure: figure_NAME
                 continue
             name = stage["meta"]["rule"].removeprefix("figure_")
             given = re.findall(r"--input (\w+)=", stage["cmd"])
@@ -336,7 +336,25 @@ def test_performance_vs_it_resamples_architectures_not_seeds():
     assert ci["low"] < ci["r"] < ci["high"] and ci == figures.arch_bootstrap_r(df, "perf", "it")  # seeded
     two = figures.arch_bootstrap_r(df[df["arch"] < "c"], "perf", "it")
     assert np.isfinite(two["r"]) and np.isnan(two["low"])  # two architectures: no interval over them
-    assert "needs ≥ 3" in figures._format_arch_r(two, "trained")
+
+
+def test_performance_vs_it_returns_r_within_trained_models_with_its_interval_off_the_canvas(tmp_path):
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"arch": np.repeat(list("abcd"), 6), "task": np.tile(["supervised"] * 3 + ["untrained"] * 3, 4),
+                       "seed": np.tile([0, 1, 2], 8)})
+    df["test_accuracy"] = np.where(df["task"] == "supervised", rng.uniform(0.6, 0.9, 24), rng.uniform(0.1, 0.15, 24))
+    df["it_ev"] = 0.4 * df["test_accuracy"] + rng.normal(0, 0.03, 24)
+    stats = figures.plot_performance_vs_it(df, tmp_path / "p.png", "x")
+    check_outputs(tmp_path / "p.png")
+    assert list(stats["models"]) == ["supervised", "all"] and (stats["n_archs"] == 4).all()
+    trained = df[df["task"] == "supervised"]
+    r = np.corrcoef(trained["test_accuracy"], trained["it_ev"])[0, 1]
+    row = stats.iloc[0]
+    assert row["r"] == pytest.approx(r) and row["r_low"] < row["r"] < row["r_high"] and row["n"] == 12
+    assert "bootstrap over architectures" in row["interval"]
+    assert stats.equals(figures.performance_statistics(df.assign(performance=100 * df["test_accuracy"])))  # seeded
+    two = figures.performance_statistics(df[df["arch"] < "c"].assign(performance=1.0 * df["test_accuracy"]))
+    assert np.isfinite(two["r"]).all() and two["r_low"].isna().all()  # two architectures: no interval
 
 
 def test_axis_labels_say_raw_r2_where_no_ceiling_divides():
@@ -349,26 +367,23 @@ def test_axis_labels_say_raw_r2_where_no_ceiling_divides():
     assert figures._column_label(models.drop(columns="it_ev_normalised"), "it_ev") == figures.EV_LABEL
 
 
-def test_seed_variance_note_says_what_the_interval_excludes():
-    row = pd.Series({"task": "supervised", "n_archs": 2, "n_seeds": 3, "seed_share": 0.27, "seed_share_low": 0.0,
-                     "seed_share_high": 0.93, "seeds_to_exclude_half": 9.0, "n_pairs": 1, "n_pairs_robust": 0,
-                     "min_seeds_for_ranking_test": 4, "retest_sd": 0.01, "seed_sd": 0.05})
-    note = figures._share_note(next(pd.DataFrame([row]).itertuples()))
-    assert "2 archs × 3 seeds" in note and "[0%, 93%]" in note and "would need ~9 seeds/arch" in note
-    assert "0 of 1 arch pairs" in note and "≥ 4 seeds" in note and "noise sd 0.010 (sites) vs seed sd 0.050" in note
+def test_trajectory_returns_r_over_checkpoints_with_its_bootstrap_interval(tmp_path):
+    table = _trajectory_table()
+    stats = figures.plot_trajectory(table, tmp_path / "t.png", "x")
+    it = table[table["region"] == "IT"]
+    row = stats.iloc[0]
+    assert row["r"] == pytest.approx(np.corrcoef(it["test_accuracy"], it["ev_median"])[0, 1])
+    assert row["r_low"] < row["r"] < row["r_high"] and row["n"] == len(it) and "bootstrap" in row["interval"]
+    assert stats.equals(figures.plot_trajectory(table, tmp_path / "t2.png", "x"))  # seeded: the same every run
 
 
-def test_performance_vs_it_reports_r_with_its_bootstrap_interval():
-    rng = np.random.default_rng(3)
-    perf = rng.uniform(40, 90, 12)
-    it = 0.005 * perf + rng.normal(0, 0.05, 12)
-    label = figures.correlation_label(perf, it, "12 models")
-    r = np.corrcoef(perf, it)[0, 1]
-    low, high = map(float, label.split("[")[1].split("]")[0].split(", "))
-    assert label.startswith(f"Pearson r = {r:.2f}, 95% CI") and "(bootstrap)" in label
-    assert low < r < high and -1 <= low and high <= 1
-    assert label == figures.correlation_label(perf, it, "12 models")  # seeded: same figure every run
-    assert "not computed" in figures.correlation_label(perf[:2], it[:2], "2 models")
+def test_seed_variance_figure_reads_only_the_columns_it_draws(inputs, tmp_path):
+    """Statistics stay in seed_variance.csv: the figure needs only task and metric (and the
+    retest noise where there), and ignores columns it does not know."""
+    models, var = inputs["seed_variance"]
+    slim = pd.read_csv(var)[["task", "metric", "retest_sd"]].assign(new_question_share=0.5)
+    figures.plot_seed_variance(models, slim, tmp_path / "s.png", "x")
+    check_outputs(tmp_path / "s.png")
 
 
 def test_positive_control_figure_draws_every_score_and_comparison(tmp_path):

@@ -65,7 +65,8 @@ def _what_it_shows(repo, figure) -> str:
     """The figure's own caption text in workflow/report/figures/NAME.rst, without markup or data line."""
     template = jinja2.Template((repo / f"workflow/report/figures/{figure}.rst").read_text())
     rst = template.render(snakemake={"input": {"data": []}, "config": {}})
-    return " ".join(rst.split("Drawn from")[0].split())
+    # ``column`` names are inline literals: the page shows their text without the markup
+    return " ".join(rst.split("Drawn from")[0].replace("``", "").split())
 
 
 @pytest.fixture(scope="module")

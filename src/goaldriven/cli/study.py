@@ -71,4 +71,7 @@ def figure(a):
         if not sep or not key or not path:
             raise InputError(f"--input {item!r}: expected NAME=PATH")
         inputs.setdefault(key, []).append(path)
-    figures.make(a.name, inputs, a.out, data_label=a.label)
+    stats = figures.make(a.name, inputs, a.out, data_label=a.label)
+    if stats is not None:  # what the figure computed but does not draw (its caption names the columns)
+        print(f"# statistics of figure {a.name} (not drawn; see its caption)")
+        print(stats.to_csv(index=False), end="")
