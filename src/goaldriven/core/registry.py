@@ -193,7 +193,11 @@ class Command:
     handler: str  # "module:function" under goaldriven.cli
     options: tuple[Opt, ...] = ()
     groups: tuple[type, ...] = ()  # the option groups among its options (config sections)
-    code: tuple[str, ...] = ()  # the subpackages it runs, beside core (a workflow rule's code inputs)
+    # The package code it runs beside core and the command line: subpackages ("compare") or single
+    # modules ("study.summary"): a workflow rule's code inputs, so editing them reruns its jobs
+    # (and nothing else: a figure's code is not a training's). tests/workflow/test_layout.py
+    # checks that every module the command reaches is declared.
+    code: tuple[str, ...] = ()
     job: bool = True  # a workflow job: writes a run manifest beside its outputs
 
     def paths(self, role: str) -> tuple[str, ...]:
@@ -369,7 +373,7 @@ COMMANDS = {c.name: c for c in (
         _o("--effects", "architectures as fixed effects (exact noncentral-F interval) or random (ICC)",
            default="fixed", choices=("fixed", "random")),
         _write("--out", "CSV: variance shares per metric"),
-    ), code=("data", "models", "compare", "study")),
+    ), code=("study.seed_variance",)),
     Command("summarise", "tidy tables of every model's scores", "study:summarise", (
         _read("--scores", "scores files (goaldriven score, score-rdms)", nargs="+", required=True),
         _read("--metrics", "metrics.json of every model (goaldriven train)", nargs="+", required=True),
@@ -378,7 +382,7 @@ COMMANDS = {c.name: c for c in (
         _read("--panel-data", "that benchmark's assembly or RDM assembly", required=True),
         _read("--surrogate-score", "scores of the surrogate network (recovery check)"),
         _write_dir("--out-dir", "folder of the tables (predictivity.csv, rsa.csv, models.csv, ...)"),
-    ), code=("data", "models", "compare", "study")),
+    ), code=("data", "models", "compare", "study.summary")),
     Command("positive-control", "trained minus untrained, pixels and V1-like controls, with intervals from "
                                 "resampling", "study:positive_control", (
         _read("--scores", "predictivity scores of every model (goaldriven score)", nargs="+", default=[]),
@@ -389,7 +393,7 @@ COMMANDS = {c.name: c for c in (
         _o("--bootstraps", "resamples of images and sites (0: no interval)", type=nonnegative_int, default=1000),
         _o("--seed", "seed of the resamples", type=nonnegative_int, default=0),
         _write("--out", "the table (.csv)"),
-    ), code=("data", "models", "compare", "study")),
+    ), code=("data", "models", "compare", "study.positive_control", "study.summary")),
     Command("leaderboard", "every model x area ranked: best layer chosen on held-out sites", "study:leaderboard", (
         _read("--scores", "scores files (goaldriven score, score-rdms)", nargs="+", required=True),
         _o("--bootstraps", "resamples of sites for the 95%% interval (0: no interval)", type=nonnegative_int,
@@ -397,12 +401,12 @@ COMMANDS = {c.name: c for c in (
         _o("--seed", "seed of the site halves and the resamples", type=nonnegative_int, default=0),
         _write("--out-csv", "the ranked table (CSV)"),
         _write("--out-json", "the same as DVC metrics (JSON)"),
-    ), code=("data", "models", "compare", "study")),
+    ), code=("data", "models", "compare", "study.leaderboard", "study.summary")),
     Command("layer-profiles", "per benchmark and area, every model's layer profile (DVC plots)",
             "study:layer_profiles", (
         _read("--predictivity", "predictivity.csv of goaldriven summarise", required=True),
         _write_dir("--out-dir", "folder of one CSV per benchmark and area"),
-    ), code=("data", "models", "compare", "study")),
+    ), code=("data", "models", "compare", "study.leaderboard", "study.summary")),
     Command("trajectory", "neural predictivity of every kept epoch of trained models", "study:trajectory", (
         _read("--models", "folders of goaldriven train (kept epochs in DIR/epochs/, final weights last)",
               nargs="+", required=True),
@@ -416,11 +420,11 @@ COMMANDS = {c.name: c for c in (
         *group_options(FeatureSpec),
         _o("--device", "auto: CUDA when available", default="cpu", choices=DEVICE),
         _write("--out", "CSV: one row per model, epoch and region"),
-    ), groups=(ScoringSpec, FeatureSpec), code=("data", "models", "compare", "study")),
+    ), groups=(ScoringSpec, FeatureSpec), code=("data", "models", "compare", "study.trajectory", "study.summary")),
     Command("trajectory-join", "join per-model trajectory tables into one", "study:trajectory_join", (
         _read("--tables", "CSVs of goaldriven trajectory", nargs="+", required=True),
         _write("--out", "CSV of all models"),
-    ), code=("data", "models", "compare", "study")),
+    ), code=("data", "models", "compare", "study.trajectory", "study.summary")),
     Command("figure", "draw one figure (PNG and PDF)", "study:figure", (
         _o("name", "which figure: " + ", ".join(FIGURES), choices=tuple(FIGURES)),
         _read("--input", "a table (or data) the figure is drawn from, by the name of its input "
@@ -428,7 +432,7 @@ COMMANDS = {c.name: c for c in (
                          "files repeated", required=True, action="append", metavar="NAME=PATH"),
         _o("--label", "data label shown on the figure", default=""),
         _write("--out", "PNG path; the PDF goes beside it"),
-    ), code=("data", "models", "compare", "study")),
+    ), code=("data", "models", "compare", "study.figures", "study.statistics")),
     Command("lineage", "where a result came from, down to raw-data hashes", "provenance:lineage", (
         _read("path", "a result file"),
         _o("--repo", "repository root (holding dvc.yaml)", default="."),
