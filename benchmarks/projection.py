@@ -1,6 +1,6 @@
 """Projected wall time of a workflow configuration from measured per-job rates.
 
-The job list is the committed ``pipelines/<name>/dvc.yaml``: it is generated from the
+The job list is ``pipelines/<name>/dvc.yaml`` (written on demand where it is not committed): it is generated from the
 Snakemake DAG (``workflow/scripts/export_dvc.py``, kept current by a test), one stage per job,
 with the rule in ``meta`` and the files each job reads and writes. Which rules hold a GPU and
 how many threads they take comes from the SLURM profile (``cluster/config.yaml``).
@@ -149,10 +149,24 @@ def schedule(jobs: list[dict], seconds: dict[str, float], gpu: set[str], nodes: 
     return max(done.values(), default=0.0)
 
 
+def pipeline_of(config_name: str) -> Path:
+    """The DVC pipeline of a config: the committed one, or (a pipeline generated on demand,
+    config dvc.published false) one written now by workflow/scripts/export_dvc.py."""
+    config = yaml.safe_load((REPO / "config" / f"{config_name}.yaml").read_text())
+    path = REPO / config["dvc"]["file"]
+    if not path.is_file():
+        import subprocess
+        import sys
+
+        subprocess.run([sys.executable, "workflow/scripts/export_dvc.py", "--configfile",
+                        f"config/{config_name}.yaml"], cwd=REPO, check=True, capture_output=True)
+    return path
+
+
 def project(config_name: str, rates: Rates, nodes=(1,), cpus: int = 16) -> dict:
     """Projected hours on 1 GPU node (local run) and on each count of ``nodes`` (SLURM)."""
     config = yaml.safe_load((REPO / "config" / f"{config_name}.yaml").read_text())
-    jobs = load_jobs(REPO / config["dvc"]["file"])
+    jobs = load_jobs(pipeline_of(config_name))
     gpu = gpu_rules()
     seconds = {j["name"]: cost(j, rates, config) for j in jobs}
     per_rule = collections.defaultdict(lambda: [0, 0.0])

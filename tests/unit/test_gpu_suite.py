@@ -66,7 +66,7 @@ def test_schedule_serialises_gpu_jobs_per_node(nodes, expected):
 
 
 def test_real_dag_is_read_with_its_dependencies():
-    jobs = projection.load_jobs(REPO / "pipelines" / "real" / "dvc.yaml")
+    jobs = projection.load_jobs(projection.pipeline_of("real"))
     rules = {j["rule"] for j in jobs}
     assert {"train", "features", "score"} <= rules
     names = [j["name"] for j in jobs]

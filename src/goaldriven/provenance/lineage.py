@@ -237,7 +237,7 @@ def verify_chain(result: dict, repo: Path) -> None:
             problems.append(f"job {st['stage']} (its command changed since it was recorded)")
         for entry in st["deps"] + st["outs"]:
             if entry["path"] not in hashes:
-                hashes[entry["path"]] = disk_md5(repo / entry["path"])
+                hashes[entry["path"]] = disk_md5(repo / entry["path"], repo)
             md5 = entry["on_disk_md5"] = hashes[entry["path"]]
             if entry["md5"] is None:
                 entry["status"] = "not recorded"
@@ -293,7 +293,7 @@ def trace(names, stages: dict, dvc_yaml: Path, repo: Path) -> dict:
     chain_records = {st["stage"]: lock[st["stage"]] for st in chain if st["stage"] in lock}
     if guard:
         chain_records[GUARD_RULE] = guard
-    config_now = {d: disk_md5(repo / d) for d in guard.get("deps", {}) if d.startswith("config/")}
+    config_now = {d: disk_md5(repo / d, repo) for d in guard.get("deps", {}) if d.startswith("config/")}
     return {"repository": str(repo), "dvc_file": dvc_yaml.relative_to(repo).as_posix(),
             "config_changes": changed_params(chain_records, repo, changed_jobs := set()),
             "jobs_with_changed_config": sorted(changed_jobs), "manifest_problems": manifest_problems,
@@ -322,10 +322,11 @@ def check_raw_inputs(result: dict) -> None:
         raise err
 
 
-def dir_md5(path: Path) -> str:
+def dir_md5(path: Path, repo: Path | None = None) -> str:
     """DVC 3's hash of a folder (ending in ``.dir``), computed by dvc-data itself (a dry-run
-    build: nothing is written to any cache); without dvc-data, the same listing hash: every
-    file's md5 and relative path, sorted, as JSON with sorted keys."""
+    build: nothing is written to any cache), leaving out what the repository's .dvcignore files
+    leave out (as DVC does: __pycache__ in a code folder); without dvc-data, the same listing
+    hash: every file's md5 and relative path, sorted, as JSON with sorted keys."""
     try:
         import tempfile
 
@@ -338,20 +339,26 @@ def dir_md5(path: Path) -> str:
         entries.sort(key=lambda e: e["relpath"])
         return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
     fs = LocalFileSystem()
+    ignore = None
+    if repo is not None:
+        from dvc.ignore import DvcIgnoreFilter
+
+        ignore = DvcIgnoreFilter(fs, str(Path(repo).resolve()))
     with tempfile.TemporaryDirectory(prefix="goaldriven-lineage-") as tmp:
-        _, _, obj = build(HashFileDB(fs, tmp), str(path), fs, "md5", dry_run=True)
+        _, _, obj = build(HashFileDB(fs, tmp), str(Path(path).resolve()), fs, "md5", dry_run=True, ignore=ignore)
     return obj.hash_info.value
 
 
-def disk_md5(path: Path) -> str | None:
-    """md5 of a file or folder as DVC records it, or None when it does not exist."""
-    return file_md5(path) if path.is_file() else dir_md5(path) if path.is_dir() else None
+def disk_md5(path: Path, repo: Path | None = None) -> str | None:
+    """md5 of a file or folder as DVC records it (``repo``: whose .dvcignore applies), or None
+    when it does not exist."""
+    return file_md5(path) if path.is_file() else dir_md5(path, repo) if path.is_dir() else None
 
 
 def _raw_entry(repo: Path, dep: str, recorded: set) -> dict:
     """A raw input with its md5 on disk and as recorded (stages that disagree count as modified)."""
     path = repo / dep
-    md5 = file_md5(path) if path.is_file() else dir_md5(path) if path.is_dir() else None
+    md5 = file_md5(path) if path.is_file() else dir_md5(path, repo) if path.is_dir() else None
     recorded_md5 = next(iter(recorded)) if len(recorded) == 1 else None
     if md5 is None:
         status = "missing"

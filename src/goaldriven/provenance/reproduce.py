@@ -65,7 +65,7 @@ def _plan(name: str, stages: dict, lock: dict, made_by: dict, repo: Path) -> lis
     outputs are not all here (on disk with their locked md5)."""
     def present(job):
         outs = lock.get(job, {}).get("outs", {})
-        return outs and all(disk_md5(repo / path) == md5 for path, md5 in outs.items())
+        return outs and all(disk_md5(repo / path, repo) == md5 for path, md5 in outs.items())
 
     needed, order = {name}, upstream_stages([name], stages)
     for job in reversed(order):  # from the target back: inputs of a rerun job that are not here
@@ -99,7 +99,7 @@ def _link_inputs(plan, stages, made_by, repo: Path, scratch: Path) -> None:
 
 
 def _rerun(job: str, stage: dict, locked: dict, repo: Path, scratch: Path) -> dict:
-    changed = [d for d, md5 in locked["deps"].items() if d.startswith("src/") and disk_md5(repo / d) != md5]
+    changed = [d for d, md5 in locked["deps"].items() if d.startswith("src/") and disk_md5(repo / d, repo) != md5]
     env = {**os.environ, "PYTHONPATH": str(repo / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run(["bash", "-c", stage["cmd"]], cwd=scratch, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -108,10 +108,10 @@ def _rerun(job: str, stage: dict, locked: dict, repo: Path, scratch: Path) -> di
         raise InputError(f"{job}: the rerun failed (exit {result.returncode}): {tail.strip().splitlines()[-1:]}")
     outputs = []
     for path, md5 in locked["outs"].items():
-        rerun_md5 = disk_md5(scratch / path)
+        rerun_md5 = disk_md5(scratch / path, repo)
         entry = {"path": path, "locked_md5": md5, "rerun_md5": rerun_md5, "identical": rerun_md5 == md5}
         published = repo / path
-        if not entry["identical"] and published.exists() and disk_md5(published) == md5:
+        if not entry["identical"] and published.exists() and disk_md5(published, repo) == md5:
             entry["differences"] = compare(published, scratch / path)
         elif not entry["identical"]:
             entry["differences"] = [{"what": "the published file is not here to compare numbers with "
