@@ -82,8 +82,8 @@ def write_inputs(root, seeds=(0, 1, 2)):
     from goaldriven.study.seed_variance import seed_variance
 
     seed_variance(models.assign(it_ev_retest_diff=0.01)).to_csv(root / "seed_variance.csv", index=False) \
-        if len(seeds) > 1 else pd.DataFrame([{"task": t, "metric": m, "n_archs": 2, "n_seeds": 1, "seed_share": 0.3,
-                                              "seed_share_low": 0.1, "seed_share_high": 0.5, "n_pairs": 1,
+        if len(seeds) > 1 else pd.DataFrame([{"task": t, "metric": m, "n_archs": 2, "n_seeds": 1, "share_fixed": 0.3,
+                                              "share_fixed_low": 0.1, "share_fixed_high": 0.5, "n_pairs": 1,
                                               "n_pairs_robust": 0} for t in TASKS for m in ("v4_ev", "it_ev")]
                                             ).to_csv(root / "seed_variance.csv", index=False)
     return {"layer_profiles": [root / "predictivity.csv"], "performance_vs_it": [root / "models.csv"],
@@ -164,7 +164,7 @@ def test_single_seed_and_nan_values_still_plot(tmp_path):
     df = pd.read_csv(paths["layer_profiles"][0])
     df.loc[::5, "ev_median"] = np.nan
     df.to_csv(paths["layer_profiles"][0], index=False)
-    var = pd.read_csv(paths["seed_variance"][1]).assign(seed_share=np.nan)  # undefined with one seed
+    var = pd.read_csv(paths["seed_variance"][1]).assign(share_fixed=np.nan)  # undefined with one seed
     var.to_csv(paths["seed_variance"][1], index=False)
     for name in ("layer_profiles", "rsa", "cka", "performance_vs_it", "seed_variance", "matching"):
         make(name, paths[name], tmp_path / f"{name}.png", data_label="one seed")
@@ -350,8 +350,8 @@ def test_axis_labels_say_raw_r2_where_no_ceiling_divides():
 
 
 def test_seed_variance_note_says_what_the_interval_excludes():
-    row = pd.Series({"task": "supervised", "n_archs": 2, "n_seeds": 3, "seed_share": 0.27, "seed_share_low": 0.0,
-                     "seed_share_high": 0.93, "seeds_to_exclude_half": 9.0, "n_pairs": 1, "n_pairs_robust": 0,
+    row = pd.Series({"task": "supervised", "n_archs": 2, "n_seeds": 3, "share_fixed": 0.27, "share_fixed_low": 0.0,
+                     "share_fixed_high": 0.93, "seeds_to_exclude_half": 9.0, "n_pairs": 1, "n_pairs_robust": 0,
                      "min_seeds_for_ranking_test": 4, "retest_sd": 0.01, "seed_sd": 0.05})
     note = figures._share_note(next(pd.DataFrame([row]).itertuples()))
     assert "2 archs × 3 seeds" in note and "[0%, 93%]" in note and "would need ~9 seeds/arch" in note

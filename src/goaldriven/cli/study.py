@@ -19,7 +19,7 @@ def seed_variance(a):
         models = pd.read_csv(a.models)
     except (FileNotFoundError, pd.errors.EmptyDataError) as e:
         raise InputError(f"{a.models}: {e}") from None
-    write_csv(run(models, metrics=a.metrics, level=a.level, effects=a.effects, name=str(a.models)), a.out)
+    write_csv(run(models, metrics=a.metrics, level=a.level, name=str(a.models)), a.out)
 
 
 def positive_control(a):

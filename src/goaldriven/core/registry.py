@@ -358,9 +358,7 @@ COMMANDS = {c.name: c for c in (
         _read("--models", "models.csv of goaldriven summarise", required=True),
         _o("--metrics", "columns to analyse (default: every *_ev and *_rsa column)", nargs="+"),
         _o("--level", "interval level", type=probability, default=0.95),
-        _o("--effects", "architectures as fixed effects (exact noncentral-F interval) or random (ICC)",
-           default="fixed", choices=("fixed", "random")),
-        _write("--out", "CSV: variance shares per metric"),
+        _write("--out", "CSV: per task and metric, the seed share with architectures fixed and random"),
     ), code=("data", "models", "compare", "study")),
     Command("summarise", "tidy tables of every model's scores", "study:summarise", (
         _read("--scores", "scores files (goaldriven score, score-rdms)", nargs="+", required=True),

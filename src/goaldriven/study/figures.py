@@ -539,15 +539,17 @@ def _pct(x) -> str:
 def _share_note(r) -> str:
     """One task's seed share, its exact interval, the design, what excluding 0.5 would need, the
     pairwise ranking tests and the metric's own noise beside the seed spread."""
-    text = (f"{r.task} ({r.n_archs} archs × {r.n_seeds} seeds): seed share {_pct(r.seed_share)} "
-            f"[{_pct(r.seed_share_low)}, {_pct(r.seed_share_high)}]")
-    if r.seed_share_high < 0.5 or r.seed_share_low > 0.5:
+    text = (f"{r.task} ({r.n_archs} archs × {r.n_seeds} seeds): seed share {_pct(r.share_fixed)} "
+            f"[{_pct(r.share_fixed_low)}, {_pct(r.share_fixed_high)}] these archs")
+    if pd.notna(getattr(r, "share_random_low", np.nan)):
+        text += f", [{_pct(r.share_random_low)}, {_pct(r.share_random_high)}] archs drawn at random"
+    if r.share_fixed_high < 0.5 or r.share_fixed_low > 0.5:
         text += ": excludes 50%"
     elif pd.notna(getattr(r, "seeds_to_exclude_half", np.nan)):
         text += f"\n    excluding 50% would need ~{r.seeds_to_exclude_half:.0f} seeds/arch"
     else:
         text += "\n    no feasible number of seeds would exclude 50%"
-    text += (f"\n    ranking: {r.n_pairs_robust} of {r.n_pairs} arch pairs differ at p < 0.05 "
+    text += (f"\n    ranking: {r.n_pairs_robust} of {r.n_pairs} arch pairs differ at Holm p < 0.05 "
              f"(Mann-Whitney; needs ≥ {getattr(r, 'min_seeds_for_ranking_test', 4):.0f} seeds/arch)")
     if pd.notna(getattr(r, "retest_sd", np.nan)):
         unit = "images" if str(getattr(r, "metric", "")).endswith("_rsa") else "sites"  # RSA: image halves
@@ -563,8 +565,8 @@ def plot_seed_variance(models_csv, variance_csv, out_png, data_label: str) -> No
     architectures, with the seed share and its exact interval, the pairwise ranking tests and,
     as a bar on each mean, the score's own test-retest noise (two halves of the sites)."""
     models = read_table(models_csv, ["arch", "task", "seed", "v4_ev", "it_ev"])
-    var = read_table(variance_csv, ["task", "metric", "n_archs", "n_seeds", "seed_share", "seed_share_low",
-                                    "seed_share_high", "n_pairs", "n_pairs_robust"], dropna=["task", "metric"])
+    var = read_table(variance_csv, ["task", "metric", "n_archs", "n_seeds", "share_fixed", "share_fixed_low",
+                                    "share_fixed_high", "n_pairs", "n_pairs_robust"], dropna=["task", "metric"])
     colors, archs = _task_colors(models["task"]), sorted(models["arch"].unique())
     # The dodge of seaborn's stripplot: hue i of m centred at -0.4 + 0.8 (i + 0.5) / m.
     offset = {t: -0.4 + 0.8 * (i + 0.5) / len(colors) for i, t in enumerate(colors)}
@@ -594,7 +596,8 @@ def plot_seed_variance(models_csv, variance_csv, out_png, data_label: str) -> No
                 Line2D([], [], color="dimgrey", marker="_", ms=8, label="±1 sd of the score's own noise\n"
                        "(two halves of the sites)")]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    interval = var["interval"].dropna().iloc[0] if "interval" in var and var["interval"].notna().any() else ""
+    interval = (var["interval_fixed"].dropna().iloc[0] if "interval_fixed" in var
+                and var["interval_fixed"].notna().any() else "")
     _titles(fig, "Seed-to-seed spread of brain scores next to architecture differences\n"
                  f"(seed share = seed variance / (seed + architecture variance){', ' + interval if interval else ''})",
             data_label)
@@ -774,8 +777,9 @@ def plot_leaderboard(leaderboard_csv, out_png, data_label: str) -> None:
 
 def plot_positive_control(table_csv, out_png, data_label: str) -> None:
     """Trained minus each comparison (untrained of the same seed, pixels, V1-like), per score:
-    the difference with its 95% interval from resampling images and sites; filled where the
-    interval excludes 0."""
+    the difference with its 95% interval over seeds, images and sites; filled where the
+    difference survives Holm's adjustment over the table (``survives_holm``; tables without
+    it: where the interval excludes 0)."""
     df = read_table(table_csv, ["benchmark", "region", "score", "arch", "task", "comparison", "difference",
                                 "difference_low", "difference_high", "excludes_zero"], dropna=["difference"])
     df["panel"] = df["benchmark"] + " · " + df["region"] + "\n" + df["score"]
@@ -796,7 +800,8 @@ def plot_positive_control(table_csv, out_png, data_label: str) -> None:
             x, lo, hi = c["difference"].values, c["difference_low"].values, c["difference_high"].values
             # the interval as drawn (a point may lie outside its percentile interval)
             ax.hlines(y, lo, hi, color=colors[comp], lw=1.2)
-            filled = c["excludes_zero"].astype(str).str.lower().isin(["true", "1"]).values
+            marked = c["survives_holm"] if "survives_holm" in c else c["excludes_zero"]
+            filled = marked.astype(str).str.lower().isin(["true", "1"]).values
             ax.scatter(x[filled], np.asarray(y)[filled], color=colors[comp], s=22, zorder=3)
             ax.scatter(x[~filled], np.asarray(y)[~filled], facecolor="white", edgecolor=colors[comp], s=22, zorder=3)
         ax.axvline(0, color="black", lw=0.8)
@@ -808,8 +813,9 @@ def plot_positive_control(table_csv, out_png, data_label: str) -> None:
         ax.set_visible(False)
     handles = [Line2D([], [], color=colors[c], marker="o", ls="-", label=c) for c in comparisons]
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
-    _titles(fig, "Positive control: trained minus comparison, 95% interval from resampling images and sites "
-                 "(filled: excludes 0); layer chosen on held-out halves", data_label)
+    filled = "Holm-adjusted p < 0.05" if "survives_holm" in df else "excludes 0"
+    _titles(fig, "Positive control: trained minus comparison, 95% interval over seeds, images and sites "
+                 f"(filled: {filled}); layer chosen on held-out halves", data_label)
     save_figure(fig, out_png)
 
 

@@ -61,3 +61,16 @@ def arch_bootstrap_r(df, x: str, y: str, n_boot: int = 2000, seed: int = 0) -> d
                 for _ in range(n_boot)]
         out["low"], out["high"] = np.nanpercentile(boot, [2.5, 97.5])
     return out
+
+
+def holm(p) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error, any dependence between the tests):
+    the i-th smallest p times (m - i + 1), made monotone, at most 1. NaN p-values are not tests:
+    they stay NaN and do not count in m."""
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    out[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    return out
