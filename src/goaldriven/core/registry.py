@@ -342,6 +342,12 @@ COMMANDS = {c.name: c for c in (
         _o("--unit", UNIT_HELP, default=UNIT_DEFAULT, choices=UNITS),
         _write("--out", "CSV: per layer and pair of seeds"),
     ), code=("data", "models", "compare")),
+    Command("matching-summary", "trained against untrained unit matching, with intervals over seeds",
+            "compare:matching_summary", (
+        _read("--tables", "matching tables of every architecture and task (goaldriven matching)", nargs="+",
+              required=True),
+        _write("--out", "CSV: per architecture, trained task and layer"),
+    ), code=("data", "models", "compare")),
     Command("unit-examples", "most and least convergent units of a layer and their top images",
             "compare:unit_examples", (
         _read("--features", "features files of two seeds", nargs=2, required=True,
