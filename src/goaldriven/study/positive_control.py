@@ -36,7 +36,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
 from ..models.features import layer_matrix, layer_order, open_features
 from ..core.io import InputError, open_netcdf
@@ -45,7 +44,7 @@ from ..compare.mapping import columnwise_r
 from ..data.assemblies import rdm_parts
 from ..compare.rsa import compare_vectors, rdm
 from ..data.stimulus_ids import image_halves, rows_of
-from .statistics import holm
+from .statistics import holm, seeds_and_images
 from .summary import MODEL_FOLDER, site_halves
 
 log = logging.getLogger(__name__)
@@ -254,20 +253,9 @@ def with_seeds(estimate: float, seed_groups, samples, level: float = 0.95) -> di
     draws, its seed variance is (n - 1) / n too small and a normal quantile stands where t_(n-1)
     belongs (benchmarks/positive_control_coverage.py: it under-covers). NaN without 2 seeds in
     every group."""
-    groups = [np.asarray(g, float) for g in seed_groups]
-    nan = {"low": np.nan, "high": np.nan, "p": np.nan, "df": np.nan}
     ok = np.asarray(samples, float)
     ok = ok[np.isfinite(ok)]
-    if any(len(g) < 2 for g in groups) or len(ok) < 2 or not np.isfinite(estimate):
-        return nan
-    parts = [(np.var(g, ddof=1) / len(g), len(g) - 1) for g in groups]
-    v = sum(x for x, _ in parts) + np.var(ok, ddof=1)
-    denominator = sum(x ** 2 / df for x, df in parts)
-    df = v ** 2 / denominator if denominator > 0 else np.inf
-    se = np.sqrt(v)
-    half = stats.t.ppf(0.5 + level / 2, df) * se
-    p = 2 * stats.t.sf(abs(estimate) / se, df) if se > 0 else float(estimate == 0)
-    return {"low": float(estimate - half), "high": float(estimate + half), "p": float(p), "df": float(df)}
+    return seeds_and_images(estimate, seed_groups, np.var(ok, ddof=1) if len(ok) >= 2 else np.nan, level)
 
 
 def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import norm, t as t_dist
 
 from ..compare.mapping import columnwise_r
 from ..core.io import InputError
@@ -74,3 +74,24 @@ def holm(p) -> np.ndarray:
     m = len(order)
     out[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
     return out
+
+
+def seeds_and_images(estimate: float, seed_groups, image_var: float, level: float = 0.95) -> dict:
+    """Interval and two-sided p (of "the expected value is 0") of a mean over seeds, or a
+    difference of such means, with seeds and images both samples: estimate +- t_df
+    sqrt(v_seeds + image_var). ``seed_groups``: the per-seed values whose means make the
+    estimate (one array per independent set of seeds), v_seeds = sum of var / n over them;
+    ``image_var``: the estimate's variance over resamples of the images (and sites) with the
+    seeds fixed. df: Welch-Satterthwaite, the images' taken as infinite. NaN without 2 seeds in
+    every group or a finite image variance."""
+    groups = [np.asarray(g, float) for g in seed_groups]
+    if any(len(g) < 2 for g in groups) or not np.isfinite(image_var) or not np.isfinite(estimate):
+        return {"low": np.nan, "high": np.nan, "p": np.nan, "df": np.nan}
+    parts = [(np.var(g, ddof=1) / len(g), len(g) - 1) for g in groups]
+    v = sum(x for x, _ in parts) + image_var
+    denominator = sum(x ** 2 / df for x, df in parts)
+    df = v ** 2 / denominator if denominator > 0 else np.inf
+    se = np.sqrt(v)
+    half = t_dist.ppf(0.5 + level / 2, df) * se
+    p = 2 * t_dist.sf(abs(estimate) / se, df) if se > 0 else float(estimate == 0)
+    return {"low": float(estimate - half), "high": float(estimate + half), "p": float(p), "df": float(df)}
