@@ -1,7 +1,7 @@
 """Does a brain score depend as much on the seed as on the architecture (Dong, Wang & Hu 2018)?
 
-One score per (architecture, seed). The architectures studied are the ones we care about, so
-they are fixed effects; the seeds are a random sample. The seed share is
+One score per (architecture, seed); the seeds are a random sample. With the architectures
+studied as the ones we care about (fixed effects) the seed share is
 
     theta = sigma2_seed / (sigma2_seed + V_arch),  V_arch = sum_a (mu_a - mu)**2 / (k - 1),
 
