@@ -49,9 +49,10 @@ def test_rows_pair_each_trained_seed_with_its_untrained_seed_and_choose_layers_h
     rng = np.random.default_rng(0)
     signal = rng.normal(size=(40, 20))
     observed = signal + rng.normal(size=signal.shape)
+    # 3 seeds: with 2 the seed variance's upper bound (the df's) is 16 times its estimate
     files = [sim.score_dataset(m, signal, observed, rng, noise=noise) for m, noise in (
-        ("a/supervised_seed0", (0.5, 2.0)), ("a/supervised_seed1", (0.5, 2.0)),
-        ("a/untrained_seed0", (2.0, 3.0)), ("a/untrained_seed1", (2.0, 3.0)),
+        *((f"a/supervised_seed{s}", (0.5, 2.0)) for s in range(3)),
+        *((f"a/untrained_seed{s}", (2.0, 3.0)) for s in range(3)),
         ("pixels/external_seed0", (3.0, 3.0)))]
     table = positive_control_table(files, controls=["pixels"], n_boot=100)
     assert set(table["comparison"]) == {"untrained (same seed)", "pixels"}
@@ -60,9 +61,9 @@ def test_rows_pair_each_trained_seed_with_its_untrained_seed_and_choose_layers_h
     assert table["p_family"].iloc[0].startswith("Holm over the 4 rows")
     assert table["resampling"].str.startswith("seeds").all()
     assert (table["difference_seeds_fixed_low"] > 0).all()
-    assert (table["n_seeds"] == 2).all() and (table["n_sites"] == 20).all()
+    assert (table["n_seeds"] == 3).all() and (table["n_sites"] == 20).all()
     assert table["excludes_zero"].all() and (table["difference_low"] > 0).all()
-    assert (table["trained_layers"] == "layer0 | layer0; layer0 | layer0").all()
+    assert (table["trained_layers"] == "; ".join(["layer0 | layer0"] * 3)).all()
     assert {"ceiling-normalised EV (sites with a ceiling)", "median r (all sites)"} == set(table["score"])
     # the trained score is the same whichever comparison it stands beside
     assert table.groupby("score")["trained"].nunique().eq(1).all()
@@ -84,13 +85,14 @@ def test_the_two_diets_of_an_architecture_are_compared_over_their_own_seeds():
     observed = signal + rng.normal(size=signal.shape)
     specs = [("a/supervised_seed0", (0.5, 2.0)), ("a/supervised_seed1", (0.5, 2.0)), ("a/supervised_seed2", (0.5, 2.0)),
              ("a/untrained_seed0", (2.0, 3.0)), ("a/untrained_seed1", (2.0, 3.0)), ("a/untrained_seed2", (2.0, 3.0)),
-             ("a/objects_seed0", (2.5, 3.0)), ("a/objects_seed1", (2.5, 3.0)),
-             ("a/untrained_objects_seed0", (2.0, 3.0)), ("a/untrained_objects_seed1", (2.0, 3.0))]
+             ("a/objects_seed0", (2.5, 3.0)), ("a/objects_seed1", (2.5, 3.0)), ("a/objects_seed2", (2.5, 3.0)),
+             ("a/untrained_objects_seed0", (2.0, 3.0)), ("a/untrained_objects_seed1", (2.0, 3.0)),
+             ("a/untrained_objects_seed2", (2.0, 3.0))]
     table = positive_control_table([sim.score_dataset(m, signal, observed, rng, noise=n) for m, n in specs],
                                    n_boot=100)
     diet = table[table["comparison"] == "objects diet (same architecture)"]
     assert len(diet) and set(diet["task"]) == {"supervised"} and (diet["n_seeds"] == 3).all()
-    assert (diet["n_seeds_comparison"] == 2).all() and (diet["seed_pairing"] == "independent").all()
+    assert (diet["n_seeds_comparison"] == 3).all() and (diet["seed_pairing"] == "independent").all()
     assert diet["excludes_zero"].all() and (diet["difference_low"] > 0).all()  # the better-fed diet wins
     objects = table[(table["task"] == "objects") & (table["score"] == diet["score"].iloc[0])]
     # the diet's control score is the mean over the objects seeds, the same as its own trained score

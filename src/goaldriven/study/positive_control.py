@@ -56,8 +56,8 @@ CONTROL_OF = {k: spec.untrained for k, spec in MODEL_KINDS.items() if spec.untra
 # a difference of diet and resolution together).
 DIETS = {"supervised": ("objects",)}
 RESAMPLING = ("seeds (per-seed values: paired by seed with the untrained control, independent for another "
-              "diet; t with Welch-Satterthwaite df) and images (within session) and sites (within half), "
-              "paired across models (bootstrap variance)")
+              "diet; t with Welch-Satterthwaite df at the 95% upper bound of the seed variance) and images "
+              "(within session) and sites (within half), paired across models (bootstrap variance)")
 RESAMPLING_SEEDS_FIXED = "images (within session) and sites (within half), paired across models; seeds fixed"
 P_FAMILY = "Holm over the {n} rows of this table (every benchmark, area, score, group and comparison)"
 SELECTION = "layer chosen on one half of the {unit}, scored on the other, both ways averaged"
@@ -242,17 +242,17 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
 
 def with_seeds(estimate: float, seed_groups, samples, level: float = 0.95) -> dict:
     """Interval and two-sided p (of "the expected value is 0") of a mean over seeds, or a
-    difference of such means, with the seeds a random sample as well as the images and sites:
-    estimate +- t_df sqrt(v_seeds + v_images). ``seed_groups``: the per-seed values whose means
-    make the estimate (one array per independent set of seeds: the paired differences; or the
-    trained seeds and, negated, another diet's), v_seeds = sum of var / n over them (seeds as
-    the unit); v_images: the variance of the estimate over the paired image-and-site resamples
-    (``samples``, seeds fixed). df: Welch-Satterthwaite, the bootstrap's taken as infinite, so
-    few seeds widen the interval when the seed term dominates. Why not the percentile of a
-    hierarchical bootstrap that also redraws seeds: with 2-3 seeds it has 2-10 distinct seed
-    draws, its seed variance is (n - 1) / n too small and a normal quantile stands where t_(n-1)
-    belongs (benchmarks/positive_control_coverage.py: it under-covers). NaN without 2 seeds in
-    every group."""
+    difference of such means, with the seeds a random sample as well as the images and sites
+    (:func:`goaldriven.study.statistics.seeds_and_images`): estimate +- t_df sqrt(v_seeds +
+    v_images). ``seed_groups``: the per-seed values whose means make the estimate (one array per
+    independent set of seeds: the paired differences; or the trained seeds and, negated,
+    another diet's), v_seeds = sum of var / n over them (seeds as the unit); v_images: the
+    variance of the estimate over the paired image-and-site resamples (``samples``, seeds
+    fixed). df: Welch-Satterthwaite at the 95% upper bound of the seed variance, so few seeds
+    widen the interval. Why not the percentile of a hierarchical bootstrap that also redraws
+    seeds: with 2-3 seeds it has 3-10 distinct seed draws, its seed variance is (n - 1) / n too
+    small and a normal quantile stands where a t belongs (benchmarks/positive_control_coverage.py:
+    it covered 0.85 where this interval covers 0.95 or more). NaN without 2 seeds in every group."""
     ok = np.asarray(samples, float)
     ok = ok[np.isfinite(ok)]
     return seeds_and_images(estimate, seed_groups, np.var(ok, ddof=1) if len(ok) >= 2 else np.nan, level)

@@ -462,8 +462,9 @@ def summarise(score_paths, metrics_paths, out_dir, panel_features=(), panel_data
         write_csv(recovery_table(surrogate_score), out_dir / "recovery.csv")
 
 
-FULL_RSA_RESAMPLING = ("seeds (t with Welch-Satterthwaite df) and images (each model's stimulus-bootstrap "
-                       "interval read as +-1.96 sd, the variances averaged over seeds)")
+FULL_RSA_RESAMPLING = ("seeds (t with Welch-Satterthwaite df at the 95% upper bound of the seed variance) and "
+                       "images (each model's stimulus-bootstrap interval read as +-1.96 sd, the variances "
+                       "averaged over seeds)")
 NO_CEILING = ("no noise ceiling: the published data hold one RDM per area (monkey IT pooled over its neurons, "
               "human IT the group's voxels), not per-subject RDMs, so Nili et al. 2014's bounds cannot be computed")
 
