@@ -56,7 +56,7 @@ CONTROL_OF = {k: spec.untrained for k, spec in MODEL_KINDS.items() if spec.untra
 # a difference of diet and resolution together).
 DIETS = {"supervised": ("objects",)}
 RESAMPLING = ("seeds (per-seed values: paired by seed with the untrained control, independent for another "
-              "diet; t with Welch-Satterthwaite df at the 95% upper bound of the seed variance) and images "
+              "diet; t with Welch-Satterthwaite df at the 90% upper bound of the seed variance) and images "
               "(within session) and sites (within half), paired across models (bootstrap variance)")
 RESAMPLING_SEEDS_FIXED = "images (within session) and sites (within half), paired across models; seeds fixed"
 P_FAMILY = "Holm over the {n} rows of this table (every benchmark, area, score, group and comparison)"
@@ -248,7 +248,7 @@ def with_seeds(estimate: float, seed_groups, samples, level: float = 0.95) -> di
     independent set of seeds: the paired differences; or the trained seeds and, negated,
     another diet's), v_seeds = sum of var / n over them (seeds as the unit); v_images: the
     variance of the estimate over the paired image-and-site resamples (``samples``, seeds
-    fixed). df: Welch-Satterthwaite at the 95% upper bound of the seed variance, so few seeds
+    fixed). df: Welch-Satterthwaite at the 90% upper bound of the seed variance, so few seeds
     widen the interval. Why not the percentile of a hierarchical bootstrap that also redraws
     seeds: with 2-3 seeds it has 3-10 distinct seed draws, its seed variance is (n - 1) / n too
     small and a normal quantile stands where a t belongs (benchmarks/positive_control_coverage.py:

@@ -63,7 +63,7 @@ def arch_bootstrap_r(df, x: str, y: str, n_boot: int = 2000, seed: int = 0) -> d
     return out
 
 
-DF_BOUND = 0.9  # seeds_and_images: the df at this upper confidence bound of each seed variance
+DF_BOUND = 0.9  # seeds_and_images: the df at this upper confidence bound of each seed variance (90%)
 
 
 def holm(p) -> np.ndarray:

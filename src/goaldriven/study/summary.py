@@ -462,7 +462,7 @@ def summarise(score_paths, metrics_paths, out_dir, panel_features=(), panel_data
         write_csv(recovery_table(surrogate_score), out_dir / "recovery.csv")
 
 
-FULL_RSA_RESAMPLING = ("seeds (t with Welch-Satterthwaite df at the 95% upper bound of the seed variance) and "
+FULL_RSA_RESAMPLING = ("seeds (t with Welch-Satterthwaite df at the 90% upper bound of the seed variance) and "
                        "images (each model's stimulus-bootstrap interval read as +-1.96 sd, the variances "
                        "averaged over seeds)")
 NO_CEILING = ("no noise ceiling: the published data hold one RDM per area (monkey IT pooled over its neurons, "
