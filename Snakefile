@@ -45,6 +45,7 @@ rule all:
         all_figures(),
         f"{RESULTS}/summary/leaderboard.json",
         f"{RESULTS}/summary/layer_profiles",
+        f"{RESULTS}/convergence/matching_summary.csv",
 
 
 onstart:

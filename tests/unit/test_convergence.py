@@ -209,6 +209,9 @@ def test_matching_calls_about_5_percent_of_channels_convergent_under_independent
     per_layer = table.groupby("layer")["frac_convergent"].mean()
     assert (per_layer <= 0.08).all(), per_layer
     assert 0.01 <= table["frac_convergent"].mean() <= 0.08
+    # the chance on images (matched on one half, tested on the other): also about 5%, r near 0
+    assert table["frac_convergent_images"].mean() <= 0.08 and table["matched_r_held_out"].abs().max() < 0.1
+    assert table["chance"].str.contains("held-out stimuli drawn with replacement").all()
     assert table.set_index("layer")["n_units"].to_dict() == {"conv_a": 64, "conv_b": 96, "fc": 128}
 
 
@@ -241,3 +244,51 @@ def test_matching_counts_a_networks_real_channels(tmp_path):
     assert table.loc[list(conv_channels), "n_units"].to_dict() == conv_channels
     assert conv_channels["conv5"] == 24 and (table.loc[list(conv_channels), "unit"] == "channel").all()
     assert (table["n_matched"] == np.minimum(table["n_units"], 8)).all()  # a subsample of seed a, all of b
+
+
+# ----------------------------------------------------------------------------- chance on images, trained vs untrained
+def test_held_out_matching_calls_5_percent_of_independent_units_and_finds_copies():
+    # Seeded and small (benchmarks/matching_chance.py runs the full count: about 0.04 for columns
+    # and channels, 0.5 with half the units copied).
+    import sys
+
+    from workflow_helpers import REPO
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import matching_chance
+
+    assert matching_chance.false_positives(30, seed=1) <= 0.08
+    assert matching_chance.false_positives(10, positions=4, seed=1) <= 0.08
+    assert 0.45 <= matching_chance.false_positives(5, shared=0.5, seed=1) <= 0.6
+    assert matching_chance.summary_coverage(100, 3, seed=1) >= 0.95
+
+
+def _matching_rows(task, mean, seeds=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return [{"arch": "net", "task": task, "layer": layer, "layer_index": i, "seed_a": a, "seed_b": b,
+             **{m: mean + rng.normal(0, 0.01) for m in ("frac_convergent", "matched_r", "frac_convergent_images",
+                                                         "matched_r_held_out")}, "chance": "as described"}
+            for i, layer in enumerate(("l1", "l2")) for a in range(seeds) for b in range(a + 1, seeds)]
+
+
+def test_matching_summary_sets_trained_beside_untrained(tmp_path):
+    from goaldriven.compare.convergence import matching_summary
+
+    tables = [pd.DataFrame(_matching_rows("supervised", 0.6)), pd.DataFrame(_matching_rows("untrained", 0.2, seed=1))]
+    summary = matching_summary(tables).set_index("layer")
+    assert list(summary.index) == ["l1", "l2", "mean"] and (summary["untrained_task"] == "untrained").all()
+    row = summary.loc["mean"]
+    assert row["frac_convergent_difference"] == pytest.approx(row["frac_convergent_trained"]
+                                                              - row["frac_convergent_untrained"])
+    assert 0.3 < row["frac_convergent_difference_low"] < 0.4 < row["frac_convergent_difference_high"] < 0.5
+    assert "delete-one jackknife" in row["resampling"] and row["chance"] == "as described"
+    two = matching_summary([pd.DataFrame(_matching_rows(t, v, seeds=2)) for t, v in (("supervised", 0.6),
+                                                                                    ("untrained", 0.2))])
+    assert two["matched_r_difference_low"].isna().all()  # 2 seeds: no pair left to leave a seed out
+    for i, t in enumerate(tables):
+        t.to_csv(tmp_path / f"{i}.csv", index=False)
+    assert main(["matching-summary", "--tables", str(tmp_path / "0.csv"), str(tmp_path / "1.csv"),
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 3
+    with pytest.raises(InputError, match="no trained task with its untrained control"):
+        matching_summary(tables[:1])

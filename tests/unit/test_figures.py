@@ -82,8 +82,8 @@ def write_inputs(root, seeds=(0, 1, 2)):
     from goaldriven.study.seed_variance import seed_variance
 
     seed_variance(models.assign(it_ev_retest_diff=0.01)).to_csv(root / "seed_variance.csv", index=False) \
-        if len(seeds) > 1 else pd.DataFrame([{"task": t, "metric": m, "n_archs": 2, "n_seeds": 1, "seed_share": 0.3,
-                                              "seed_share_low": 0.1, "seed_share_high": 0.5, "n_pairs": 1,
+        if len(seeds) > 1 else pd.DataFrame([{"task": t, "metric": m, "n_archs": 2, "n_seeds": 1, "share_fixed": 0.3,
+                                              "share_fixed_low": 0.1, "share_fixed_high": 0.5, "n_pairs": 1,
                                               "n_pairs_robust": 0} for t in TASKS for m in ("v4_ev", "it_ev")]
                                             ).to_csv(root / "seed_variance.csv", index=False)
     return {"layer_profiles": [root / "predictivity.csv"], "performance_vs_it": [root / "models.csv"],
@@ -164,7 +164,7 @@ def test_single_seed_and_nan_values_still_plot(tmp_path):
     df = pd.read_csv(paths["layer_profiles"][0])
     df.loc[::5, "ev_median"] = np.nan
     df.to_csv(paths["layer_profiles"][0], index=False)
-    var = pd.read_csv(paths["seed_variance"][1]).assign(seed_share=np.nan)  # undefined with one seed
+    var = pd.read_csv(paths["seed_variance"][1]).assign(share_fixed=np.nan)  # undefined with one seed
     var.to_csv(paths["seed_variance"][1], index=False)
     for name in ("layer_profiles", "rsa", "cka", "performance_vs_it", "seed_variance", "matching"):
         make(name, paths[name], tmp_path / f"{name}.png", data_label="one seed")

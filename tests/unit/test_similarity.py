@@ -218,6 +218,43 @@ def test_summary_separates_seeds_from_architectures(nets):
     assert deep["n_seed_pairs"].iloc[0] == 3 and deep["n_arch_pairs"].iloc[0] == 9
 
 
+def test_summary_sets_the_gap_against_the_untrained_networks_gap(nets):
+    tmp_path, models = nets
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(80, 25))
+    for arch, widths in (("deep", (40, 30, 20)), ("flat", (35, 10))):
+        for seed in range(3):  # untrained: every seed its own random weights, no shared prototype
+            models[f"{arch}/untrained_seed{seed}"] = (_network(rng, 80, x, widths), None)
+    sim = similarity_table(_write(tmp_path, models), n_permutations=10, image_groups=8)
+    assert [c for c in sim.columns if c.startswith("cka_drop_images_")] == [f"cka_drop_images_{g}" for g in range(8)]
+    summary = similarity_summary(sim)
+    trained = summary[summary["task"] == "supervised"].set_index(["arch", "layer"])
+    mean = trained.loc[("deep", "mean")]
+    assert mean["difference_vs_untrained"] == pytest.approx(mean["difference"] - mean["untrained_gap"])
+    assert mean["difference_vs_untrained_low"] <= mean["difference_vs_untrained"] <= mean["difference_vs_untrained_high"]
+    assert mean["difference_vs_untrained_low"] > 0  # seeds of a trained prototype agree; random seeds do not
+    assert "images (delete-a-group jackknife, 8 groups)" in mean["resampling"]
+    assert summary.loc[summary["task"] == "untrained", "difference_vs_untrained"].isna().all()
+    # images enter: the interval is wider than the networks-only one of a table without them
+    fixed = similarity_summary(sim.drop(columns=[f"cka_drop_images_{g}" for g in range(8)]))
+    fixed = fixed[fixed["task"] == "supervised"].set_index(["arch", "layer"]).loc[("deep", "mean")]
+    assert fixed["resampling"].endswith("images fixed")
+    assert mean["difference_high"] - mean["difference_low"] > fixed["difference_high"] - fixed["difference_low"]
+
+
+def test_image_jackknife_leaves_out_each_group_once():
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(40, 12)), rng.normal(size=(40, 9))
+    Y[:, :4] += X[:, :4]
+    grams = Grams(40)
+    grams.add("x", X), grams.add("y", Y)
+    drops = grams.image_jackknife(groups=5, seed=0)
+    group = np.random.default_rng([0, 1]).permutation(40) % 5
+    for g in range(5):
+        keep = group != g
+        assert drops[g, 0, 1] == pytest.approx(debiased_linear_cka(X[keep], Y[keep]), rel=1e-5)
+
+
 def test_similarity_command_writes_three_tables(nets):
     tmp_path, models = nets
     paths = _write(tmp_path, models)
@@ -249,3 +286,8 @@ def test_the_difference_interval_leaves_out_networks_and_covers():
 
     assert similarity_coverage.coverage(3, datasets=300) >= 0.95
     assert similarity_coverage.coverage(10, datasets=300) >= 0.93
+    # Features of networks on images drawn afresh: images matter as well as seeds. The intervals
+    # over networks and images cover the gap and the trained - untrained gap; networks alone do not.
+    three, five = similarity_coverage.image_coverage(3, 150), similarity_coverage.image_coverage(5, 100)
+    assert min(three["gap"], three["difference_vs_untrained"], five["gap"], five["difference_vs_untrained"]) >= 0.95
+    assert five["gap_images_fixed"] < 0.9

@@ -78,3 +78,51 @@ def test_a_layer_without_ceiled_sites_is_scored_by_its_raw_r2_in_the_per_layer_t
     assert rows[0]["ceiling_normalised"] and rows[0]["n_sites"] == 3
     assert not rows[1]["ceiling_normalised"] and rows[1]["n_sites"] == 5
     assert rows[1]["ev_median"] == np.nanmedian(np.sign(r[1]) * r[1] ** 2)
+
+
+def test_the_92_image_rsa_is_reported_on_all_images_with_spearman_and_kendall_tau_a(tmp_path):
+    from goaldriven.cli import main
+    from goaldriven.compare.score import score_rdms
+    from goaldriven.core.io import write_netcdf
+    from workflow_helpers import SHARED
+
+    assert main(["import", "kriegeskorte92", str(SHARED / "kriegeskorte2008_92images"), str(tmp_path / "k92")]) == 0
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(92, 10))
+    layers = {"l0": rng.normal(size=(92, 20)), "l1": x @ rng.normal(size=(10, 15))}
+    feats = xr.DataArray(np.concatenate(list(layers.values()), axis=1), dims=("presentation", "neuroid"),
+                         coords={"stimulus_id": ("presentation", [f"img{i + 1:02d}" for i in range(92)]),
+                                 "layer": ("neuroid", ["l0"] * 20 + ["l1"] * 15)},
+                         name="activations", attrs={"model": "hmo/supervised_seed0", "layers": "l0,l1",
+                                                    "projected_layers": ""})
+    write_netcdf(feats, tmp_path / "f.nc")
+    ds = score_rdms(tmp_path / "f.nc", tmp_path / "k92/rdms.nc", n_boot=20, benchmark="kriegeskorte92")
+    assert ds.attrs["n_stimuli"] == 92 and "no noise ceiling" in ds.attrs["rsa"]
+    tau = ds["rsa_kendall_tau_a"].values
+    assert (ds["rsa_kendall_tau_a_low"].values <= tau).all() and (tau <= ds["rsa_kendall_tau_a_high"].values).all()
+    write_netcdf(ds, tmp_path / "s.nc")
+    t = tables([tmp_path / "s.nc"], [_metrics(tmp_path / "m/hmo/supervised_seed0/metrics.json", "hmo",
+                                              "supervised", 0, 0.5)])
+    row = t["models"].iloc[0]
+    best = int(np.argmax(ds["rsa"].sel(area="human_IT").values))
+    assert row["human_it_rsa_full_spearman"] == ds["rsa"].sel(area="human_IT").values[best]
+    assert row["human_it_rsa_full_kendall_tau_a"] == ds["rsa_kendall_tau_a"].sel(area="human_IT").values[best]
+    assert row["human_it_rsa_full_n_images"] == 92 and "optimistic" in row["human_it_rsa_full_selection"]
+    assert row["human_it_rsa_full_kendall_tau_a_low"] <= row["human_it_rsa_full_kendall_tau_a"]
+    assert {"rsa_kendall_tau_a_low", "rsa_kendall_tau_a_high"} <= set(t["rsa"].columns)
+
+
+def test_full_set_rsa_groups_seeds_with_seeds_and_images_in_the_interval():
+    import pandas as pd
+
+    from goaldriven.study.summary import full_set_rsa
+
+    rows = [{"task": "supervised", "arch": "hmo", "seed": s, "it_rsa_full_spearman": v, "it_rsa_full_spearman_low": v - 0.1,
+             "it_rsa_full_spearman_high": v + 0.1, "it_rsa_full_kendall_tau_a": v / 2,
+             "it_rsa_full_kendall_tau_a_low": v / 2 - 0.05, "it_rsa_full_kendall_tau_a_high": v / 2 + 0.05,
+             "it_rsa_full_n_images": 92, "it_rsa_full_selection": "optimistic"} for s, v in enumerate((0.2, 0.3, 0.25))]
+    row = full_set_rsa(pd.DataFrame(rows)).iloc[0]
+    assert row["spearman"] == 0.25 and row["n_seeds"] == 3 and row["n_images"] == 92
+    se_images = 0.2 / (2 * 1.959964)  # the models' interval width as a normal sd
+    assert row["spearman_high"] - row["spearman"] > 1.96 * se_images  # seeds widen it
+    assert row["kendall_tau_a_low"] < 0.125 < row["kendall_tau_a_high"] and "Nili" in row["ceiling"]

@@ -53,7 +53,8 @@ def test_changing_one_parameter_reruns_only_affected_jobs(built):
         jobs = planned_jobs(built, *SMOKE)
         n_models = len(cfg["models"]["archs"])  # one more seed of each architecture and task
         assert jobs == {"train": n_models, "initialise": n_models, "features": 2 * n_models, "score": 2 * n_models,
-                        "convergence": 1, "summarise": 1, "unit_matching": 2 * n_models, "seed_variance": 1,
+                        "convergence": 1, "summarise": 1, "unit_matching": 2 * n_models, "matching_summary": 1,
+                        "seed_variance": 1,
                         "trajectory_model": 2 * n_models, "trajectory": 1, "leaderboard": 1, "layer_profiles": 1,
                         "positive_control": 1, "figure": 11, "all": 1}, jobs
         n_new = 2 * n_models
@@ -75,7 +76,8 @@ def test_smoke_dag_plans_every_stage(tmp_path):
     """The quick check of the whole DAG a plain ``pytest`` runs: a dry run of the smoke config."""
     jobs = planned_jobs(copy_repo(tmp_path), *SMOKE)
     stages = {"stimuli", "train_surrogate", "simulate_recordings", "initialise", "train", "features", "score",
-              "summarise", "convergence", "unit_matching", "seed_variance", "trajectory", "figure"}
+              "summarise", "convergence", "unit_matching", "matching_summary", "seed_variance", "trajectory",
+              "figure"}
     assert stages <= set(jobs), stages - set(jobs)
     assert jobs["train"] == jobs["initialise"]  # every trained model has its untrained control
 

@@ -39,6 +39,21 @@ rule unit_matching:
         " > {log} 2>&1"
 
 
+# Trained against untrained matching (the untrained networks' matching is the floor of learning).
+rule matching_summary:
+    input:
+        cli_code("matching-summary"),
+        tables=matching_tables(),
+    output:
+        f"{RESULTS}/convergence/matching_summary.csv",
+    log:
+        f"{LOGS}/convergence/matching_summary.log",
+    conda:
+        "../../envs/goaldriven.yaml"
+    shell:
+        goaldriven("matching-summary") + " --tables {input.tables} --out {output} > {log} 2>&1"
+
+
 rule seed_variance:
     input:
         cli_code("seed-variance"),

@@ -1,5 +1,5 @@
 """Commands that compare models with recordings and with each other: score, score-rdms,
-similarity, matching, unit-examples."""
+similarity, matching, matching-summary, unit-examples."""
 
 from __future__ import annotations
 
@@ -38,6 +38,13 @@ def matching(a):
 
     write_csv(matching_table(a.features, max_units=a.max_units, n_permutations=a.permutations, unit=a.unit),
               a.out)
+
+
+def matching_summary(a):
+    from ..compare.convergence import matching_summary as run
+    from ..core.io import write_csv
+
+    write_csv(run(a.tables), a.out)
 
 
 def unit_examples(a):

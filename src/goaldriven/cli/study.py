@@ -14,7 +14,7 @@ def seed_variance(a):
     from ..study.seed_variance import seed_variance as run
 
     models = read_csv(a.models)
-    write_csv(run(models, metrics=a.metrics, level=a.level, effects=a.effects, name=str(a.models)), a.out)
+    write_csv(run(models, metrics=a.metrics, level=a.level, name=str(a.models)), a.out)
 
 
 def positive_control(a):

@@ -21,6 +21,10 @@ from ..core.registry import UNIT_DEFAULT, UNITS
 
 log = logging.getLogger(__name__)
 UNIT_KINDS, UNIT_DEFAULT = UNITS, UNIT_DEFAULT
+CHANCE = ("chance_r, frac_convergent: best r with any unit of the other seed after shuffling its stimuli "
+          "(images interchangeable), p <= 0.05; matched_r_held_out, frac_convergent_images: pairs matched on "
+          "one half of the stimuli, r on the other (chance 0), above 0 at bootstrap p <= 0.05 over the "
+          "held-out stimuli drawn with replacement; both halves, averaged")
 
 
 def _centre(X) -> np.ndarray:
@@ -102,6 +106,42 @@ def match_units(A, B, n_permutations: int = 20, seed: int = 0, positions: int = 
             "chance_95": np.percentile(null, 95, axis=0), "p": p, "convergent": p <= 0.05}
 
 
+def _r_from_sums(n, sx, sy, sxx, syy, sxy) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (n * sxy - sx * sy) / np.sqrt((n * sxx - sx ** 2) * (n * syy - sy ** 2))
+    return np.where(np.isfinite(r), r, np.nan)
+
+
+def held_out_matching(A, B, half, positions: int = 1, n_boot: int = 200, seed: int = 0) -> dict:
+    """Chance without interchangeable images: units matched one-to-one (as :func:`match_units`)
+    on one half of the stimuli, their correlation measured on the other half, both ways. Pairs
+    chosen on other images owe nothing to the selection, so an unrelated pair's held-out r is 0
+    on average (the chance level); a pair is convergent on the images when the held-out r is
+    above 0 with one-sided bootstrap p <= 0.05, p = (1 + draws <= 0) / (1 + n_boot), the
+    held-out stimuli drawn with replacement (a stimulus's positions together): the sampling of
+    images enters, not a shuffle that treats every image as interchangeable with every other.
+    ``half``: 0/1 per stimulus. Returns per matched unit of A and half: ``r`` and ``p``
+    (NaN r and p 1 for a unit constant on the held-out images)."""
+    A, B, half = np.asarray(A, np.float64), np.asarray(B, np.float64), np.asarray(half)
+    rows_half = np.repeat(half, positions)
+    rng = np.random.default_rng([seed, 2])
+    rs, ps = [], []
+    for h in (0, 1):
+        fit, test = rows_half == h, rows_half != h
+        rows, cols, _ = _assign(_zscore(A[fit]).T @ _zscore(B[fit]) / fit.sum())
+        x, y = _centre(A[test][:, rows]), _centre(B[test][:, cols])
+        n_stim = int((half != h).sum())
+        # per held-out stimulus, sums over its positions: a bootstrap draw is a weighting of these
+        parts = [v.reshape(n_stim, positions, -1).sum(axis=1) for v in (x, y, x * x, y * y, x * y)]
+        r = _r_from_sums(len(x), *(v.sum(axis=0) for v in parts))
+        counts = rng.multinomial(n_stim, np.full(n_stim, 1 / n_stim), size=n_boot).astype(np.float64)
+        boot = _r_from_sums(positions * n_stim, *(counts @ v for v in parts))
+        p = (1 + np.sum(~(boot > 0), axis=0)) / (1 + n_boot)  # a NaN draw counts against
+        rs.append(r)
+        ps.append(np.where(np.isfinite(r), p, 1.0))
+    return {"r": np.concatenate(rs), "p": np.concatenate(ps)}
+
+
 def _source(features) -> str:
     """How to name a features assembly in an error: its file when it came from one."""
     return str(features.encoding.get("source") or features.attrs.get("model", "<features>"))
@@ -164,7 +204,7 @@ def cross_seed_predictivity(X, Y, splits: int = 3, seed: int = 0) -> np.ndarray:
 
 
 def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10, seed: int = 0,
-                   unit: str = UNIT_DEFAULT) -> pd.DataFrame:
+                   unit: str = UNIT_DEFAULT, n_boot: int = 200) -> pd.DataFrame:
     """Per layer and seed pair: unit matching (with chance) and cross-seed linear predictivity.
 
     ``unit="column"`` matches layer columns (channel x position) by their correlation over
@@ -177,13 +217,20 @@ def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10
     channel count with ``unit="channel"``), ``n_matched`` those of seed a matched. The cross-seed mapping always predicts ``max_units`` columns of seed b from all of
     seed a's columns. Randomly projected layers are skipped: their columns mix units, so
     matching them would say nothing about units.
+
+    Two chance levels (column ``chance``): ``chance_r`` and ``frac_convergent`` shuffle seed b's
+    stimuli (images interchangeable); ``matched_r_held_out`` and ``frac_convergent_images``
+    match on one half of the stimuli (:func:`goaldriven.data.stimulus_ids.image_halves`) and
+    test on the other with the held-out images resampled (:func:`held_out_matching`; chance 0).
     """
+    from ..data.stimulus_ids import image_halves
     from ..models.features import layer_order
 
     _check_unit(unit)
     rows = []
     for (arch, task), by_seed in seeds_by_model(feature_paths).items():
         first = next(iter(by_seed.values()))
+        half = image_halves(first["stimulus_id"].values)  # every seed's rows are in this order
         projected = set(filter(None, first.attrs.get("projected_layers", "").split(",")))
         for index, layer in enumerate(layer_order(first)):
             if layer in projected:
@@ -205,13 +252,16 @@ def matching_table(feature_paths, max_units: int = 128, n_permutations: int = 10
                 m = match_units(units[a][0][:, keep], units[b][0], n_permutations=n_permutations,
                                 seed=seed, positions=positions)
                 r = cross_seed_predictivity(mats[a], mats[b][:, keep_cols], seed=seed)
+                held = held_out_matching(units[a][0][:, keep], units[b][0], half, positions, n_boot, seed)
                 rows.append({"arch": arch, "task": task, "layer": layer, "layer_index": index, "seed_a": a,
                              "seed_b": b, "unit": kind, "n_units": units[b][0].shape[1], "n_matched": len(keep),
                              "matched_r": float(np.mean(m["correlation"])),
                              "chance_r": float(np.mean(m["chance"])),
                              "n_convergent": int(m["convergent"].sum()),
                              "frac_convergent": float(m["convergent"].mean()),
-                             "cross_seed_r": float(np.nanmedian(r))})
+                             "matched_r_held_out": float(np.nanmean(held["r"])),
+                             "frac_convergent_images": float(np.mean(held["p"] <= 0.05)),
+                             "chance": CHANCE, "cross_seed_r": float(np.nanmedian(r))})
     return pd.DataFrame(rows)
 
 
@@ -284,3 +334,64 @@ def unit_examples(features_a, features_b, layer: str, n_units: int = 3, k: int =
                             "image_rank": image_rank, "stimulus_id_a": ids[sa], "stimulus_id_b": ids[sb],
                             "drive_a": float(drive_a[sa, rows[i]]), "drive_b": float(drive_b[sb, cols[i]])})
     return pd.DataFrame(out)
+
+
+SUMMARY_METRICS = ("frac_convergent", "matched_r", "frac_convergent_images", "matched_r_held_out")
+
+
+def _leave_one_seed_out(d: pd.DataFrame, value: str) -> tuple[float, np.ndarray]:
+    """The mean over seed pairs and its delete-one-seed replicates (pairs without that seed)."""
+    seeds = sorted(set(d["seed_a"]) | set(d["seed_b"]))
+    reps = [d.loc[(d["seed_a"] != s) & (d["seed_b"] != s), value].mean() for s in seeds]
+    return float(d[value].mean()), np.array(reps, float)
+
+
+def matching_summary(tables) -> pd.DataFrame:
+    """Trained against untrained unit matching, per architecture, trained task and layer (and
+    "mean" over layers): each of :data:`SUMMARY_METRICS` (mean over seed pairs) of the trained
+    seeds, of their untrained controls (the same architecture's initialisations) and trained
+    minus untrained, with a 95% interval over networks: delete-one-seed jackknife of each set of
+    seeds (pairs share seeds, so seeds, not pairs, are the unit), the two sets independent
+    (a seed's trained network and its initialisation are alike, so this is conservative), t
+    with min(m, t) - 1 df (:func:`goaldriven.compare.similarity._interval`; NaN with 2 seeds,
+    which leave no pair out). ``tables``: matching tables (CSV paths or frames) of every task."""
+    from ..core.registry import MODEL_KINDS
+    from .similarity import _interval, _network_part
+
+    frames = [t if isinstance(t, pd.DataFrame) else pd.read_csv(t) for t in tables]
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True) if frames else pd.DataFrame()
+    if df.empty:
+        raise InputError("matching summary: no rows in the matching tables")
+    missing = [m for m in SUMMARY_METRICS if m not in df]
+    if missing:
+        raise InputError(f"matching summary: the matching tables have no column(s) {missing}; "
+                         "run goaldriven matching again with this version")
+    untrained_of = {k: spec.untrained for k, spec in MODEL_KINDS.items() if spec.untrained}
+    rows = []
+    for (arch, task), trained in df.groupby(["arch", "task"], sort=True):
+        control = df[(df["arch"] == arch) & (df["task"] == untrained_of.get(task))]
+        if control.empty:
+            continue
+        layers = list(trained.sort_values("layer_index")["layer"].unique())
+        for layer in [*layers, "mean"]:
+            pick = (lambda d: d.groupby(["seed_a", "seed_b"], as_index=False)[list(SUMMARY_METRICS)].mean()) \
+                if layer == "mean" else (lambda d, layer=layer: d[d["layer"] == layer])
+            t, c = pick(trained), pick(control)
+            if t.empty or c.empty:
+                continue
+            m, n = len(set(t["seed_a"]) | set(t["seed_b"])), len(set(c["seed_a"]) | set(c["seed_b"]))
+            row = {"arch": arch, "task": task, "untrained_task": untrained_of[task], "layer": layer,
+                   "layer_index": -1 if layer == "mean" else int(trained.loc[trained["layer"] == layer,
+                                                                             "layer_index"].iloc[0]),
+                   "n_seeds": m, "n_seeds_untrained": n}
+            for value in SUMMARY_METRICS:
+                (tv, t_reps), (cv, c_reps) = _leave_one_seed_out(t, value), _leave_one_seed_out(c, value)
+                reps = np.concatenate([t_reps - cv, tv - c_reps])
+                row.update({f"{value}_trained": tv, f"{value}_untrained": cv, f"{value}_difference": tv - cv,
+                            **_interval(f"{value}_difference", tv - cv, [_network_part(reps, m, n)])})
+            rows.append({**row, "chance": df["chance"].iloc[0] if "chance" in df else "",
+                         "resampling": "networks (delete-one jackknife over the seeds of the trained and of the "
+                                       "untrained networks, independent); images as in each matching table"})
+    if not rows:
+        raise InputError("matching summary: no trained task with its untrained control among the tables")
+    return pd.DataFrame(rows)

@@ -354,6 +354,12 @@ COMMANDS = {c.name: c for c in (
         _o("--unit", UNIT_HELP, default=UNIT_DEFAULT, choices=UNITS),
         _write("--out", "CSV: per layer and pair of seeds"),
     ), code=("data", "models", "compare")),
+    Command("matching-summary", "trained against untrained unit matching, with intervals over seeds",
+            "compare:matching_summary", (
+        _read("--tables", "matching tables of every architecture and task (goaldriven matching)", nargs="+",
+              required=True),
+        _write("--out", "CSV: per architecture, trained task and layer"),
+    ), code=("data", "models", "compare")),
     Command("unit-examples", "most and least convergent units of a layer and their top images",
             "compare:unit_examples", (
         _read("--features", "features files of two seeds", nargs=2, required=True,
@@ -370,10 +376,8 @@ COMMANDS = {c.name: c for c in (
         _read("--models", "models.csv of goaldriven summarise", required=True),
         _o("--metrics", "columns to analyse (default: every *_ev and *_rsa column)", nargs="+"),
         _o("--level", "interval level", type=probability, default=0.95),
-        _o("--effects", "architectures as fixed effects (exact noncentral-F interval) or random (ICC)",
-           default="fixed", choices=("fixed", "random")),
-        _write("--out", "CSV: variance shares per metric"),
-    ), code=("study.seed_variance",)),
+        _write("--out", "CSV: per task and metric, the seed share with architectures fixed and random"),
+    ), code=("study.seed_variance", "study.statistics")),
     Command("summarise", "tidy tables of every model's scores", "study:summarise", (
         _read("--scores", "scores files (goaldriven score, score-rdms)", nargs="+", required=True),
         _read("--metrics", "metrics.json of every model (goaldriven train)", nargs="+", required=True),

@@ -991,13 +991,17 @@ def plot_leaderboard(leaderboard_csv, out_png, data_label: str) -> None:
 
 
 def _excludes_zero(c) -> np.ndarray:
-    return c["excludes_zero"].astype(str).str.lower().isin(["true", "1", "1.0"]).to_numpy()
+    """Rows drawn filled: the difference survives Holm's adjustment over the table
+    (``survives_holm``); a table without it: the interval excludes 0."""
+    marked = c["survives_holm"] if "survives_holm" in c else c["excludes_zero"]
+    return marked.astype(str).str.lower().isin(["true", "1", "1.0"]).to_numpy()
 
 
 def plot_positive_control(table_csv, out_png, data_label: str) -> None:
     """Trained minus each comparison (untrained of the same seed, pixels, V1-like), per score:
-    the difference with its 95% interval from resampling images and sites; a filled point and
-    a solid line where the interval excludes 0, an open point and a thin line where not."""
+    the difference with its 95% interval over seeds, images and sites; a filled point and a solid
+    line where the difference survives Holm's adjustment over the table (tables without
+    ``survives_holm``: where the interval excludes 0), an open point and a thin line where not."""
     df = read_table(table_csv, ["benchmark", "region", "score", "arch", "task", "comparison", "difference",
                                 "difference_low", "difference_high", "excludes_zero"], dropna=["difference"])
     df["panel"] = df["benchmark"] + " · " + df["region"] + "\n" + df["score"]
@@ -1035,9 +1039,11 @@ def plot_positive_control(table_csv, out_png, data_label: str) -> None:
                            WIDTH["positive_control"] / ncols - 0.25, 7), fontsize=7)
     panel_fig.supxlabel("trained − comparison (the same score)")
     handles = [Line2D([], [], color=colors[c], marker="o", ms=3.5, lw=1.3, label=f"vs {c}") for c in comparisons]
-    handles += [Line2D([], [], color="black", marker="o", ms=3.5, lw=1.3, label="95% interval excludes 0 (filled)"),
+    holm = "survives_holm" in df
+    handles += [Line2D([], [], color="black", marker="o", ms=3.5, lw=1.3,
+                       label="differs after Holm's adjustment (filled)" if holm else "95% interval excludes 0 (filled)"),
                 Line2D([], [], color="black", marker="o", ms=3.5, mfc="white", mew=0.9, lw=0.7, alpha=0.8,
-                       label="95% interval includes 0 (open)")]
+                       label="does not, after Holm (open)" if holm else "95% interval includes 0 (open)")]
     _legend(fig, handles, DOUBLE)
     _titles(fig, "Positive control: does training make networks more brain-like than their controls?",
             data_label, DOUBLE)

@@ -4,11 +4,16 @@ untrained initialisation, than raw pixels, than a V1-like model? Reported whatev
 For every trained group (architecture x task, its seeds) and every score (each area of each
 benchmark: ceiling-normalised EV over the sites that have a ceiling, the median r over all
 sites, signed r^2 where no site has a ceiling, RSA with each published RDM), the table holds
-the trained score, the comparison's score and their difference, each with a 95% percentile
-interval from resampling **images** (within each recording session) **and sites** (within
-each half), paired: every model is scored on the same resample, so the interval of a
-difference is that of the difference. Seeds are fixed: the score of a group is the mean over
-its seeds, and an untrained control is paired with the trained network of its seed.
+the trained score (mean over its seeds), the comparison's score and their difference. The
+headline 95% intervals (``*_low``/``*_high``) and ``p_value`` treat **seeds** as a sample
+too (:func:`with_seeds`): the seed-to-seed spread of the per-seed values (an untrained
+control paired with the trained network of its seed; another diet's seeds independent) plus
+the variance over paired resamples of **images** (within each recording session) **and
+sites** (within each half): every model is scored on the same resample, so the resampled
+difference is that of the difference. ``difference_seeds_fixed_*`` keep the former percentile
+interval of the image-and-site resamples alone (an interval given these seeds).
+``p_adjusted``: Holm over every row of the table (one family); ``survives_holm`` marks
+p_adjusted < 0.05, ``excludes_zero`` the unadjusted headline interval.
 
 Layer choice is held out: each model's layer for an area is chosen on one half of the sites
 (site responses; :func:`goaldriven.summary.site_halves`) or of the images (RDMs;
@@ -17,10 +22,10 @@ in the resamples (an interval given the choice). Site scores come from each stim
 held-out prediction pooled over the cross-validation folds (``prediction`` in the score
 files), so an image resample changes the r of every site consistently.
 
-The intervals are conditional on the fitted mappings and on the layer choice: resampling
-reuses each model's held-out predictions rather than refitting the regression, so the
-variability of the fit itself is not in them. benchmarks/positive_control_coverage.py checks
-their coverage on simulated predictions (where they are conservative).
+The image-and-site part is conditional on the fitted mappings and on the layer choice:
+resampling reuses each model's held-out predictions rather than refitting the regression (a
+seed's own fit noise is in the seed spread). benchmarks/positive_control_coverage.py checks
+the coverage on simulated predictions, with and without seed-to-seed variance.
 """
 
 from __future__ import annotations
@@ -39,16 +44,22 @@ from ..compare.mapping import columnwise_r
 from ..data.assemblies import rdm_parts
 from ..compare.rsa import compare_vectors, rdm
 from ..data.stimulus_ids import image_halves, rows_of
+from .statistics import holm, seeds_and_images
 from .summary import MODEL_FOLDER, site_halves
 
 log = logging.getLogger(__name__)
+CHUNK = 100  # bootstrap replicates scored at once (memory: images x CHUNK x sites per block)
 
 # The untrained control of each trained task (same architecture and seed).
 CONTROL_OF = {k: spec.untrained for k, spec in MODEL_KINDS.items() if spec.untrained}
 # Trained diets compared with each other, per architecture (CIFAR-10 at 32 px against the objects at 64 px:
 # a difference of diet and resolution together).
 DIETS = {"supervised": ("objects",)}
-RESAMPLING = "images (within session) and sites (within half), paired across models; seeds fixed"
+RESAMPLING = ("seeds (per-seed values: paired by seed with the untrained control, independent for another "
+              "diet; t with Welch-Satterthwaite df at the 90% upper bound of the seed variance) and images "
+              "(within session) and sites (within half), paired across models (bootstrap variance)")
+RESAMPLING_SEEDS_FIXED = "images (within session) and sites (within half), paired across models; seeds fixed"
+P_FAMILY = "Holm over the {n} rows of this table (every benchmark, area, score, group and comparison)"
 SELECTION = "layer chosen on one half of the {unit}, scored on the other, both ways averaged"
 IN_SAMPLE = "layer chosen and scored on the same sites (all in one half; optimistic)"
 # The site scores here are always recomputed from the pooled held-out predictions, so that an
@@ -145,9 +156,10 @@ def _half_masks(blocks, masks) -> tuple[list, bool]:
 
 
 def _site_score_samples(scores: _SiteScores, kind: str, masks, draws) -> tuple[float, np.ndarray, str]:
-    """The held-out-layer score (point estimate, then one per resample in ``draws``) and the
-    layers chosen on each half of the sites. ``draws``: per replicate, (image indices per
-    block, [site indices per block] per half), sites drawn among the metric's own sites."""
+    """The held-out-layer score (point estimate, then one per resample of ``draws``) and the
+    layers chosen on each half of the sites. ``draws`` (:func:`_site_draws`): per block, the
+    image indices of every replicate, and per half and block the site indices of every
+    replicate, drawn among the metric's own sites."""
     blocks = scores.blocks
     # Per layer, per block: site values on all images; the layer is chosen on one half, scored on the other.
     per_layer = [[_site_values(columnwise_r(b["pred"][i], b["obs"]), b["ceiling"], kind) for b in blocks]
@@ -156,37 +168,42 @@ def _site_score_samples(scores: _SiteScores, kind: str, masks, draws) -> tuple[f
     med = np.array([[_median_over(vals, half_masks[h]) for vals in per_layer] for h in (0, 1)])
     chosen = [int(np.nanargmax(med[1 - h])) if np.isfinite(med[1 - h]).any() else 0 for h in (0, 1)]
     point = float(np.mean([med[h, chosen[h]] for h in (0, 1)]))
-    samples = np.empty(len(draws))
-    for k, (images, sites) in enumerate(draws):
+    n_boot = len(draws["images"][0]) if blocks else 0
+    samples = np.empty(n_boot)
+    for lo in range(0, n_boot, CHUNK):  # replicates in chunks: (images, replicates, sites) arrays
+        part = slice(lo, min(lo + CHUNK, n_boot))
         halves = []
         for h in (0, 1):
             vals = []
-            for b, img, pick in zip(blocks, images, sites[h]):
-                if len(pick):
-                    r = columnwise_r(b["pred"][chosen[h]][np.ix_(img, pick)], b["obs"][np.ix_(img, pick)])
+            for k, b in enumerate(blocks):
+                pick = draws["sites"][h][k][part]
+                if pick.shape[1]:
+                    img = draws["images"][k][part].T[:, :, None]
+                    r = columnwise_r(b["pred"][chosen[h]][img, pick[None]], b["obs"][img, pick[None]])
                     vals.append(_site_values(r, b["ceiling"][pick], kind))
-            v = np.concatenate(vals) if vals else np.array([])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                halves.append(np.nanmedian(v) if len(v) else np.nan)
-        samples[k] = np.mean(halves)
+                halves.append(np.nanmedian(np.concatenate(vals, axis=1), axis=1) if vals
+                              else np.full(part.stop - part.start, np.nan))
+        samples[part] = np.mean(halves, axis=0)
     layers = f"{scores.layers[chosen[0]]} | {scores.layers[chosen[1]]}"
     return point, samples, layers
 
 
-def _site_draws(blocks, masks, n_boot: int, seed: int):
-    """Resamples shared by every model (so differences are paired): per replicate, image
-    indices per block (session) and, per half, site indices per block drawn among the metric's
-    own sites of that block and half (stratified: every replicate has as many as the data)."""
+def _site_draws(blocks, masks, n_boot: int, seed: int) -> dict:
+    """Resamples shared by every model (so differences are paired): per block (session), the
+    image indices of every replicate (n_boot, images), and, per half, per block, the site
+    indices of every replicate drawn among the metric's own sites of that block and half
+    (stratified: every replicate has as many as the data)."""
     rng = np.random.default_rng(seed)
     half_masks, _ = _half_masks(blocks, masks)
-    pools = [[np.flatnonzero(m) for m in half_masks[h]] for h in (0, 1)]
-    draws = []
-    for _ in range(n_boot):
-        images = [rng.integers(0, len(b["ids"]), len(b["ids"])) for b in blocks]
-        sites = [[pool[rng.integers(0, len(pool), len(pool))] for pool in pools[h]] for h in (0, 1)]
-        draws.append((images, sites))
-    return draws
+    images = [rng.integers(0, len(b["ids"]), (n_boot, len(b["ids"]))) for b in blocks]
+    sites = []
+    for h in (0, 1):
+        pools = [np.flatnonzero(m) for m in half_masks[h]]
+        sites.append([pool[rng.integers(0, len(pool), (n_boot, len(pool)))] if len(pool)
+                      else np.zeros((n_boot, 0), int) for pool in pools])
+    return {"images": images, "sites": sites}
 
 
 class _RdmScores:
@@ -223,6 +240,24 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
     return (float(np.quantile(ok, 0.025)), float(np.quantile(ok, 0.975))) if len(ok) else (np.nan, np.nan)
 
 
+def with_seeds(estimate: float, seed_groups, samples, level: float = 0.95) -> dict:
+    """Interval and two-sided p (of "the expected value is 0") of a mean over seeds, or a
+    difference of such means, with the seeds a random sample as well as the images and sites
+    (:func:`goaldriven.study.statistics.seeds_and_images`): estimate +- t_df sqrt(v_seeds +
+    v_images). ``seed_groups``: the per-seed values whose means make the estimate (one array per
+    independent set of seeds: the paired differences; or the trained seeds and, negated,
+    another diet's), v_seeds = sum of var / n over them (seeds as the unit); v_images: the
+    variance of the estimate over the paired image-and-site resamples (``samples``, seeds
+    fixed). df: Welch-Satterthwaite at the 90% upper bound of the seed variance, so few seeds
+    widen the interval. Why not the percentile of a hierarchical bootstrap that also redraws
+    seeds: with 2-3 seeds it has 3-10 distinct seed draws, its seed variance is (n - 1) / n too
+    small and a normal quantile stands where a t belongs (benchmarks/positive_control_coverage.py:
+    it covered 0.85 where this interval covers 0.95 or more). NaN without 2 seeds in every group."""
+    ok = np.asarray(samples, float)
+    ok = ok[np.isfinite(ok)]
+    return seeds_and_images(estimate, seed_groups, np.var(ok, ddof=1) if len(ok) >= 2 else np.nan, level)
+
+
 def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:
     """Differences of every trained group against its untrained seeds, each control model and
     (CIFAR-10 networks) the other diet of the same architecture (DIETS).
@@ -238,9 +273,9 @@ def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:
     for (arch, task), seeds in sorted(groups.items()):
         seeds = sorted(seeds)
         untrained = [f"{arch}/{CONTROL_OF[task]}_seed{s}" for s in seeds]
-        comparisons = []  # (name, the models whose mean score is the comparison's)
+        comparisons = []  # (name, the models whose mean score is the comparison's, how seeds pair)
         if all(m in scored for m in untrained):
-            comparisons.append(("untrained (same seed)", untrained))
+            comparisons.append(("untrained (same seed)", untrained, "paired"))
         else:
             log.warning("%s/%s: not every seed has its untrained control (%s); no trained-untrained rows",
                         arch, task, ", ".join(m for m in untrained if m not in scored))
@@ -248,30 +283,42 @@ def _rows(scored: dict, metric_of: dict, controls: list[str]) -> list[dict]:
             ids = [m for m in scored if m.split("/")[0] == c]
             if len(ids) != 1:
                 raise InputError(f"control {c!r}: expected one model, found {ids}")
-            comparisons.append((c, ids))
+            comparisons.append((c, ids, "none"))
         for other_task in (t for t in DIETS.get(task, ()) if (arch, t) in groups):
             # another diet of the same architecture: the mean over its own seeds (not paired by seed)
             comparisons.append((f"{other_task} diet (same architecture)",
-                                [f"{arch}/{other_task}_seed{s}" for s in sorted(groups[(arch, other_task)])]))
+                                [f"{arch}/{other_task}_seed{s}" for s in sorted(groups[(arch, other_task)])],
+                                "independent"))
         for metric, (benchmark, region, kind, n_sites, n_images, unit, estimator) in metric_of.items():
             trained = [scored[f"{arch}/{task}_seed{s}"][metric] for s in seeds]
-            t_point, t_samples = np.mean([p for p, _, _ in trained]), np.mean([x for _, x, _ in trained], axis=0)
-            for name, against in comparisons:
+            t_seed = np.array([p for p, _, _ in trained])
+            t_point, t_samples = t_seed.mean(), np.mean([x for _, x, _ in trained], axis=0)
+            t_ci = with_seeds(t_point, [t_seed], t_samples)
+            for name, against, pairing in comparisons:
                 other = [scored[m][metric] for m in against]
-                c_point, c_samples = np.mean([p for p, _, _ in other]), np.mean([x for _, x, _ in other], axis=0)
+                c_seed = np.array([p for p, _, _ in other])
+                c_point, c_samples = c_seed.mean(), np.mean([x for _, x, _ in other], axis=0)
                 diff, d_samples = t_point - c_point, t_samples - c_samples
-                (tl, th), (cl, ch), (dl, dh) = _interval(t_samples), _interval(c_samples), _interval(d_samples)
+                # The seeds' part of the difference's variance, by how the two sides' seeds relate.
+                seed_groups = ([t_seed - c_seed] if pairing == "paired" else [t_seed] if pairing == "none"
+                               else [t_seed, -c_seed])
+                d_ci = with_seeds(diff, seed_groups, d_samples)
+                c_ci = with_seeds(c_point, [c_seed] if pairing != "none" else [], c_samples)
+                dl, dh = _interval(d_samples)
                 rows.append({
                     "benchmark": benchmark, "region": region, "score": kind, "n_sites": n_sites,
                     "n_images": n_images, "arch": arch, "task": task, "n_seeds": len(seeds), "comparison": name,
-                    "trained": t_point, "trained_low": tl, "trained_high": th,
-                    "control": c_point, "control_low": cl, "control_high": ch,
-                    "difference": diff, "difference_low": dl, "difference_high": dh,
-                    "excludes_zero": bool(dl > 0 or dh < 0),
+                    "n_seeds_comparison": len(c_seed) if pairing != "none" else 0, "seed_pairing": pairing,
+                    "trained": t_point, "trained_low": t_ci["low"], "trained_high": t_ci["high"],
+                    "control": c_point, "control_low": c_ci["low"], "control_high": c_ci["high"],
+                    "difference": diff, "difference_low": d_ci["low"], "difference_high": d_ci["high"],
+                    "difference_df": d_ci["df"], "p_value": d_ci["p"],
+                    "excludes_zero": bool(d_ci["low"] > 0 or d_ci["high"] < 0),
+                    "difference_seeds_fixed_low": dl, "difference_seeds_fixed_high": dh,
                     "trained_layers": "; ".join(l for _, _, l in trained),
                     "selection": SELECTION.format(unit=unit) if unit else IN_SAMPLE,
                     "r_estimator": estimator,
-                    "resampling": RESAMPLING})
+                    "resampling": RESAMPLING, "resampling_seeds_fixed": RESAMPLING_SEEDS_FIXED})
     return rows
 
 
@@ -334,4 +381,10 @@ def positive_control_table(score_paths=(), rdm_features=(), rdms_path=None, cont
     absent = [c for c in controls if not any(m.split("/")[0] == c for m in scored)]
     if absent:
         raise InputError(f"controls {absent} have no scores among the inputs")
-    return pd.DataFrame(_rows(scored, metric_of, list(controls)))
+    table = pd.DataFrame(_rows(scored, metric_of, list(controls)))
+    if len(table):  # one family: every row of the table
+        table.insert(table.columns.get_loc("p_value") + 1, "p_adjusted", holm(table["p_value"]))
+        table.insert(table.columns.get_loc("p_adjusted") + 1, "p_family",
+                     P_FAMILY.format(n=int(table["p_value"].notna().sum())))
+        table.insert(table.columns.get_loc("excludes_zero") + 1, "survives_holm", table["p_adjusted"] < 0.05)
+    return table

@@ -1,7 +1,7 @@
 """Does a brain score depend as much on the seed as on the architecture (Dong, Wang & Hu 2018)?
 
-One score per (architecture, seed). The architectures studied are the ones we care about, so
-they are fixed effects; the seeds are a random sample. The seed share is
+One score per (architecture, seed); the seeds are a random sample. With the architectures
+studied as the ones we care about (fixed effects) the seed share is
 
     theta = sigma2_seed / (sigma2_seed + V_arch),  V_arch = sum_a (mu_a - mu)**2 / (k - 1),
 
@@ -12,8 +12,24 @@ interval for lambda from inverting the noncentral F CDF maps to one for theta. T
 of the architecture means (the former estimator) contains sigma2 / n and so overstated the
 architecture share; its percentile bootstrap over 3 seeds covered the truth far below 95%.
 
-Rankings are tested pair by pair over all seed pairs (Mann-Whitney, exact), not by pairing
-"seed i of every architecture", which is arbitrary.
+Two questions, both in every row of :func:`seed_variance`'s table (``share_fixed*``,
+``share_random*``; the point estimate is the same, the intervals differ):
+
+* fixed: do seeds move this score as much as THESE architectures do? (theta above, exact
+  noncentral-F interval);
+* random: do seeds move it as much as architectures drawn from a population of architectures
+  do? (sigma2_seed / (sigma2_seed + sigma2_arch), 1 - ICC(1), F-based interval; wider, since
+  k architectures are a small sample of that population).
+
+``reading_*`` says what the interval supports: seeds dominate only if its lower bound is
+above 0.5, architecture dominates only if its upper bound is below 0.5.
+
+Tests and multiplicity: ``p_value`` is the F test of "no architecture effect" (the same test
+for both questions); ``p_adjusted`` is Holm's adjustment over every row of the table (one
+family: every task x metric). Rankings are tested pair by pair over all seed pairs
+(Mann-Whitney, exact), not by pairing "seed i of every architecture", which is arbitrary;
+their p-values are Holm-adjusted over every pair of every row (a second family), and
+``n_pairs_robust`` counts the pairs whose adjusted p is below 0.05.
 """
 
 from __future__ import annotations
@@ -28,12 +44,35 @@ from scipy import stats
 from scipy.optimize import brentq
 
 from ..core.io import InputError
+from .statistics import holm
 
 log = logging.getLogger(__name__)
 
 # Smallest seeds per architecture for which an exact two-sided Mann-Whitney p can go below 0.05:
 # with n seeds each, the smallest p is 2 / C(2n, n) (0.10 at n = 3, 0.029 at n = 4).
 MIN_SEEDS_FOR_RANKING = next(n for n in range(2, 50) if 2 / math.comb(2 * n, n) < 0.05)
+
+
+def min_seeds_for_ranking(n_tests: int = 1, alpha: float = 0.05) -> int:
+    """Seeds per architecture for which the smallest exact two-sided Mann-Whitney p can pass
+    Holm's first step in a family of ``n_tests`` ranking pairs (4 for one test)."""
+    return next(n for n in range(2, 200) if 2 / math.comb(2 * n, n) * max(n_tests, 1) < alpha)
+
+
+QUESTION = {"fixed": "do seeds move this score as much as these architectures do (architectures fixed)",
+            "random": "do seeds move this score as much as architectures drawn from a population of "
+                      "architectures do (architectures random)"}
+
+
+def reading(low: float, high: float) -> str:
+    """What an interval of the seed share supports, and no more."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "undefined (no spread among the scores)"
+    if low > 0.5:
+        return "seeds dominate (interval above 0.5)"
+    if high < 0.5:
+        return "architecture dominates (interval below 0.5)"
+    return "cannot separate seed from architecture (interval contains 0.5)"
 
 
 def _groups(values, groups) -> tuple[list[str], list[np.ndarray]]:
@@ -76,7 +115,8 @@ def seed_share(values, groups, level: float = 0.95, effects: str = "fixed") -> d
     required, else :class:`InputError`. ``effects="fixed"`` (default): architectures as
     fixed effects, exact noncentral-F interval. ``effects="random"``: architectures as a
     sample of a population, the F-based interval of 1 - ICC(1) (Shrout & Fleiss 1979).
-    Returns share, low, high, the ANOVA terms and the interval's name.
+    Returns share, low, high, the ANOVA terms, the p of the F test of "no architecture effect"
+    (``p_value``, the same for both) and the interval's name.
     """
     if effects not in ("fixed", "random"):
         raise InputError(f"seed_share: effects must be 'fixed' or 'random', not {effects!r}")
@@ -91,7 +131,8 @@ def seed_share(values, groups, level: float = 0.95, effects: str = "fixed") -> d
            "seed_var": float(ms_w), "arch_var": float(v_arch)}
     if ms_w <= 0:  # no seed spread at all: share 0 if the architectures differ, undefined if not
         share = 0.0 if ms_b > 0 else np.nan
-        return {**out, "share": share, "low": share, "high": share, "F": np.inf, "interval": "degenerate"}
+        return {**out, "share": share, "low": share, "high": share, "F": np.inf,
+                "p_value": 0.0 if ms_b > 0 else np.nan, "interval": "degenerate"}
     F = ms_b / ms_w
     share = ms_w / (ms_w + v_arch)
     alpha = 1 - level
@@ -106,7 +147,7 @@ def seed_share(values, groups, level: float = 0.95, effects: str = "fixed") -> d
         low, high = 1 - np.clip(icc(f_high), 0, 1), 1 - np.clip(icc(f_low), 0, 1)
         name = f"F-based {level:.0%} of 1 - ICC(1) (architectures random)"
     return {**out, "share": float(share), "low": float(low), "high": float(high), "F": float(F),
-            "interval": name}
+            "p_value": float(stats.f.sf(F, df1, df2)), "interval": name}
 
 
 def seeds_to_exclude_half(ms_within: float, arch_var: float, n_archs: int, level: float = 0.95,
@@ -178,12 +219,14 @@ def _retest_sd(d: pd.DataFrame, metric: str, of: str = "") -> float:
     return float(np.sqrt(np.nanmean(d[col].astype(float) ** 2)) / 2)
 
 
-def seed_variance(models: pd.DataFrame, metrics=None, level: float = 0.95, effects: str = "fixed",
+def seed_variance(models: pd.DataFrame, metrics=None, level: float = 0.95,
                   name: str = "models table") -> pd.DataFrame:
     """Per task and metric (default :func:`metric_columns`; requested ones missing from the table
-    are skipped, logged): the seed share with its interval (:func:`seed_share`), what excluding
-    0.5 would need, the pairwise ranking tests, the score's test-retest sd beside the seed sd,
-    and the layer-selection rule the scores come from (``selection`` column of the table)."""
+    are skipped, logged): the seed share under both questions (module docstring; architectures
+    fixed and random) with their intervals and readings, the F test of the architecture effect
+    (``p_value``, Holm ``p_adjusted`` over the table's rows), what excluding 0.5 would need (fixed
+    question), the pairwise ranking tests (Holm over the table's pairs), the score's test-retest
+    sd beside the seed sd, and the layer-selection rule the scores come from (``selection``)."""
     if metrics is None:
         metrics = metric_columns(models)
     missing = [m for m in metrics if m not in models.columns]
@@ -192,7 +235,7 @@ def seed_variance(models: pd.DataFrame, metrics=None, level: float = 0.95, effec
     metrics = [m for m in metrics if m in models.columns]
     if not metrics:
         raise InputError(f"{name}: no metric columns to analyse among {list(models.columns)}")
-    rows, refused = [], []
+    rows, pairs_of, refused = [], [], []
     for task, df in models.groupby("task"):
         for metric in metrics:
             where = f"{name} {task} {metric}"
@@ -209,27 +252,49 @@ def seed_variance(models: pd.DataFrame, metrics=None, level: float = 0.95, effec
                     raise InputError(f"seed_share: needs at least 2 seeds of every architecture; "
                                      f"seeds per architecture {seeds.to_dict()}")
                 d = _balanced(d, where)
-                s = seed_share(d[metric], d["arch"], level=level, effects=effects)
+                fixed, random = (seed_share(d[metric], d["arch"], level=level, effects=e) for e in ("fixed", "random"))
             except InputError as e:  # this task cannot answer the question; another may
                 refused.append(f"task {task!r}, metric {metric!r}: {e}")
                 log.warning("%s: %s", where, e)
                 continue
-            pairs = pairwise_rankings(d[metric], d["arch"])
+            pairs_of.append(pairwise_rankings(d[metric], d["arch"]))
             sel_col = metric.removesuffix("_ev") + "_selection" if metric.endswith("_ev") else "rsa_selection"
+            s = fixed  # the ANOVA terms, the same for both questions
             rows.append({"task": task, "metric": metric, "n_archs": s["n_archs"], "n_seeds": s["n_seeds"],
                          "arch_var": s["arch_var"], "seed_var": s["seed_var"], "F": s["F"],
-                         "seed_share": s["share"], "seed_share_low": s["low"], "seed_share_high": s["high"],
-                         "interval": s["interval"],
+                         "p_value": s["p_value"],
+                         "share_fixed": fixed["share"], "share_fixed_low": fixed["low"],
+                         "share_fixed_high": fixed["high"], "reading_fixed": reading(fixed["low"], fixed["high"]),
+                         "share_random": random["share"], "share_random_low": random["low"],
+                         "share_random_high": random["high"],
+                         "reading_random": reading(random["low"], random["high"]),
+                         "question_fixed": QUESTION["fixed"], "question_random": QUESTION["random"],
+                         "interval_fixed": fixed["interval"], "interval_random": random["interval"],
                          "seeds_to_exclude_half": seeds_to_exclude_half(s["ms_within"], s["arch_var"],
                                                                         s["n_archs"], level),
-                         "n_pairs": len(pairs), "n_pairs_robust": int(pairs["robust"].sum()),
-                         "ranking_seed_robust": bool(pairs["robust"].all()),
-                         "min_seeds_for_ranking_test": MIN_SEEDS_FOR_RANKING,
-                         "pairwise": "; ".join(f"P({r.arch_a}>{r.arch_b})={r.p_a_greater:.2f} p={r.p_value:.3f}"
-                                               for r in pairs.itertuples()),
                          "seed_sd": float(np.sqrt(s["seed_var"])), "retest_sd": _retest_sd(d, metric),
                          "retest_images_sd": _retest_sd(d, metric, "images_"),
                          "selection": str(d[sel_col].iloc[0]) if sel_col in d else "not recorded"})
     if not rows and refused:  # nothing could be analysed: say why, not an empty table
         raise InputError(f"{name}: {refused[0]}")
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    # One family per kind of test: the F tests (a row each), the ranking pairs (all rows' pairs).
+    table.insert(table.columns.get_loc("p_value") + 1, "p_adjusted", holm(table["p_value"]))
+    table.insert(table.columns.get_loc("p_adjusted") + 1, "p_family",
+                 f"Holm over the {int(table['p_value'].notna().sum())} F tests of this table (every task x metric)")
+    all_pairs = pd.concat(pairs_of, keys=range(len(pairs_of)), names=["row", None])
+    all_pairs["p_adjusted"] = holm(all_pairs["p_value"])
+    robust = all_pairs["p_adjusted"] < 0.05
+    by_row = [all_pairs.loc[i] for i in range(len(pairs_of))]
+    table["n_pairs"] = [len(g) for g in by_row]
+    table["n_pairs_robust"] = [int((g["p_adjusted"] < 0.05).sum()) for g in by_row]
+    table["ranking_seed_robust"] = [bool(len(g)) and bool((g["p_adjusted"] < 0.05).all()) for g in by_row]
+    table["pairwise"] = ["; ".join(f"P({r.arch_a}>{r.arch_b})={r.p_a_greater:.2f} p={r.p_value:.3f} "
+                                   f"p_holm={r.p_adjusted:.3f}" for r in g.itertuples()) for g in by_row]
+    # With m pairs in the family the smallest exact p, 2 / C(2n, n), must pass Holm's first step.
+    table["min_seeds_for_ranking_test"] = min_seeds_for_ranking(len(all_pairs))
+    table["pairwise_family"] = (f"Holm over the {len(all_pairs)} ranking pairs of this table; "
+                                f"robust: p_holm < 0.05 ({int(robust.sum())} pairs)")
+    return table

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import chi2, norm, t as t_dist
 
 from ..compare.mapping import columnwise_r
 from ..core.io import InputError
@@ -61,3 +61,45 @@ def arch_bootstrap_r(df, x: str, y: str, n_boot: int = 2000, seed: int = 0) -> d
                 for _ in range(n_boot)]
         out["low"], out["high"] = np.nanpercentile(boot, [2.5, 97.5])
     return out
+
+
+DF_BOUND = 0.9  # seeds_and_images: the df at this upper confidence bound of each seed variance (90%)
+
+
+def holm(p) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error, any dependence between the tests):
+    the i-th smallest p times (m - i + 1), made monotone, at most 1. NaN p-values are not tests:
+    they stay NaN and do not count in m."""
+    p = np.asarray(p, float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    out[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    return out
+
+
+def seeds_and_images(estimate: float, seed_groups, image_var: float, level: float = 0.95,
+                     df_bound: float = DF_BOUND) -> dict:
+    """Interval and two-sided p (of "the expected value is 0") of a mean over seeds, or a
+    difference of such means, with seeds and images both samples: estimate +- t_df
+    sqrt(v_seeds + image_var). ``seed_groups``: the per-seed values whose means make the
+    estimate (one array per independent set of seeds), v_seeds = sum of var / n over them;
+    ``image_var``: the estimate's variance over resamples of the images (and sites) with the
+    seeds fixed, its df taken as infinite. df: Welch-Satterthwaite, but with each seed variance
+    at its ``df_bound`` upper confidence bound (chi-square): from 2-3 seeds a seed variance
+    small by chance would otherwise also inflate the df, and the plain Welch-Satterthwaite
+    interval covered 0.87 with 2 seeds whose spread dominates (benchmarks/
+    positive_control_coverage.py). NaN without 2 seeds in every group or a finite image variance."""
+    groups = [np.asarray(g, float) for g in seed_groups]
+    if any(len(g) < 2 for g in groups) or not np.isfinite(image_var) or not np.isfinite(estimate):
+        return {"low": np.nan, "high": np.nan, "p": np.nan, "df": np.nan}
+    parts = [(np.var(g, ddof=1) / len(g), len(g) - 1) for g in groups]
+    v = sum(x for x, _ in parts) + image_var
+    upper = [(x * df / chi2.ppf(1 - df_bound, df), df) for x, df in parts]
+    denominator = sum(x ** 2 / df for x, df in upper)
+    df = (sum(x for x, _ in upper) + image_var) ** 2 / denominator if denominator > 0 else np.inf
+    se = np.sqrt(v)
+    half = t_dist.ppf(0.5 + level / 2, df) * se
+    p = 2 * t_dist.sf(abs(estimate) / se, df) if se > 0 else float(estimate == 0)
+    return {"low": float(estimate - half), "high": float(estimate + half), "p": float(p), "df": float(df)}

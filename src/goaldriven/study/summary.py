@@ -26,6 +26,9 @@ HELD_OUT = ("layer chosen on one half of the sites (split seeded by site id), sc
             "both ways, averaged")
 IN_SAMPLE = "layer chosen and scored on the same sites (too few sites to split; optimistic)"
 RSA_SELECTION = "layer with the highest RSA, chosen and scored on the same data (optimistic)"
+RSA_FULL = ("RSA on all the benchmark's images at the layer best on all of them (chosen and scored on the same "
+            "images: optimistic); intervals from resampling the images; no noise ceiling (one RDM per area, "
+            "no per-subject RDMs)")
 RSA_HELD_OUT = ("layer chosen on one half of the images (split by stimulus id), RSA on the other half; "
                 "both ways, averaged (an RSA over half the images)")
 
@@ -168,7 +171,8 @@ def _rsa_rows(ds: xr.Dataset, fields: dict) -> list[dict]:
         for area in ds["area"].values:
             row = {**fields, "layer": str(layer), "layer_index": int(idx), "region": str(area),
                    "rsa": float(ds["rsa"].sel(layer=layer, area=area))}
-            for extra in ("rsa_low", "rsa_high", "rsa_kendall_tau_a", "rsa_ceiling_low", "rsa_ceiling_high"):
+            for extra in ("rsa_low", "rsa_high", "rsa_kendall_tau_a", "rsa_kendall_tau_a_low",
+                          "rsa_kendall_tau_a_high", "rsa_ceiling_low", "rsa_ceiling_high"):
                 if extra in ds:  # per layer and area, or (a ceiling) per area
                     value = ds[extra].sel(area=area)
                     row[extra] = float(value.sel(layer=layer) if "layer" in value.dims else value)
@@ -340,7 +344,10 @@ def _image_retest(ds: xr.Dataset, layer: int, region: str, normalised: bool) -> 
 def held_out_rsa(ds: xr.Dataset) -> dict[str, dict]:
     """Per area of a score file with ``rsa_half``: the RSA of the layer chosen on one half of
     the images, scored on the other half (``RSA_HELD_OUT``), averaged over both ways; the
-    layer best on all images (for display) and the in-sample maximum it replaces."""
+    layer best on all images (for display) and the in-sample maximum it replaces. Score files
+    of published RDMs add the RSA on all their images at that layer (``_full_*``: Spearman and
+    Kendall tau-a, each with its stimulus-bootstrap interval; ``full_selection`` says the
+    layer is chosen on the same images, so it is optimistic)."""
     out = {}
     for area in ds["area"].values:
         full = ds["rsa"].sel(area=area).values
@@ -351,6 +358,14 @@ def held_out_rsa(ds: xr.Dataset) -> dict[str, dict]:
                           "_in_sample": float(full[best]),
                           "_retest_diff": float(abs(half[0, best] - half[1, best])),
                           "selection": RSA_HELD_OUT}
+        if ds.attrs.get("kind") == "rdms":
+            value = lambda v: float(ds[v].sel(area=area).values[best]) if v in ds else np.nan  # noqa: E731
+            out[str(area)].update({
+                "_full_spearman": float(full[best]), "_full_spearman_low": value("rsa_low"),
+                "_full_spearman_high": value("rsa_high"), "_full_kendall_tau_a": value("rsa_kendall_tau_a"),
+                "_full_kendall_tau_a_low": value("rsa_kendall_tau_a_low"),
+                "_full_kendall_tau_a_high": value("rsa_kendall_tau_a_high"),
+                "_full_n_images": int(ds.attrs.get("n_stimuli", 0)) or np.nan, "full_selection": RSA_FULL})
     return out
 
 
@@ -476,3 +491,39 @@ def summarise(score_paths, metrics_paths, out_dir, panel_features=(), panel_data
     write_netcdf(panel, out_dir / "rdms.nc")
     if recovery is not None:
         write_csv(recovery, out_dir / "recovery.csv")
+
+
+FULL_RSA_RESAMPLING = ("seeds (t with Welch-Satterthwaite df at the 90% upper bound of the seed variance) and "
+                       "images (each model's stimulus-bootstrap interval read as +-1.96 sd, the variances "
+                       "averaged over seeds)")
+NO_CEILING = ("no noise ceiling: the published data hold one RDM per area (monkey IT pooled over its neurons, "
+              "human IT the group's voxels), not per-subject RDMs, so Nili et al. 2014's bounds cannot be computed")
+
+
+def full_set_rsa(models: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per task, architecture and area with an RSA on all of a published benchmark's images
+    (models.csv ``<area>_rsa_full_*``): the mean over seeds of the Spearman and the Kendall
+    tau-a, each with an interval over seeds and images. The image part of a model is its
+    stimulus-bootstrap interval as a normal sd; the seeds share the images, so the mean's image
+    variance is at most the mean of theirs, which is used (conservative)."""
+    from .statistics import seeds_and_images
+
+    areas = [c.removesuffix("_rsa_full_spearman") for c in models.columns if c.endswith("_rsa_full_spearman")]
+    z = 2 * 1.959964  # width of a 95% normal interval in sd
+    rows = []
+    for (task, arch), g in models.groupby(["task", "arch"]):
+        for area in areas:
+            d = g.dropna(subset=[f"{area}_rsa_full_spearman"])
+            if d.empty:
+                continue
+            row = {"task": task, "arch": arch, "area": area, "n_seeds": len(d),
+                   "n_images": d[f"{area}_rsa_full_n_images"].iloc[0]}
+            for stat in ("spearman", "kendall_tau_a"):
+                col = f"{area}_rsa_full_{stat}"
+                values = d[col].astype(float).to_numpy()
+                image_var = float(np.mean(((d[f"{col}_high"] - d[f"{col}_low"]).astype(float) / z) ** 2))
+                ci = seeds_and_images(values.mean(), [values], image_var, level)
+                row.update({stat: values.mean(), f"{stat}_low": ci["low"], f"{stat}_high": ci["high"]})
+            rows.append({**row, "resampling": FULL_RSA_RESAMPLING, "ceiling": NO_CEILING,
+                         "selection": d[f"{area}_rsa_full_selection"].iloc[0]})
+    return pd.DataFrame(rows)
