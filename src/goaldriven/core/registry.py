@@ -377,7 +377,7 @@ COMMANDS = {c.name: c for c in (
         _o("--metrics", "columns to analyse (default: every *_ev and *_rsa column)", nargs="+"),
         _o("--level", "interval level", type=probability, default=0.95),
         _write("--out", "CSV: per task and metric, the seed share with architectures fixed and random"),
-    ), code=("study.seed_variance", "study.statistics")),
+    ), code=("data.stimulus_ids", "compare.mapping", "study.seed_variance", "study.statistics")),
     Command("summarise", "tidy tables of every model's scores", "study:summarise", (
         _read("--scores", "scores files (goaldriven score, score-rdms)", nargs="+", required=True),
         _read("--metrics", "metrics.json of every model (goaldriven train)", nargs="+", required=True),
@@ -386,7 +386,7 @@ COMMANDS = {c.name: c for c in (
         _read("--panel-data", "that benchmark's assembly or RDM assembly", required=True),
         _read("--surrogate-score", "scores of the surrogate network (recovery check)"),
         _write_dir("--out-dir", "folder of the tables (predictivity.csv, rsa.csv, models.csv, ...)"),
-    ), code=("data", "models", "compare", "study.summary")),
+    ), code=("data", "models", "compare", "study.summary", "study.statistics")),
     Command("positive-control", "trained minus untrained, pixels and V1-like controls, with intervals from "
                                 "resampling", "study:positive_control", (
         _read("--scores", "predictivity scores of every model (goaldriven score)", nargs="+", default=[]),
@@ -397,7 +397,7 @@ COMMANDS = {c.name: c for c in (
         _o("--bootstraps", "resamples of images and sites (0: no interval)", type=nonnegative_int, default=1000),
         _o("--seed", "seed of the resamples", type=nonnegative_int, default=0),
         _write("--out", "the table (.csv)"),
-    ), code=("data", "models", "compare", "study.positive_control", "study.summary")),
+    ), code=("data", "models", "compare", "study.positive_control", "study.summary", "study.statistics")),
     Command("leaderboard", "every model x area ranked: best layer chosen on held-out sites", "study:leaderboard", (
         _read("--scores", "scores files (goaldriven score, score-rdms)", nargs="+", required=True),
         _o("--bootstraps", "resamples of sites for the 95%% interval (0: no interval)", type=nonnegative_int,
@@ -405,12 +405,12 @@ COMMANDS = {c.name: c for c in (
         _o("--seed", "seed of the site halves and the resamples", type=nonnegative_int, default=0),
         _write("--out-csv", "the ranked table (CSV)"),
         _write("--out-json", "the same as DVC metrics (JSON)"),
-    ), code=("data", "models", "compare", "study.leaderboard", "study.summary")),
+    ), code=("data", "models", "compare", "study.leaderboard", "study.summary", "study.statistics")),
     Command("layer-profiles", "per benchmark and area, every model's layer profile (DVC plots)",
             "study:layer_profiles", (
         _read("--predictivity", "predictivity.csv of goaldriven summarise", required=True),
         _write_dir("--out-dir", "folder of one CSV per benchmark and area"),
-    ), code=("data", "models", "compare", "study.leaderboard", "study.summary")),
+    ), code=("data", "models", "compare", "study.leaderboard", "study.summary", "study.statistics")),
     Command("trajectory", "neural predictivity of every kept epoch of trained models", "study:trajectory", (
         _read("--models", "folders of goaldriven train (kept epochs in DIR/epochs/, final weights last)",
               nargs="+", required=True),
@@ -424,11 +424,12 @@ COMMANDS = {c.name: c for c in (
         *group_options(FeatureSpec),
         _o("--device", "auto: CUDA when available", default="cpu", choices=DEVICE),
         _write("--out", "CSV: one row per model, epoch and region"),
-    ), groups=(ScoringSpec, FeatureSpec), code=("data", "models", "compare", "study.trajectory", "study.summary")),
+    ), groups=(ScoringSpec, FeatureSpec),
+        code=("data", "models", "compare", "study.trajectory", "study.summary", "study.statistics")),
     Command("trajectory-join", "join per-model trajectory tables into one", "study:trajectory_join", (
         _read("--tables", "CSVs of goaldriven trajectory", nargs="+", required=True),
         _write("--out", "CSV of all models"),
-    ), code=("data", "models", "compare", "study.trajectory", "study.summary")),
+    ), code=("data", "models", "compare", "study.trajectory", "study.summary", "study.statistics")),
     Command("figure", "draw one figure (PNG and PDF)", "study:figure", (
         _o("name", "which figure: " + ", ".join(FIGURES), choices=tuple(FIGURES)),
         _read("--input", "a table (or data) the figure is drawn from, by the name of its input "
