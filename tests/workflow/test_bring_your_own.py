@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow_helpers import PIPELINE, SHARED, copy_repo, planned_jobs, run
+from workflow_helpers import PIPELINE, SHARED, SMOKE, copy_repo, planned_jobs, run
 
 pytestmark = pytest.mark.slow
 
@@ -106,19 +106,33 @@ def test_dvc_metrics_plots_and_params(built):
 
 
 def test_dvc_exp_run_sets_a_parameter(built, tmp_path):
-    """`dvc exp run -S` changes a config value and reruns exactly the stages that read it."""
+    """`dvc exp run -S` of a number changes that one line of the config, reruns exactly the
+    stages that read it, and leaves Snakemake nothing to do; a text value (never templated into
+    a command: it is written in, quoted) rewrites the pipeline first, like a change of shape."""
     repo = tmp_path / "repo"
     shutil.copytree(built, repo, symlinks=True)
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "built", "--allow-empty"], repo)
-    result = run(["dvc", "exp", "run", PIPELINE, "-S", "config/smoke.yaml:label=relabelled"], repo, timeout=1200)
+    before = (repo / "config/smoke.yaml").read_text()
+    result = run(["dvc", "exp", "run", PIPELINE, "-S", "config/smoke.yaml:convergence.permutations=19"], repo,
+                 timeout=1200)
     ran = _stages_run(result)
-    # the guard first (the config changed, the DAG did not), then only what reads `label`
-    assert ran[0] == "pipeline" and ran[1:] and all(name.startswith("figure--") for name in ran[1:]), ran
+    # the guard first (the config changed, the DAG did not), then only what reads the value, then
+    # the record of what DVC ran in Snakemake's metadata
+    assert ran[0] == "pipeline" and ran[-1] == "snakemake-metadata", ran
+    assert ran[1:-1] and all(n.startswith("unit_matching--") or n in ("matching_summary", "figure_matching")
+                             for n in ran[1:-1]), ran
+    after = (repo / "config/smoke.yaml").read_text()
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
+    assert len(before.splitlines()) == len(after.splitlines()) and len(changed) == 1, changed
+    assert planned_jobs(repo, *SMOKE) == {}  # Snakemake has nothing to do after DVC's run
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
-    labels = [e["data"]["params"]["config/smoke.yaml"]["data"]["label"]
+    values = [e["data"]["params"]["config/smoke.yaml"]["data"]["convergence"]["permutations"]
               for rev in shown for exp in (rev.get("experiments") or []) for e in exp["revs"]]
-    assert "relabelled" in labels
+    assert 19 in values
+    label = run(["dvc", "exp", "run", PIPELINE, "-S", "config/smoke.yaml:label=relabelled"], repo, check=False)
+    assert label.returncode != 0 and _stages_run(label) == ["pipeline"]
+    assert "--label relabelled" in (repo / PIPELINE).read_text()
 
 
 def _stages_run(result) -> list[str]:

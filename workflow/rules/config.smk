@@ -3,6 +3,7 @@
 # data hold. Every refusal names the config key. Then what the config asks for: benchmarks,
 # models, figures.
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -57,10 +58,12 @@ def _check_folders():
     """The experiment's results and logs lie inside the repository (not the repository itself):
     DVC tracks them there, and a results folder elsewhere (../elsewhere, /scratch) would be
     written to and replaced outside what the repository records."""
-    root = Path(workflow.basedir).resolve()
+    root = Path(workflow.basedir)
     for key in ("results", "logs"):
-        folder = (root / config[key]).resolve()
-        if root not in folder.parents:
+        # By its words, not by resolving links: the folder may be a link (as in export_dvc.py's
+        # view of the repository), what matters is where the config puts it.
+        folder = Path(os.path.normpath(root / config[key]))
+        if Path(config[key]).is_absolute() or root not in folder.parents:
             raise WorkflowError(
                 f"config: {key} is {config[key]!r}, which is not a folder inside the repository "
                 f"({root}); give a relative path such as {key}/my_experiment"
