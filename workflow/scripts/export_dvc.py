@@ -300,13 +300,17 @@ from goaldriven.provenance.lineage import SYNC_RULE as SYNC  # noqa: E402  (the 
 SYNC_STAMP = "snakemake-metadata.ok"
 
 
+def sync_text(configfile: str) -> str:
+    return f"Snakemake metadata of {configfile} current"  # (the stamp's text never changes)
+
+
 def sync_stage(wdir: str, configfile: str, finals: list[str], stamp: str) -> dict:
     """The stage after all others: ``snakemake --touch`` records in Snakemake's metadata the
     jobs DVC just ran (their params, code and inputs), so that a following ``snakemake -n`` has
     nothing to do (it reruns a job whose params differ from its own last record otherwise)."""
     return {**({"wdir": wdir} if wdir != "." else {}),
             "cmd": f"snakemake --touch --cores 1 --quiet all --configfile {shlex.quote(configfile)} && "
-                   f"echo {shlex.quote(f'Snakemake metadata of {configfile} current')} > {shlex.quote(stamp)}",
+                   f"echo {shlex.quote(sync_text(configfile))} > {shlex.quote(stamp)}",
             "deps": finals, "outs": [{stamp: {"persist": True}}], "meta": {"rule": SYNC}}
 
 
@@ -413,6 +417,9 @@ def main(argv=None) -> int:
         stages = doc["stages"]
         if not stamp.exists():  # the guard's output, as if it had run: the DAG matches
             write_atomic(stamp, stamp_text(configfile))
+        sync = stamp.with_name(SYNC_STAMP)  # and the sync's: Snakemake's metadata is its own run's
+        if not sync.exists():
+            write_atomic(sync, sync_text(configfile) + "\n")
         # dvc commit touches the outputs; put their times back so Snakemake's view is unchanged.
         outs = [Path(o if isinstance(o, str) else next(iter(o))) for st in stages.values()
                 for o in st.get("outs", []) + st.get("metrics", [])]

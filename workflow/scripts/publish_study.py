@@ -9,6 +9,8 @@ Usage: python workflow/scripts/publish_study.py --configfile config/real_cpu.yam
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -138,12 +140,13 @@ def full_rsa_section(models: pd.DataFrame) -> list[str]:
 GIT_LIMIT = 2_000_000  # bytes: no committed file over 2 MB
 
 
-def copy_figure(png: Path, dest: Path, limit: int = GIT_LIMIT) -> None:
+def copy_figure(png: Path, dest: Path, limit: int = GIT_LIMIT) -> str:
     """Copy a figure for git; one over ``limit`` (a grid of photographs at 200 dpi) is saved
-    as a 256-colour PNG instead: the same pixels' layout and text, a few times smaller."""
+    as a 256-colour PNG instead: the same pixels' layout and text, a few times smaller. Returns
+    how it was copied."""
     if png.stat().st_size <= limit:
         shutil.copyfile(png, dest)
-        return
+        return "identical"
     from PIL import Image
 
     with Image.open(png) as img:
@@ -151,6 +154,7 @@ def copy_figure(png: Path, dest: Path, limit: int = GIT_LIMIT) -> None:
     if dest.stat().st_size > limit:
         raise SystemExit(f"{png}: {dest.stat().st_size:,} bytes even with 256 colours (limit {limit:,}); "
                          "draw it at a lower dpi")
+    return "256-colour copy"
 
 
 def sections(models: pd.DataFrame, results: Path) -> list[str]:
@@ -170,6 +174,10 @@ def sections(models: pd.DataFrame, results: Path) -> list[str]:
     return text + full_rsa_section(models)
 
 
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configfile", required=True)
@@ -178,11 +186,17 @@ def main() -> None:
     config = yaml.safe_load(Path(a.configfile).read_text())
     results, out = Path(config.get("results", "results")), Path(a.out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
+    published = {}  # each file here: the locked output it copies (tests/workflow/test_published.py)
     for name in TABLES:
         if (results / name).is_file():
             shutil.copyfile(results / name, out / Path(name).name)
+            published[Path(name).name] = {"source": (results / name).as_posix(), "md5": _md5(results / name),
+                                          "copy": "identical"}
     for png in sorted((results / "figures").glob("*.png")):
-        copy_figure(png, out / "figures" / png.name)
+        how = copy_figure(png, out / "figures" / png.name)
+        published[f"figures/{png.name}"] = {"source": png.as_posix(), "md5": _md5(png), "copy": how}
+    (out / "published.json").write_text(json.dumps({"config": a.configfile, "files": published}, indent=1,
+                                                   sort_keys=True) + "\n")
     models = pd.read_csv(results / "summary/models.csv")
     text = [f"# {config['label']}: summary of `{a.configfile}`", "",
             "Made by `workflow/scripts/publish_study.py` from the tables in this folder.", ""]
