@@ -1,7 +1,7 @@
 """A model of your own: any torch.nn.Module, built by a function that takes no arguments.
 
 goaldriven reads its layers by module name (model.named_modules()): here "conv1", "conv2",
-"pool" and "fc". Used by the README's examples and by tests/test_external.py.
+"pool" and "fc". Used by the README's examples and by tests/unit/test_external.py.
 """
 
 import torch

@@ -1,14 +1,13 @@
 """goaldriven: goal-driven modelling of sensory cortex, reproducibly.
 
-Data flow one way: stimuli (synthetic, stimulus_sets) -> recordings (assemblies, simulate,
-importers) -> models/training (models, train, external) -> features -> mapping and RSA
-(mapping, rsa, brainscore, score), similarity and unit matching (similarity, convergence) ->
-summary, seed_variance, leaderboard, positive_control -> figures; provenance (lineage, crate),
-api and cli sit at the edge. A module imports only modules before it in this order
-(tests/test_layout.py: LAYERS). Each stage reads and writes files. Under all of them, io
-(atomic writes, the input-error type) and options: one dataclass per option group
-(FeatureSpec, ScoringSpec, TrainConfig) whose field names are the config keys and the
-command-line options, from which the CLI builds each command's options.
+Subpackages in the order data flow through them, each importing only those before it
+(tests/workflow/test_layout.py: LAYERS): core (file helpers, option groups, numerics, and the
+registry declaring every command, architecture, task, figure and importer) -> data (stimuli,
+recordings, importers) -> models (the zoo, your own nn.Module, training, features, the
+simulated recordings' surrogate) -> compare (mappings as scoring methods, RSA, scores,
+similarity, unit matching) -> study (tables, the seed question, leaderboard, positive control,
+trajectory, statistics, figures) -> provenance (run manifests, lineage, reproduce, crate); api
+and cli sit at the edge. Each stage reads and writes files.
 """
 
 __version__ = "0.1.0"

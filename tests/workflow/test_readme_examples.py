@@ -30,14 +30,14 @@ def repo(tmp_path_factory):
 
 
 def test_the_section_has_its_examples():
-    # bash: two to run here, two of DVC experiments (run by tests/test_bring_your_own.py)
+    # bash: two to run here, two of DVC experiments (run by tests/workflow/test_bring_your_own.py)
     assert len(_blocks("bash")) == 4 and len(_blocks("python")) == 1 and len(_blocks("yaml")) == 2
     assert sum(b.startswith("dvc ") for b in _blocks("bash")) == 2
 
 
 @pytest.mark.real_data
 def test_shell_and_python_examples_run(repo):
-    bash = [b for b in _blocks("bash") if not b.startswith("dvc ")]  # DVC: tests/test_bring_your_own.py
+    bash = [b for b in _blocks("bash") if not b.startswith("dvc ")]  # DVC: tests/workflow/test_bring_your_own.py
     for block in bash:
         out = run(["bash", "-ec", block.replace("../shared/data", str(SHARED))], repo).stdout
         assert re.search(r"^\s*conv2\s+IT\s", out, flags=re.M), out

@@ -17,7 +17,7 @@ As brainscore-vision 2.4 computes them (``CrossRegressedCorrelation`` with ``pls
 - ceiled score: raw² / ceiling, of the two aggregates (not a median of per-site ratios): not
   clipped, and a negative raw r is squared like a positive one, as in Brain-Score.
 
-tests/test_brainscore.py compares these with stored outputs of brainscore-vision's own code.
+tests/unit/test_brainscore.py compares these with stored outputs of brainscore-vision's own code.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A field's name is the config key (``features.projection_seed``), the Python argu
 (``FeatureSpec(projection_seed=0)``) and the command-line option (``--projection-seed``); its
 default and help are written here once. :func:`add_options` builds a command's options from a
 group and :func:`from_args` builds the group back from the parsed arguments. The workflow's
-defaults are the config schema's (workflow/schemas/config.schema.yaml); tests/test_options.py
+defaults are the config schema's (workflow/schemas/config.schema.yaml); tests/unit/test_options.py
 checks that the two agree and that every config key of a group is a field here.
 
 Standard library only: the command line builds its parser from these without importing torch.
