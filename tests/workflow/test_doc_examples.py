@@ -1,4 +1,4 @@
-"""README, "Use it with your own model / recordings / benchmark": every example runs as written."""
+"""docs/own-model.md, "Use it with your own model / recordings / benchmark": every example runs as written."""
 
 import re
 import sys
@@ -10,13 +10,11 @@ import yaml
 from builders import brainio_assembly, brainio_write_netcdf, write_stimuli
 from workflow_helpers import REPO, SHARED, copy_repo, planned_jobs, run
 
-SECTION = "## Use it with your own model / recordings / benchmark"
+PAGE = "docs/own-model.md"
 
 
 def _blocks(lang):
-    text = (REPO / "README.md").read_text()
-    section = text.split(SECTION, 1)[1].split("\n## ", 1)[0]
-    return re.findall(rf"```{lang}\n(.*?)\n```", section, flags=re.S)
+    return re.findall(rf"```{lang}\n(.*?)\n```", (REPO / PAGE).read_text(), flags=re.S)
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +27,14 @@ def repo(tmp_path_factory):
     return repo
 
 
-def test_the_section_has_its_examples():
+def test_the_page_has_its_examples():
     # bash: two to run here, two of DVC experiments (run by tests/workflow/test_bring_your_own.py)
-    assert len(_blocks("bash")) == 4 and len(_blocks("python")) == 1 and len(_blocks("yaml")) == 2
-    assert sum(b.startswith("dvc ") for b in _blocks("bash")) == 2
+    assert len(_blocks("bash")) == 2 and len(_blocks("python")) == 1 and len(_blocks("yaml")) == 2
 
 
 @pytest.mark.real_data
 def test_shell_and_python_examples_run(repo):
-    bash = [b for b in _blocks("bash") if not b.startswith("dvc ")]  # DVC: tests/workflow/test_bring_your_own.py
+    bash = _blocks("bash")
     for block in bash:
         out = run(["bash", "-ec", block.replace("../shared/data", str(SHARED))], repo).stdout
         assert re.search(r"^\s*conv2\s+IT\s", out, flags=re.M), out
