@@ -54,10 +54,10 @@ def test_lineage_goes_back_to_raw_input_hashes(built):
     assert train["params"]["models.epochs"] == epochs and train["ran_in_lock"]
     assert len(result["git_commit"]) == 40 and result["software"]["torch"]
     raw = {r["path"]: r for r in result["raw_inputs"]}
-    assert raw["src/goaldriven/train.py"]["status"] == "ok"
-    assert raw["src/goaldriven/train.py"]["recorded_md5"] == file_md5(built / "src/goaldriven/train.py")
+    assert raw["src/goaldriven/models"]["status"] == "ok"  # a subpackage of code: one folder
+    assert raw["src/goaldriven/models"]["recorded_md5"] == dir_md5(built / "src/goaldriven/models", built)
     text = run(["goaldriven", "lineage", FIGURE], built).stdout
-    assert f"config models.epochs = {epochs}" in text and "src/goaldriven/models/train.py" in text
+    assert f"config models.epochs = {epochs}" in text and "src/goaldriven/models" in text
 
 
 def test_lineage_agrees_with_dvc_lock_for_every_stage(built):
@@ -77,7 +77,7 @@ def test_lineage_agrees_with_dvc_lock_for_every_stage(built):
 
 
 def test_lineage_fails_naming_a_raw_input_changed_on_disk(built):
-    path = built / "src/goaldriven/stimulus_sets.py"
+    path = built / "src/goaldriven/data/stimulus_sets.py"
     original = path.read_bytes()
     try:
         path.write_bytes(original + b"\n# edited after the run\n")
@@ -85,7 +85,7 @@ def test_lineage_fails_naming_a_raw_input_changed_on_disk(built):
     finally:
         path.write_bytes(original)
     assert bad.returncode != 0
-    assert "src/goaldriven/stimulus_sets.py (modified" in bad.stderr and FIGURE in bad.stderr
+    assert "src/goaldriven/data (modified" in bad.stderr and FIGURE in bad.stderr
 
 
 def test_lineage_of_a_file_no_stage_produces_is_a_clear_error(built, tmp_path):
@@ -128,16 +128,19 @@ def test_crate_is_a_workflow_run_crate_of_every_figure(built, tmp_path):
     train = next(a for a in jobs if a["name"].startswith("rule train ["))
     params = {graph[i]["name"]: graph[i]["value"] for i in ids(train["object"]) if i in graph
               and graph[i]["@type"] == "PropertyValue"}
-    assert params["epochs"] == _smoke_config(built)["models"]["epochs"]
+    assert params["models.epochs"] == _smoke_config(built)["models"]["epochs"]
 
     lock = _lock(built)
     raw_md5 = {path: md5 for st in lock.values() for path, md5 in st["deps"].items()}
     raw = ids(run_action["object"])
-    assert "src/goaldriven/train.py" in raw
+    assert "src/goaldriven/models/" in raw  # (a folder's identifier ends in /)
     for ident in raw:  # every raw input with the md5 DVC recorded; code is copied, data/ described
-        path = ident.removeprefix("#")
+        path = ident.removeprefix("#").rstrip("/")
         assert graph[ident]["md5"] == raw_md5[path], path
-        assert path.startswith("data/") if ident.startswith("#") else file_md5(out / path) == raw_md5[path]
+        if ident.startswith("#"):
+            assert path.startswith("data/")
+        else:  # the copied code: the same bytes (a folder: DVC's folder hash, __pycache__ left out)
+            assert (dir_md5(out / path, built) if (out / path).is_dir() else file_md5(out / path)) == raw_md5[path]
     software = {e["name"]: e.get("softwareVersion") for e in graph.values() if e["@type"] == "SoftwareApplication"}
     assert software["goaldriven"] and software["torch"] and software["snakemake"]
 

@@ -132,7 +132,11 @@ def _files(crate: ROCrate, repo: Path, lineage: dict, targets: set[str]) -> dict
     files = {}
     for path, checksum in sorted(md5.items()):
         props = {"name": path, "md5": checksum}
-        if path in copied:
+        if path in copied and (repo / path).is_dir():  # a folder of code: its files, not its __pycache__
+            parts = [crate.add_file(f, f.relative_to(repo).as_posix())
+                     for f in sorted((repo / path).rglob("*")) if f.is_file() and "__pycache__" not in f.parts]
+            files[path] = crate.add_dataset(None, path, properties={**props, "hasPart": parts})
+        elif path in copied:
             files[path] = crate.add_file(repo / path, path, properties=props)
         else:
             kind = "Dataset" if (repo / path).is_dir() else "File"

@@ -424,31 +424,50 @@ def check_manifest(run: dict, rec: dict, guard: dict, repo: Path) -> list[str]:
 _AT_COMMIT: dict = {}
 
 
+def _git(repo: Path, *args, data: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, input=data)
+
+
 def _md5_at_commit(repo: Path, commit: str, paths: list[str]) -> dict | None:
-    """md5 of each path's content at ``commit`` (None: git does not know the commit)."""
+    """md5 of each path's content at ``commit`` as DVC records it (a folder: DVC's folder hash
+    of the files git holds there), None for a path git does not hold there; None in all: git
+    does not know the commit."""
     key = (str(repo), commit)
     if key not in _AT_COMMIT:
-        known = subprocess.run(["git", "-C", str(repo), "cat-file", "-e", f"{commit}^{{commit}}"],
-                               capture_output=True)
+        known = _git(repo, "cat-file", "-e", f"{commit}^{{commit}}")
         _AT_COMMIT[key] = {} if known.returncode == 0 else None
     cache = _AT_COMMIT[key]
     if cache is None:
         return None
-    todo = [p for p in paths if p not in cache]
-    if todo:
-        out = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch"], capture_output=True,
-                             input="".join(f"{commit}:{p}\n" for p in todo).encode()).stdout
-        pos = 0
-        for p in todo:
-            header_end = out.index(b"\n", pos)
-            header = out[pos:header_end].split()
-            if header[-1] == b"missing":
-                cache[p], pos = None, header_end + 1
-                continue
-            size = int(header[2])
-            cache[p] = hashlib.md5(out[header_end + 1:header_end + 1 + size]).hexdigest()
-            pos = header_end + 1 + size + 1
+    for path in [p for p in paths if p not in cache]:
+        listed = _git(repo, "ls-tree", "-r", "--name-only", commit, "--", path).stdout.decode().split("\n")
+        files = [f for f in listed if f and "__pycache__" not in f and not f.endswith(".pyc")]
+        contents = _blobs(repo, commit, files)
+        if files == [path]:  # a file
+            cache[path] = hashlib.md5(contents[path]).hexdigest() if contents[path] is not None else None
+        elif files:  # a folder: the hash of its listing, as dvc-data makes it
+            entries = sorted(({"md5": hashlib.md5(contents[f]).hexdigest(), "relpath": f[len(path) + 1:]}
+                              for f in files if contents[f] is not None), key=lambda e: e["relpath"])
+            cache[path] = hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+        else:
+            cache[path] = None
     return {p: cache[p] for p in paths}
+
+
+def _blobs(repo: Path, commit: str, files: list[str]) -> dict[str, bytes | None]:
+    """The content of each file at ``commit`` (one git process for all)."""
+    out = _git(repo, "cat-file", "--batch", data="".join(f"{commit}:{f}\n" for f in files).encode()).stdout
+    found, pos = {}, 0
+    for f in files:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if header[-1] == b"missing":
+            found[f], pos = None, end + 1
+            continue
+        size = int(header[2])
+        found[f] = out[end + 1:end + 1 + size]
+        pos = end + 1 + size + 1
+    return found
 
 
 def _numerics_line(record: dict) -> str:
