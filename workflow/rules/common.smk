@@ -84,8 +84,10 @@ def cli_code(command):
     ]
     for part in ("core", *spec.code):  # a subpackage (all its modules) or one module of one
         sub, _, module = part.partition(".")
-        files += [PACKAGE / sub / "__init__.py", PACKAGE / sub / f"{module}.py"] if module else sorted(
-            (PACKAGE / sub).glob("*.py")
+        files += (
+            [PACKAGE / sub / "__init__.py", PACKAGE / sub / f"{module}.py"]
+            if module
+            else sorted((PACKAGE / sub).glob("*.py"))
         )
     return [Path(os.path.relpath(f, workflow.basedir)).as_posix() for f in dict.fromkeys(files)]
 
