@@ -1,6 +1,8 @@
 """Small real files that several test modules build: BrainIO-style assemblies and stimulus
 folders, and the check that a figure was written."""
 
+from pathlib import Path
+
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
@@ -86,3 +88,23 @@ def toy_features(signal) -> xr.DataArray:
                         coords={"stimulus_id": ("presentation", [f"im{i:02d}" for i in range(TOY_STIM)]),
                                 "layer": ("neuroid", ["conv"] * 10 + ["fc"] * 6)},
                         attrs={"model": "toy/supervised_seed0", "layers": "conv,fc"})
+
+
+def positive_control_csv(path, n_boot=20):
+    """A positive-control table (goaldriven.study.positive_control) written to ``path``: a trained
+    and an untrained network and a pixel control, scored on simulated sites (the coverage
+    benchmark's simulation)."""
+    import sys
+
+    from goaldriven.study.positive_control import positive_control_table
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import positive_control_coverage as sim
+
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=(30, 10))
+    observed = signal + rng.normal(size=signal.shape)
+    files = [sim.score_dataset(m, signal, observed, rng) for m in
+             ("a/supervised_seed0", "a/untrained_seed0", "pixels32/external_seed0")]
+    positive_control_table(files, controls=["pixels32"], n_boot=n_boot).to_csv(path, index=False)
+    return path

@@ -15,6 +15,7 @@ from matplotlib.text import Text
 
 from goaldriven.core.registry import FIGURES
 from goaldriven.study import figures
+from builders import positive_control_csv
 from test_figures import _trajectory_table, _unit_examples_table, write_inputs
 from workflow_helpers import REPO
 
@@ -31,23 +32,12 @@ REAL_INPUTS = {"layer_profiles": {"predictivity_csv": REAL / "predictivity.csv"}
 def synthetic(tmp_path_factory, tiny_sets):
     """Inputs of every figure, by input name, from the synthetic tables of test_figures."""
     from goaldriven.data.stimulus_sets import load_stimulus_set
-    from goaldriven.study.positive_control import positive_control_table
-    import sys
-
     root = tmp_path_factory.mktemp("print")
     paths = write_inputs(root)
     _trajectory_table().to_csv(root / "trajectory.csv", index=False)
     ids = load_stimulus_set(tiny_sets["test"])["stimulus_id"].values
     unit_table = _unit_examples_table(ids, root)
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import positive_control_coverage as sim
-
-    rng = np.random.default_rng(0)
-    signal = rng.normal(size=(30, 10))
-    observed = signal + rng.normal(size=signal.shape)
-    files = [sim.score_dataset(m, signal, observed, rng) for m in
-             ("a/supervised_seed0", "a/untrained_seed0", "pixels32/external_seed0")]
-    positive_control_table(files, controls=["pixels32"], n_boot=20).to_csv(root / "pc.csv", index=False)
+    positive_control_csv(root / "pc.csv")
     inputs = {name: dict(zip(figures.input_names(name), files)) for name, files in paths.items()}
     inputs["matching"] = {"matching_csvs": paths["matching"]}
     inputs.update({"montage": {"stimuli": tiny_sets["test"]},

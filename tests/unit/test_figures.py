@@ -4,7 +4,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
-from builders import check_outputs
+from builders import check_outputs, positive_control_csv
 import xarray as xr
 
 from goaldriven.study import figures
@@ -387,20 +387,7 @@ def test_seed_variance_figure_reads_only_the_columns_it_draws(inputs, tmp_path):
 
 
 def test_positive_control_figure_draws_every_score_and_comparison(tmp_path):
-    import sys
-
-    from goaldriven.study.positive_control import positive_control_table
-    from workflow_helpers import REPO
-
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import positive_control_coverage as sim
-
-    rng = np.random.default_rng(0)
-    signal = rng.normal(size=(30, 10))
-    observed = signal + rng.normal(size=signal.shape)
-    files = [sim.score_dataset(m, signal, observed, rng) for m in
-             ("a/supervised_seed0", "a/untrained_seed0", "pixels32/external_seed0")]
-    positive_control_table(files, controls=["pixels32"], n_boot=20).to_csv(tmp_path / "pc.csv", index=False)
+    positive_control_csv(tmp_path / "pc.csv")
     make("positive_control", [tmp_path / "pc.csv"], tmp_path / "pc.png", data_label="simulated")
     img = mpimg.imread(tmp_path / "pc.png")
     assert img.shape[0] > 200 and img.std() > 0.01 and (tmp_path / "pc.pdf").read_bytes().startswith(b"%PDF")

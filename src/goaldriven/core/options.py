@@ -34,26 +34,26 @@ NUMERICS = {
 }
 
 
+def _number(text: str, kind: type, ok, expected: str):
+    """Parse ``text`` as ``kind`` and check it with ``ok``; the argparse error names what was
+    expected and what was given."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):  # NaN fails every comparison, so ok() refuses it too
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An integer >= 1 (sizes, counts): 0 or a negative one is refused at parsing."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "an integer >= 1")
 
 
 def nonnegative_int(text: str) -> int:
     """An integer >= 0 (seeds): a negative one is refused at parsing."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _number(text, int, lambda v: v >= 0, "an integer >= 0")
 
 
 # Most cross-validation splits a scoring command takes: each split refits every site of every
@@ -64,24 +64,12 @@ MAX_SPLITS = 1000
 def split_count(text: str) -> int:
     """Cross-validation splits: an integer from 2 (one split trains on nothing held out) to
     :data:`MAX_SPLITS`."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer from 2 to {MAX_SPLITS}, got {text!r}") from None
-    if not 2 <= value <= MAX_SPLITS:
-        raise argparse.ArgumentTypeError(f"expected an integer from 2 to {MAX_SPLITS}, got {text!r}")
-    return value
+    return _number(text, int, lambda v: 2 <= v <= MAX_SPLITS, f"an integer from 2 to {MAX_SPLITS}")
 
 
 def probability(text: str) -> float:
     """A level strictly between 0 and 1 (an interval's coverage)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0 < value < 1:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
-    return value
+    return _number(text, float, lambda v: 0 < v < 1, "a number between 0 and 1")
 
 
 def variation_counts(text: str) -> dict[int, int]:
