@@ -13,14 +13,14 @@ and the total; with ``--profile FILE`` also writes a cProfile of the scoring. Th
 The benchmark is imported first if ``--benchmark`` does not hold it yet:
 
     python benchmarks/score_model_speed.py [--benchmark /tmp/cowley] [--source ../shared/data/cowley2023_v4]
-        [--numerics portable|fast] [--threads 2] [--profile scoring.prof]
+        [--numerics portable|fast] [--threads 2] [--profile scoring.prof] [--src DIR]
 
 Numerics as the command line's: ``portable`` (the default: one thread, ISA capped at AVX2; what
 ``goaldriven score-model`` runs unless told ``--numerics fast``) or ``fast`` with ``--threads``.
 
-The phases are timed by wrapping the functions ``goaldriven.compare.score`` calls (the ridge's
-``neural_predictivity``, the RSA's ``rdm`` and ``compare_rdms``), so the script times older
-versions of the package the same way.
+The scoring's phases are those ``score_model(timings=...)`` reports; for older versions of the
+package (``--src``), which lack it, the functions it calls are wrapped and timed instead (the
+ridge's ``neural_predictivity``, the RSA's ``rdm`` and ``compare_rdms``).
 """
 
 from __future__ import annotations
@@ -69,8 +69,11 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="with --numerics fast")
     ap.add_argument("--profile", type=Path, help="write a cProfile of the scoring here")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    ap.add_argument("--src", type=Path, default=REPO / "src",
+                    help="the goaldriven sources to time (default: this checkout's; e.g. an older commit's, "
+                         "unpacked with git archive, for a before/after comparison)")
     a = ap.parse_args()
-    sys.path.insert(0, str(REPO / "src"))
+    sys.path.insert(0, str(a.src))
     from goaldriven.core import numerics
 
     numerics.pin(a.numerics, a.threads)  # before numpy and torch load, as the command line does
@@ -92,7 +95,7 @@ def main() -> int:
     from goaldriven.models.external import load_external
     from goaldriven.models.features import extract_to_netcdf
 
-    spent = defaultdict(float)
+    spent = defaultdict(float)  # seconds per phase
 
     def timed(key, fn):
         def wrapper(*args, **kwargs):
@@ -104,17 +107,22 @@ def main() -> int:
                 spent[k] += time.perf_counter() - t0
         return wrapper
 
-    # Ridge time by layer (the features' layer coordinate); RSA time of the layers' RDMs and
-    # comparisons (the areas' RDMs, made once before the layers, count there too).
-    score_module.neural_predictivity = timed(lambda xb, *_: f"ridge {xb['layer'].values[0]}",
-                                             score_module.neural_predictivity)
-    score_module.rdm = timed("rsa", score_module.rdm)
-    score_module.compare_rdms = timed("rsa", score_module.compare_rdms)
+    import inspect
+
+    options = {}
+    if "timings" in inspect.signature(score_module.score_model).parameters:  # score_model times its phases
+        options["timings"] = spent
+    else:  # an older version: ridge time by layer (the features' layer coordinate); RSA time of the
+        # layers' RDMs and comparisons (the areas' RDMs, made once before the layers, count there too)
+        score_module.neural_predictivity = timed(lambda xb, *_: f"ridge {xb['layer'].values[0]}",
+                                                 score_module.neural_predictivity)
+        score_module.rdm = timed("rsa", score_module.rdm)
+        score_module.compare_rdms = timed("rsa", score_module.compare_rdms)
 
     bench = benchmark_files(a.benchmark)
     threads = 1 if a.numerics == "portable" else a.threads
-    print(f"score-model speed: 3-layer nn.Sequential on {bench.recordings}; numerics {a.numerics}, {threads} "
-          f"thread(s); "
+    print(f"score-model speed: 3-layer nn.Sequential on {bench.recordings}; goaldriven from "
+          f"{Path(score_module.__file__).parents[2]}; numerics {a.numerics}, {threads} thread(s); "
           f"load average before: {load()}", flush=True)
     total0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="goaldriven-speed-") as tmp:
@@ -130,11 +138,11 @@ def main() -> int:
 
             profiler = cProfile.Profile()
             ds = profiler.runcall(score_module.score_model, features, bench.recordings, trials_path=bench.trials,
-                                  spec=ScoringSpec(), benchmark="cowley")
+                                  spec=ScoringSpec(), benchmark="cowley", **options)
             profiler.dump_stats(a.profile)
         else:
             ds = score_module.score_model(features, bench.recordings, trials_path=bench.trials, spec=ScoringSpec(),
-                                          benchmark="cowley")
+                                          benchmark="cowley", **options)
         scoring = time.perf_counter() - t0
     total = time.perf_counter() - total0
     ridge = {k: v for k, v in spent.items() if k.startswith("ridge ")}

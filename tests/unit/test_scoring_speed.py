@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy.spatial.distance import pdist, squareform
+from scipy.stats import rankdata
 
 import goaldriven.compare.rsa as rsa
 from goaldriven.compare.rsa import RankedRDM, compare_rdms, rdm
@@ -75,8 +76,7 @@ def test_score_model_reports_progress_and_its_phases_and_the_rsa_is_pdists(tmp_p
     timings = {}
     fast = score_model(tmp_path / "features.nc", tmp_path / "rec.nc", spec=ScoringSpec(splits=3), timings=timings)
     lines = _lines(caplog)
-    assert lines[0].endswith("started (8 steps)") and "scoring toy/supervised_seed0 (2 layers x 1 sessions, 8 sites)" \
-        in lines[0]
+    assert lines[0] == "scoring toy/supervised_seed0 (2 layers x 1 sessions x (3 folds + RSA), 8 sites): started (8 steps)"
     assert lines[-1].split(";")[0].endswith("8/8 steps (100%)")
     assert set(timings) == {"ridge conv", "ridge fc", "rsa"} and all(v >= 0 for v in timings.values())
     assert any("(ridge " in r.getMessage() and ", RSA " in r.getMessage() for r in caplog.records)
@@ -116,6 +116,8 @@ def test_ranked_rdm_spearman_is_compare_rdms_bit_for_bit():
             assert ranked.spearman(layer) == compare_rdms(layer, target)
         layer[0, 1] = layer[1, 0] = np.nan  # an undefined pair: the general path
         assert ranked.spearman(layer) == compare_rdms(layer, target)
+    for x in (rng.random(1000), np.round(rng.random(1000) * 50), np.zeros(5), np.arange(7.0)[::-1]):
+        assert np.array_equal(rsa._average_ranks(x), rankdata(x))  # scipy's ranks, ties averaged
 
 
 def test_repetition_means_of_single_presentations_skip_the_groupby_unchanged():

@@ -13,7 +13,8 @@ from scipy.stats import kendalltau, pearsonr, rankdata, spearmanr
 
 from ..core.io import InputError
 
-__all__ = ["RDM_COMPARISONS", "RankedRDM", "bootstrap_rdm_comparison", "compare_rdms", "compare_vectors", "kendall_tau_a", "rdm",
+__all__ = ["RDM_COMPARISONS", "RankedRDM", "bootstrap_rdm_comparison", "compare_rdms", "compare_vectors",
+           "kendall_tau_a", "rdm",
            "rdm_noise_ceiling", "repetition_split_rdms"]
 
 
@@ -81,6 +82,21 @@ def _correlation_distances(X: np.ndarray) -> np.ndarray:
     return d if len(unique) == len(X) else d[np.ix_(inverse, inverse)]
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """scipy's ``rankdata(x)`` (ties get their average rank; x finite), the same numbers (half
+    integers, exact) from numpy's quicksort rather than a stable sort: about twice as fast."""
+    order = np.argsort(x, kind="quicksort")
+    xs = x[order]
+    new = np.empty(len(xs), bool)
+    new[:1] = True
+    np.not_equal(xs[1:], xs[:-1], out=new[1:])
+    dense = np.cumsum(new)
+    count = np.r_[np.flatnonzero(new), len(new)]
+    ranks = np.empty(len(x))
+    ranks[order] = 0.5 * (count[dense] + count[dense - 1] + 1)
+    return ranks
+
+
 class RankedRDM:
     """One RDM kept for many Spearman comparisons with others (an area's RDM against every
     layer's): its upper triangle is ranked once, not once per comparison.
@@ -93,7 +109,7 @@ class RankedRDM:
         self.iu = np.triu_indices_from(d, k=1)
         self.values = d[self.iu]
         usable = len(self.values) >= 3 and np.isfinite(self.values).all() and np.ptp(self.values) > 0
-        self.ranks = rankdata(self.values) if usable else None
+        self.ranks = _average_ranks(self.values) if usable else None
 
     def spearman(self, other: np.ndarray) -> float:
         x = np.asarray(other, float)[self.iu]
@@ -103,7 +119,7 @@ class RankedRDM:
             return float("nan")
         # The layout scipy's spearmanr gives its ranks (apply_along_axis over column_stack: an
         # F-ordered (n, 2) array), so that np.corrcoef adds in the same order.
-        ranked = np.vstack((rankdata(x), self.ranks)).T
+        ranked = np.vstack((_average_ranks(x), self.ranks)).T
         return float(np.corrcoef(ranked, rowvar=False)[1, 0])
 
 

@@ -164,9 +164,9 @@ def score_model(features_path, recordings_path, trials_path=None, spec: ScoringS
     use_pooled = method.pools_small_folds and min(len(p_idx) for p_idx, _, _ in blocks) // splits < POOL_BELOW
     r_split = np.full((len(layers), splits, responses.sizes["neuroid"]), np.nan) if method.keeps_splits else None
     # Progress in folds: each layer and session is `splits` ridge folds and one RSA step.
-    bar = Progress(f"scoring {feats.attrs.get('model', '')} ({len(layers)} layers x {len(blocks)} sessions, "
-                   f"{responses.sizes['neuroid']} sites)", len(layers) * len(blocks) * (splits + 1), unit="steps",
-                   enabled=progress)
+    bar = Progress(f"scoring {feats.attrs.get('model', '')} ({len(layers)} layers x {len(blocks)} sessions x "
+                   f"({splits} folds + RSA), {responses.sizes['neuroid']} sites)",
+                   len(layers) * len(blocks) * (splits + 1), unit="steps", enabled=progress)
     for i, layer in enumerate(layers):
         x = layer_matrix(feats, layer)
         per_region = {g: [] for g in regions}
