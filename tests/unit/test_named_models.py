@@ -158,7 +158,8 @@ def test_torchvision_glue_against_a_stand_in(tmp_path, monkeypatch):
                                          r"a connection, download the weights where there is one and give "
                                          r"torchvision:tinynet --weights FILE"):
         load_external("torchvision:tinynet+weights")
-    with pytest.raises(InputError, match=r"torchvision has no model 'resnet9'; it has 2, e.g. \['nothing', 'tinynet'\]"):
+    with pytest.raises(InputError, match=r"torchvision has no model 'resnet9'; it has 2, e.g. "
+                                         r"\['nothing', 'tinynet'\]"):
         load_external("torchvision:resnet9")
     with pytest.raises(InputError, match="publishes no weights for 'nothing'"):
         load_external("torchvision:nothing+weights")

@@ -1,9 +1,9 @@
 """Bring your own model: any ``torch.nn.Module`` as a candidate, its layers read by forward hooks.
 
 A model is named by a package's model name (``torchvision:resnet18``, ``timm:NAME``, ``hf:NAME``,
-each ``+weights`` for the package's trained weights: :mod:`goaldriven.models.named`) or by a *factory*, ``path/to/file.py:function`` or ``package.module:function``,
-a function taking no arguments that returns an ``nn.Module`` (or the name of an ``nn.Module``
-object itself, ``file.py:model``, as the Python API takes one); optional weights (safetensors or
+each ``+weights`` for the package's trained weights: :mod:`goaldriven.models.named`) or by a
+*factory*, ``path/to/file.py:function`` or ``package.module:function``, a function taking no
+arguments that returns an ``nn.Module`` (or the name of an ``nn.Module`` object itself, ``file.py:model``, as the Python API takes one); optional weights (safetensors or
 a ``torch.save``d state dict, loaded with ``weights_only=True``) are loaded into it. Layers are
 module names as ``model.named_modules()`` gives them (``"features.3"``, ``"layer4.1.conv2"``);
 a forward hook on each keeps its output, so nothing of goaldriven's own network class is needed.
@@ -143,7 +143,8 @@ class ExternalModel:
         if self.preprocessing == "model":
             if self.mean is None or self.std is None:
                 raise InputError(f"{self.source or self.name}: preprocessing 'model': no mean and sd of its own "
-                                 "(only a named model, torchvision:/timm:/hf:, has them); choose imagenet, unit or none")
+                                 "(only a named model, torchvision:/timm:/hf:, has them); choose imagenet, unit "
+                                 "or none")
             if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
                 raise InputError(f"{self.source or self.name}: preprocessing 'model': need 3 means and 3 positive "
                                  f"sds, got {self.mean} and {self.std}")
