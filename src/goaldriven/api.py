@@ -3,8 +3,9 @@
 >>> from goaldriven.api import score
 >>> table = score("my_model.py:build", ["conv1", "conv2", "fc"], "results/neural/kalfas")  # doctest: +SKIP
 
-``model`` is a ``torch.nn.Module``, a function returning one, or a factory string
-(``file.py:function`` / ``package.module:function``); ``layers`` are module names; the
+``model`` is a ``torch.nn.Module``, a function returning one, a factory string
+(``file.py:function`` / ``package.module:function``) or a model by name (``torchvision:resnet18``,
+``timm:NAME``, ``hf:NAME``; ``+weights`` for the package's trained weights); ``layers`` are module names; the
 benchmark is a folder written by ``goaldriven import`` (``stimuli.nc`` with ``assembly.nc``
 [+ ``trials.nc``] or ``rdms.nc``) or a benchmark name of a config (its imported files under
 the config's results folder). The result is one row per layer and area.
@@ -110,13 +111,15 @@ def score_table(ds) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def score(model, layers, benchmark, *, input_size: int | None = None, preprocessing: str = "imagenet",
+def score(model, layers, benchmark, *, input_size: int | None = None, preprocessing: str | None = None,
           weights=None, name: str | None = None, spec=None, scoring=None, bootstraps: int = 100, out=None,
           device: str = "auto", config=None, batch_size: int = 64) -> pd.DataFrame:
     """Every listed layer of ``model`` scored on ``benchmark``: a table with one row per layer
     and area (see :func:`score_table`). ``spec``: how features are reduced (a FeatureSpec);
     ``scoring``: how layers are scored (a ScoringSpec: splits, seed, method...). With ``out`` (a
-    folder), also writes ``features.nc``, ``scores.nc`` and ``scores.csv`` there."""
+    folder), also writes ``features.nc``, ``scores.nc`` and ``scores.csv`` there.
+    ``preprocessing`` (and ``input_size``): default the package's own for a model by name
+    (``torchvision:resnet18``, ``timm:NAME``, ``hf:NAME``), else ``imagenet`` (and the stored size)."""
     import shutil
     import tempfile
 

@@ -8,6 +8,7 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 from goaldriven.core.options import ScoringSpec
+from goaldriven.core.registry import NAMED_MODELS
 
 RESULTS = config["results"]  # this experiment's results folder
 LOGS = config["logs"]  # and its logs
@@ -136,9 +137,11 @@ def external_options(name):
     """The goaldriven options that describe an external model (features, external-model), each
     value quoted: a factory path or layer name is a word, never shell code."""
     e, q = EXTERNAL[name], shlex.quote
-    options = (
-        f"--model {q(e['factory'])} --layers {q(','.join(e['layers']))}" f" --preprocessing {q(e['preprocessing'])}"
-    )
+    options = f"--model {q(e['factory'])} --layers {q(','.join(e['layers']))}"
+    # A factory's default is imagenet (spelled out, as before); a named model's, its package's own.
+    preprocessing = e.get("preprocessing") or (None if e["factory"].partition(":")[0] in NAMED_MODELS else "imagenet")
+    if preprocessing:
+        options += f" --preprocessing {q(preprocessing)}"
     if e.get("input_size"):
         options += f" --image-size {q(str(e['input_size']))}"
     if e.get("weights"):

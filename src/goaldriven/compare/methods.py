@@ -50,8 +50,8 @@ class ScoringMethod:
     def splits(self, n_splits: int, n: int, labels=None, seed: int | None = None) -> list:
         raise NotImplementedError
 
-    def fit_predict(self, X, Y, folds, **options) -> list:
-        """[(held-out predictions, penalty per site or NaN)] per fold."""
+    def fit_predict(self, X, Y, folds, on_fold=None, **options) -> list:
+        """[(held-out predictions, penalty per site or NaN)] per fold; ``on_fold()`` after each."""
         raise NotImplementedError
 
     def ceilings(self, reps, n_splits: int):
@@ -73,10 +73,10 @@ class Ridge(ScoringMethod):
         cv = StratifiedKFold if labels is not None else KFold
         return list(cv(n_splits, shuffle=True, random_state=self.split_seed(seed)).split(np.zeros(n), labels))
 
-    def fit_predict(self, X, Y, folds, alphas=None, **options):
+    def fit_predict(self, X, Y, folds, alphas=None, on_fold=None, **options):
         s = self.spec  # explicit alphas are absolute; else the spec's grid, relative to the variance
         return ridge_cv(X, Y, folds, alphas, criterion=s.criterion,
-                        grid=penalty_grid(s.alpha_low, s.alpha_high, s.alpha_steps), **options)
+                        grid=penalty_grid(s.alpha_low, s.alpha_high, s.alpha_steps), on_fold=on_fold, **options)
 
     def ceilings(self, reps, n_splits):
         from .mapping import split_half_reliability
@@ -107,10 +107,15 @@ class BrainScorePLS(ScoringMethod):
         return list(cv(n_splits=n_splits, train_size=0.9, test_size=0.1,
                        random_state=self.split_seed(seed)).split(np.zeros(n), labels))
 
-    def fit_predict(self, X, Y, folds, **options):
+    def fit_predict(self, X, Y, folds, on_fold=None, **options):
         # float64 as in Brain-Score, converted once for all folds
         X, Y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
-        return [(_pls_predict(X[train], Y[train], X[test]), np.full(Y.shape[1], np.nan)) for train, test in folds]
+        out = []
+        for train, test in folds:
+            out.append((_pls_predict(X[train], Y[train], X[test]), np.full(Y.shape[1], np.nan)))
+            if on_fold is not None:
+                on_fold()
+        return out
 
     def ceilings(self, reps, n_splits):
         per_split = brainscore.split_half_consistency(reps, n_splits)
@@ -135,7 +140,7 @@ class BrainScorePLS(ScoringMethod):
 def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method="ridge",
                         splits=10, alphas=None, seed: int | None = None, stratify_coord: str = "object_name", *,
                         backend: str = "auto", device=None, dtype: str = "float32",
-                        criterion: str | None = None) -> xr.Dataset:
+                        criterion: str | None = None, on_fold=None) -> xr.Dataset:
     """Cross-validated prediction of every neuroid from the features; Pearson r on held-out stimuli.
 
     ``method``: a name, a ScoringSpec or a :class:`ScoringMethod`, each with its own defaults.
@@ -147,6 +152,7 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method=
     90% training data, stratified, its ``random_state=1`` whatever ``seed`` says), so numbers
     compare with Brain-Score's.
     ``splits``: a number of splits or an explicit list of (train_idx, test_idx) pairs.
+    ``on_fold``: called with no argument after each fold is fitted (progress reports).
 
     Returns per-neuroid ``r`` (mean over splits), ``r_split`` and ``alpha`` (NaN for PLS),
     ``prediction`` (each stimulus's held-out prediction, pooled over the splits) and
@@ -170,7 +176,7 @@ def neural_predictivity(features: xr.DataArray, responses: xr.DataArray, method=
     folds = (m.splits(splits, len(X), labels, seed) if isinstance(splits, int)
              else [(np.asarray(tr), np.asarray(te)) for tr, te in splits])
     options = {"alphas": alphas, "backend": backend, "device": device, "dtype": dtype} if m.name == "ridge" else {}
-    fitted = m.fit_predict(X, Y, folds, **options)
+    fitted = m.fit_predict(X, Y, folds, on_fold=on_fold, **options)
     r_split = np.array([columnwise_r(pred, Y[test]) for (pred, _), (_, test) in zip(fitted, folds)])
     alpha_split = np.array([alpha for _, alpha in fitted], dtype=np.float64)
     prediction = _pooled_predictions(fitted, folds, Y.shape)

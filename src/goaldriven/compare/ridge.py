@@ -282,7 +282,7 @@ def _fit(X, Y, alphas, bk: _Backend, criterion: str = "loo", relative=None) -> R
 
 
 def ridge_cv(X, Y, folds, alphas=None, *, backend: str = "auto", device=None, dtype: str = "float32",
-             criterion: str = "loo", grid=None):
+             criterion: str = "loo", grid=None, on_fold=None):
     """Cross-validated ridge: for each (train, test) pair of ``folds``, fit on the training rows
     (penalty per target chosen within them) and predict the test rows. Returns a list of
     ``(prediction (n_test, t), alpha (t,))`` numpy pairs. ``X`` and ``Y`` go to the backend's
@@ -292,7 +292,9 @@ def ridge_cv(X, Y, folds, alphas=None, *, backend: str = "auto", device=None, dt
     cross-validation (Golub, Heath & Wahba 1979: the mean squared training residual over the
     squared mean of one minus the leverage). GCV needs only the trace of the hat matrix, not
     its diagonal, which makes wide-feature cross-validation about twice as fast; it usually
-    picks the same or a neighbouring penalty."""
+    picks the same or a neighbouring penalty.
+
+    ``on_fold``: called with no argument after each fold (progress reports)."""
     bk = get_backend(backend, device, dtype)
     X, Y = np.asarray(X), np.asarray(Y)
     _check_data(X, Y)
@@ -302,16 +304,18 @@ def ridge_cv(X, Y, folds, alphas=None, *, backend: str = "auto", device=None, dt
     alphas, criterion, grid = _checked_alphas(alphas), _checked_criterion(criterion), _relative(grid)
     X, Y = bk.asarray(X), bk.asarray(Y)
     if len(folds) > 1 and X.shape[1] > X.shape[0]:
-        return _shared_kernel_cv(X, Y, folds, alphas, bk, criterion, grid)
+        return _shared_kernel_cv(X, Y, folds, alphas, bk, criterion, grid, on_fold)
     out = []
     for train, test in folds:
         train, test = bk.index(train), bk.index(test)
         fit = _fit(X[train], Y[train], alphas, bk, criterion, grid)
         out.append((bk.to_numpy(fit.predict(X[test])), bk.to_numpy(fit.alpha)))
+        if on_fold is not None:
+            on_fold()
     return out
 
 
-def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend, criterion: str, relative: np.ndarray):
+def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend, criterion: str, relative: np.ndarray, on_fold=None):
     """``ridge_cv`` for wide features (p > n) from ONE eigendecomposition for all folds.
 
     Per fold, the eigendecomposition of the training kernel dominates the cost of ``_fit``.
@@ -387,6 +391,8 @@ def _shared_kernel_cv(X, Y, folds, alphas, bk: _Backend, criterion: str, relativ
         coef = (Q @ w) * ind[:, None]                                       # zero off the training rows
         pred = K[te] @ coef + b
         out.append((bk.to_numpy(pred), bk.to_numpy(grid)[idx]))
+        if on_fold is not None:
+            on_fold()
     return out
 
 

@@ -13,7 +13,8 @@ from scipy.stats import kendalltau, pearsonr, rankdata, spearmanr
 
 from ..core.io import InputError
 
-__all__ = ["RDM_COMPARISONS", "bootstrap_rdm_comparison", "compare_rdms", "compare_vectors", "kendall_tau_a", "rdm",
+__all__ = ["RDM_COMPARISONS", "RankedRDM", "bootstrap_rdm_comparison", "compare_rdms", "compare_vectors",
+           "kendall_tau_a", "rdm",
            "rdm_noise_ceiling", "repetition_split_rdms"]
 
 
@@ -27,9 +28,12 @@ def rdm(X: np.ndarray, metric: str = "correlation", ids=None, source: str = "") 
     if metric not in ("correlation", "euclidean"):
         raise InputError(f"unknown RDM metric {metric!r}")
     X = np.asarray(X, float)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the undefined distances: reported below
-        d = squareform(pdist(X, metric=metric))
+        if metric == "correlation" and X.ndim == 2 and len(X) > 1 and X.shape[1] >= BLAS_WIDTH:
+            d = _correlation_distances(X)
+        else:
+            d = squareform(pdist(X, metric=metric))
     bad = ~np.isfinite(X).all(axis=1) if X.ndim == 2 and X.size else np.zeros(len(X), bool)
     if metric == "correlation" and X.ndim == 2 and X.shape[1]:
         bad |= np.ptp(np.where(np.isfinite(X), X, 0), axis=1) == 0
@@ -42,6 +46,81 @@ def rdm(X: np.ndarray, metric: str = "correlation", ids=None, source: str = "") 
                       stacklevel=2)
     np.fill_diagonal(d, 0.0)
     return d
+
+
+# Rows at least this wide get their correlation distances from BLAS (_correlation_distances);
+# narrower ones (site responses: tens to hundreds of sites, often counts whose RDMs tie
+# exactly) from pdist, cheap there, whose ties BLAS's other rounding could break.
+BLAS_WIDTH = 512
+
+
+def _correlation_distances(X: np.ndarray) -> np.ndarray:
+    """``1 - Pearson r`` of every pair of rows, as ``squareform(pdist(X, "correlation"))``, from
+    one matrix product (BLAS) of the centred, unit-norm rows rather than pdist's pair-by-pair
+    loop: 20-30x faster for a layer's 1,000 x 4,096 features.
+
+    The same numbers to ~1e-15 (BLAS adds in another order), and the same ties: identical rows
+    (a stimulus shown twice, as in Cowley's session 190925) are computed once, so their
+    distances to every other row are equal here as in pdist, and the distance between two
+    copies is pdist's own (its rounding of 1 - cos(u, u), ~1e-16). A Spearman of such RDMs is
+    then the same bit for bit unless pdist ties two distinct pairs by chance. A row without a
+    defined correlation (constant or not finite) gets NaN, as with pdist. Exactly symmetric."""
+    keys, inverse = {}, np.empty(len(X), np.intp)
+    for i, row in enumerate(np.ascontiguousarray(X + 0.0)):  # (+ 0.0: -0.0 and 0.0 are one value)
+        inverse[i] = keys.setdefault(row.tobytes(), len(keys))
+    first = np.unique(inverse, return_index=True)[1]  # the first row of each distinct one, in order
+    unique, counts = X[first], np.bincount(inverse)
+    centred = unique - unique.mean(axis=1, keepdims=True)
+    unit = centred / np.sqrt(np.einsum("ij,ij->i", centred, centred))[:, None]
+    upper = np.triu(1.0 - unit @ unit.T, k=1)
+    d = upper + upper.T
+    for k in np.flatnonzero(counts > 1):  # two copies of one row: pdist's value for them
+        d[k, k] = pdist(unique[[k, k]], metric="correlation")[0]
+    bad = ~np.isfinite(unit).all(axis=1)
+    d[bad, :] = np.nan
+    d[:, bad] = np.nan
+    return d if len(unique) == len(X) else d[np.ix_(inverse, inverse)]
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """scipy's ``rankdata(x)`` (ties get their average rank; x finite), the same numbers (half
+    integers, exact) from numpy's quicksort rather than a stable sort: about twice as fast."""
+    order = np.argsort(x, kind="quicksort")
+    xs = x[order]
+    new = np.empty(len(xs), bool)
+    new[:1] = True
+    np.not_equal(xs[1:], xs[:-1], out=new[1:])
+    dense = np.cumsum(new)
+    count = np.r_[np.flatnonzero(new), len(new)]
+    ranks = np.empty(len(x))
+    ranks[order] = 0.5 * (count[dense] + count[dense - 1] + 1)
+    return ranks
+
+
+class RankedRDM:
+    """One RDM kept for many Spearman comparisons with others (an area's RDM against every
+    layer's): its upper triangle is ranked once, not once per comparison.
+    ``spearman(other)`` is ``compare_rdms(other, this, "spearman")`` bit for bit (the same
+    ranks, the same correlation of them as scipy's ``spearmanr``); with undefined (NaN)
+    dissimilarities in either it falls back to that function."""
+
+    def __init__(self, d: np.ndarray):
+        d = np.asarray(d, float)
+        self.iu = np.triu_indices_from(d, k=1)
+        self.values = d[self.iu]
+        usable = len(self.values) >= 3 and np.isfinite(self.values).all() and np.ptp(self.values) > 0
+        self.ranks = _average_ranks(self.values) if usable else None
+
+    def spearman(self, other: np.ndarray) -> float:
+        x = np.asarray(other, float)[self.iu]
+        if self.ranks is None or not np.isfinite(x).all():
+            return compare_vectors(x, self.values, "spearman")
+        if np.ptp(x) == 0:
+            return float("nan")
+        # The layout scipy's spearmanr gives its ranks (apply_along_axis over column_stack: an
+        # F-ordered (n, 2) array), so that np.corrcoef adds in the same order.
+        ranked = np.vstack((_average_ranks(x), self.ranks)).T
+        return float(np.corrcoef(ranked, rowvar=False)[1, 0])
 
 
 def compare_rdms(a: np.ndarray, b: np.ndarray, method: str = "spearman") -> float:

@@ -16,6 +16,7 @@ and upper bounds need, so none is computed or invented.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import xarray as xr
@@ -27,7 +28,7 @@ from .mapping import explained_variance
 from .methods import POOL_BELOW, neural_predictivity, scoring_method
 from ..data.assemblies import (SESSION_COORDS, average_repetitions, canonical_presentations, load_assembly, rdm_parts,
                                trials_array)
-from .rsa import bootstrap_rdm_comparison, compare_rdms, rdm, rdm_noise_ceiling, repetition_split_rdms
+from .rsa import RankedRDM, bootstrap_rdm_comparison, compare_rdms, rdm, rdm_noise_ceiling, repetition_split_rdms
 from ..data.stimulus_ids import canonical_order, image_halves, rows_by_stimulus_id, rows_of
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,27 @@ def _rsa_ceilings(trials: xr.DataArray | None, reps, trial_ids, blocks, regions:
     return out
 
 
+def _ranked_targets(area_rdm: np.ndarray, halves) -> list[RankedRDM]:
+    """An area's RDM on all the block's images and on each half of them, ranked once for the
+    Spearman comparisons with every layer's."""
+    return [RankedRDM(area_rdm)] + [RankedRDM(area_rdm[np.ix_(h, h)]) for h in halves]
+
+
 def score_model(features_path, recordings_path, trials_path=None, spec: ScoringSpec = ScoringSpec(),
-                benchmark: str = "") -> xr.Dataset:
+                benchmark: str = "", progress: bool = True, timings: dict | None = None) -> xr.Dataset:
     """Every layer of one model against one benchmark of sites, by the scoring method of
     ``spec`` (:mod:`goaldriven.compare.methods`): ``ridge``, goaldriven's mapping (ridge, k folds
     seeded by ``spec.seed``, split-half ceilings); ``pls``, Brain-Score's protocol and defaults
     throughout, with ``r_split``/``ceiling_split`` stored so that :mod:`goaldriven.study.summary`
-    aggregates as Brain-Score does."""
+    aggregates as Brain-Score does.
+
+    ``progress``: log the folds done (every layer, session and fold, with the time left) at most
+    every ~10 s (:mod:`goaldriven.core.progress`). ``timings``: a dict to add the seconds spent
+    in each phase to (``ridge <layer>``, ``rsa``), e.g. for ``benchmarks/score_model_speed.py``;
+    they are logged with each layer, never written into the scores."""
+    from ..core.progress import Progress, duration
+
+    spent = timings if timings is not None else {}
     method = scoring_method(spec)
     splits, seed, split_seed = spec.splits, spec.seed, method.split_seed()
     feats = open_features(features_path)
@@ -122,11 +137,16 @@ def score_model(features_path, recordings_path, trials_path=None, spec: ScoringS
     region = responses["region"].values
     regions = list(dict.fromkeys(region.tolist()))
     blocks = [(p_idx, n_idx, responses.isel(presentation=p_idx, neuroid=n_idx)) for p_idx, n_idx in _blocks(responses)]
-    # Each block's area RDMs, computed once rather than once per layer.
-    area_rdms = [{g: rdm(block.values[:, region[n_idx] == g], ids=block["stimulus_id"].values,
-                         source=f"{recordings_path} ({g})")
-                  for g in dict.fromkeys(region[n_idx].tolist())}
-                 for _, n_idx, block in blocks]
+    # Each block's area RDMs (on all its images and on each half), computed and ranked once
+    # rather than once per layer.
+    t0 = time.perf_counter()
+    area_rdms = []
+    for _, n_idx, block in blocks:
+        halves = _half_index(block["stimulus_id"].values)
+        area_rdms.append({g: _ranked_targets(rdm(block.values[:, region[n_idx] == g], ids=block["stimulus_id"].values,
+                                                 source=f"{recordings_path} ({g})"), halves)
+                          for g in dict.fromkeys(region[n_idx].tolist())})
+    spent["rsa"] = spent.get("rsa", 0.0) + time.perf_counter() - t0
 
     layers = layer_order(feats)
     r = np.full((len(layers), responses.sizes["neuroid"]), np.nan)
@@ -143,13 +163,20 @@ def score_model(features_path, recordings_path, trials_path=None, spec: ScoringS
     # Brain-Score mode keeps Brain-Score's estimator whatever the fold size.
     use_pooled = method.pools_small_folds and min(len(p_idx) for p_idx, _, _ in blocks) // splits < POOL_BELOW
     r_split = np.full((len(layers), splits, responses.sizes["neuroid"]), np.nan) if method.keeps_splits else None
+    # Progress in folds: each layer and session is `splits` ridge folds and one RSA step.
+    bar = Progress(f"scoring {feats.attrs.get('model', '')} ({len(layers)} layers x {len(blocks)} sessions x "
+                   f"({splits} folds + RSA), {responses.sizes['neuroid']} sites)",
+                   len(layers) * len(blocks) * (splits + 1), unit="steps", enabled=progress)
     for i, layer in enumerate(layers):
         x = layer_matrix(feats, layer)
         per_region = {g: [] for g in regions}
         start = 0
-        for (p_idx, n_idx, block), targets, (_, order) in zip(blocks, area_rdms, entries):
+        ridge_s = rsa_s = 0.0
+        for b, ((p_idx, n_idx, block), targets, (_, order)) in enumerate(zip(blocks, area_rdms, entries)):
+            bar.note = f"layer {i + 1}/{len(layers)} {layer!r}, session {b + 1}/{len(blocks)}"
+            t0 = time.perf_counter()
             xb = x.isel(presentation=rows[p_idx])
-            fit = neural_predictivity(xb, block, method=method, splits=splits, seed=split_seed)
+            fit = neural_predictivity(xb, block, method=method, splits=splits, seed=split_seed, on_fold=bar.advance)
             r[i, n_idx] = (fit["r_pooled"] if use_pooled else fit["r"]).values
             if method.keeps_splits:
                 r_split[i][:, n_idx] = fit["r_split"].values
@@ -158,16 +185,24 @@ def score_model(features_path, recordings_path, trials_path=None, spec: ScoringS
             size = len(order) * len(n_idx)
             prediction[i, start:start + size] = fit["prediction"].values.ravel()
             start += size
+            t1 = time.perf_counter()
+            ridge_s += t1 - t0
             layer_rdm = rdm(xb.values, ids=xb["stimulus_id"].values, source=f"{features_path} ({layer})")
             halves = _half_index(xb["stimulus_id"].values)
-            for g, target in targets.items():
-                per_region[g].append([compare_rdms(layer_rdm, target, method="spearman")]
-                                     + [compare_rdms(layer_rdm[np.ix_(h, h)], target[np.ix_(h, h)]) for h in halves])
+            for g, (full, *half_targets) in targets.items():  # compare_rdms(layer_rdm, target), ranked once
+                per_region[g].append([full.spearman(layer_rdm)]
+                                     + [t.spearman(layer_rdm[np.ix_(h, h)]) for h, t in zip(halves, half_targets)])
+            rsa_s += time.perf_counter() - t1
+            bar.advance()
         # Mean over sessions, on all images and on each half of them: (3, regions).
         means = np.array([np.mean(per_region[g], axis=0) for g in regions]).T
         rsa[i], rsa_half[:, i] = means[0], means[1:]
-        log.info("%s %s (%d/%d): median r %s", feats.attrs.get("model"), layer, i + 1, len(layers),
-                 {g: round(float(np.nanmedian(r[i, region == g])), 3) for g in regions})
+        spent[f"ridge {layer}"] = spent.get(f"ridge {layer}", 0.0) + ridge_s
+        spent["rsa"] = spent.get("rsa", 0.0) + rsa_s
+        log.info("%s %s (%d/%d): median r %s (ridge %s, RSA %s)", feats.attrs.get("model"), layer, i + 1,
+                 len(layers), {g: round(float(np.nanmedian(r[i, region == g])), 3) for g in regions},
+                 duration(ridge_s), duration(rsa_s))
+    bar.close()
     ev = explained_variance(r, ceiling)
     rsa_ceiling = _rsa_ceilings(trials, reps, trial_ids, blocks, regions, seed)
     neuroid_coords = {c: ("neuroid", responses[c].values) for c in ("neuroid_id", "region")}

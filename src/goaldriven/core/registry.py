@@ -164,9 +164,15 @@ class Opt:
         return not self.flag.startswith("-")
 
 
+NAMED_MODELS = ("torchvision", "timm", "hf")  # PACKAGE:NAME[+weights] (goaldriven.models.named)
+
+
 def factory_file(factory: str) -> str | None:
     """The file a model factory (``FILE.py:FUNCTION`` or ``package.module:FUNCTION``) names, if
-    it names one (what the workflow tracks and the command line protects), else None."""
+    it names one (what the workflow tracks and the command line protects), else None (also for
+    a model by name, ``torchvision:``/``timm:``/``hf:``)."""
+    if str(factory).partition(":")[0] in NAMED_MODELS:
+        return None
     where = str(factory).rpartition(":")[0]
     return where if where.endswith(".py") or "/" in where else None
 
@@ -221,12 +227,16 @@ def _write_dir(flag, help, **kw) -> Opt:
 
 
 DEVICE = ("auto", "cpu", "cuda")
-PREPROCESSING = ("imagenet", "unit", "none")
-PREPROCESSING_HELP = "pixels/255 standardised with ImageNet's mean and sd, pixels/255, or raw 0-255"
+PREPROCESSING = ("imagenet", "unit", "none", "model")
+PREPROCESSING_HELP = ("pixels/255 standardised with ImageNet's mean and sd, pixels/255, raw 0-255, or pixels/255 "
+                      "standardised with the named model's own mean and sd (default: model for torchvision:, timm:, "
+                      "hf: names, with their input size; imagenet otherwise)")
 UNITS = ("column", "channel")
 UNIT_DEFAULT = "channel"  # Li et al. 2016: a conv unit is a channel, matched over images and positions
 UNIT_HELP = "match conv channels over stimuli and positions (Li et al. 2016), or layer columns"
-FACTORY_HELP = "FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module"
+FACTORY_HELP = ("FILE.py:FUNCTION or package.module:FUNCTION returning a torch.nn.Module, or a model by name: "
+                "torchvision:NAME, timm:NAME, hf:NAME (random init; NAME+weights: the package's trained weights, "
+                "downloaded; extras goaldriven[torchvision], [timm], [hf])")
 LAYERS_HELP = "comma-separated module names (as model.named_modules() gives)"
 TRIALS_HELP = "single-trial assembly for noise ceilings (default: the recordings' own repetitions, if any)"
 
@@ -282,7 +292,7 @@ COMMANDS = {c.name: c for c in (
                            "model (.safetensors or a torch state dict)"),
         _read("--model", "an external model instead: " + FACTORY_HELP + " (then --layers names its modules)",
               metavar="FACTORY"),
-        _o("--preprocessing", "with --model: " + PREPROCESSING_HELP, default="imagenet", choices=PREPROCESSING),
+        _o("--preprocessing", "with --model: " + PREPROCESSING_HELP, choices=PREPROCESSING),
         _read("--stimuli", "stimulus set (.nc)", required=True),
         _o("--model-id", "model name recorded in the output", required=True),
         _o("--layers", "comma-separated layer names (default: every layer)"),
@@ -298,8 +308,9 @@ COMMANDS = {c.name: c for c in (
         _o("--layers", LAYERS_HELP, required=True),
         _o("--name", "the model's name in the tables", required=True),
         _read("--weights", "weights to load into the model (.safetensors or a torch state dict)"),
-        _o("--image-size", "input size the stimuli are resized to (recorded)", type=positive_int),
-        _o("--preprocessing", PREPROCESSING_HELP, default="imagenet", choices=PREPROCESSING),
+        _o("--image-size", "input size the stimuli are resized to (recorded; default: a named model's own)",
+           type=positive_int),
+        _o("--preprocessing", PREPROCESSING_HELP, choices=PREPROCESSING),
         _write("--out", "JSON description (metrics.json of the workflow)"),
     ), code=("data", "models")),
     Command("score", "neural predictivity and RSA of every layer of one model", "compare:score", (
@@ -318,8 +329,9 @@ COMMANDS = {c.name: c for c in (
         _write_dir("--out", "output folder: scores.csv, scores.nc, features.nc"),
         _read("--weights", "weights to load into the model (.safetensors or a torch state dict)"),
         _o("--name", "model name in the outputs (default: the factory)"),
-        _o("--input-size", "resize stimuli to this size (default: as stored)", type=positive_int),
-        _o("--preprocessing", PREPROCESSING_HELP, default="imagenet", choices=PREPROCESSING),
+        _o("--input-size", "resize stimuli to this size (default: a named model's own, else as stored)",
+           type=positive_int),
+        _o("--preprocessing", PREPROCESSING_HELP, choices=PREPROCESSING),
         _read("--configfile", "config in which to look a benchmark name up (default: config/config.yaml of the "
                               "goaldriven checkout holding the current folder, else of goaldriven's own)"),
         *group_options(ScoringSpec),

@@ -213,11 +213,20 @@ def average_repetitions(assembly: xr.DataArray) -> xr.DataArray:
     ids = da["stimulus_id"].values
     order, first = np.unique(ids, return_index=True)
     order = order[np.argsort(first)]
+    if len(order) == len(ids) and da.dtype.kind == "f":  # one presentation per stimulus: its own mean (no slow groupby)
+        mean = da.isel(presentation=np.sort(first)).transpose("presentation", "neuroid")
+        mean = mean.drop_vars([c for c in mean.coords if mean[c].dims == ("presentation",)])
+        mean = mean.assign_coords(stimulus_id=("presentation", order))
+        return _with_presentation_coords(mean, da, np.sort(first), assembly)
     mean = da.groupby("stimulus_id").mean("presentation", skipna=True).sel(stimulus_id=order)
     mean = mean.rename(stimulus_id="presentation").transpose("presentation", "neuroid")
     mean = mean.assign_coords(stimulus_id=("presentation", order)).drop_vars("presentation")
+    return _with_presentation_coords(mean, da, np.sort(first), assembly)
+
+
+def _with_presentation_coords(mean: xr.DataArray, da: xr.DataArray, firsts: np.ndarray, assembly) -> xr.DataArray:
+    """Each stimulus's metadata (its first presentation's) on the means, and the name."""
     skip = {"stimulus_id", "repetition"}
-    firsts = np.sort(first)
     for name, coord in da.coords.items():
         if coord.dims == ("presentation",) and name not in skip:
             mean = mean.assign_coords({name: ("presentation", coord.values[firsts])})

@@ -1,8 +1,9 @@
 """Bring your own model: any ``torch.nn.Module`` as a candidate, its layers read by forward hooks.
 
-A model is named by a *factory*, ``path/to/file.py:function`` or ``package.module:function``,
-a function taking no arguments that returns an ``nn.Module`` (or the name of an ``nn.Module``
-object itself, ``file.py:model``, as the Python API takes one); optional weights (safetensors or
+A model is named by a package's model name (``torchvision:resnet18``, ``timm:NAME``, ``hf:NAME``,
+each ``+weights`` for the package's trained weights: :mod:`goaldriven.models.named`) or by a
+*factory*, ``path/to/file.py:function`` or ``package.module:function``, a function taking no
+arguments that returns an ``nn.Module`` (or the name of an ``nn.Module`` object itself, ``file.py:model``, as the Python API takes one); optional weights (safetensors or
 a ``torch.save``d state dict, loaded with ``weights_only=True``) are loaded into it. Layers are
 module names as ``model.named_modules()`` gives them (``"features.3"``, ``"layer4.1.conv2"``);
 a forward hook on each keeps its output, so nothing of goaldriven's own network class is needed.
@@ -31,21 +32,28 @@ log = logging.getLogger(__name__)
 # Per-channel mean and sd of ImageNet (the torchvision convention), for pixels in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PREPROCESSING = ("imagenet", "unit", "none")
+# "model": x/255 standardised with the model's own mean and sd (a named model's package's).
+PREPROCESSING = ("imagenet", "unit", "none", "model")
 
 
-def preprocess(x_uint8: torch.Tensor, preprocessing: str) -> torch.Tensor:
-    """uint8 (N, 3, H, W) -> float: ``imagenet`` (x/255 standardised per channel), ``unit``
-    (x/255, in [0, 1]) or ``none`` (the 0-255 values as float)."""
+def preprocess(x_uint8: torch.Tensor, preprocessing: str, mean=None, std=None) -> torch.Tensor:
+    """uint8 (N, 3, H, W) -> float: ``imagenet`` (x/255 standardised per channel with ImageNet's
+    mean and sd), ``model`` (x/255 standardised with ``mean`` and ``std``), ``unit`` (x/255, in
+    [0, 1]) or ``none`` (the 0-255 values as float)."""
     x = x_uint8.float()
     if preprocessing == "none":
         return x
     x = x / 255.0
     if preprocessing == "unit":
         return x
-    if preprocessing == "imagenet":
-        mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
+    if preprocessing in ("imagenet", "model"):
+        if preprocessing == "imagenet":
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        elif mean is None or std is None:
+            raise InputError("preprocessing 'model': the model has no mean and sd of its own "
+                             "(only a named model, torchvision:/timm:/hf:, has); choose imagenet, unit or none")
+        mean = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         return (x - mean) / std
     raise InputError(f"preprocessing: {preprocessing!r} is not one of {list(PREPROCESSING)}")
 
@@ -121,6 +129,9 @@ class ExternalModel:
     input_size: int | None = None
     preprocessing: str = "imagenet"
     source: str = ""  # the factory (or "python object"), recorded in the features' attrs
+    mean: tuple[float, ...] | None = None  # preprocessing "model": the model's own mean and sd, for x/255
+    std: tuple[float, ...] | None = None
+    input_kwarg: str | None = None  # the forward's keyword for the images (transformers: pixel_values)
 
     def __post_init__(self):
         if not isinstance(self.module, nn.Module):
@@ -129,6 +140,14 @@ class ExternalModel:
         if self.preprocessing not in PREPROCESSING:
             raise InputError(f"{self.source or self.name}: preprocessing {self.preprocessing!r} is not one of "
                              f"{list(PREPROCESSING)}")
+        if self.preprocessing == "model":
+            if self.mean is None or self.std is None:
+                raise InputError(f"{self.source or self.name}: preprocessing 'model': no mean and sd of its own "
+                                 "(only a named model, torchvision:/timm:/hf:, has them); choose imagenet, unit "
+                                 "or none")
+            if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+                raise InputError(f"{self.source or self.name}: preprocessing 'model': need 3 means and 3 positive "
+                                 f"sds, got {self.mean} and {self.std}")
         self.module.eval()
 
     def __str__(self) -> str:
@@ -155,7 +174,7 @@ class ExternalModel:
         return self
 
     def normalise(self, x_uint8: torch.Tensor) -> torch.Tensor:
-        return preprocess(x_uint8, self.preprocessing)
+        return preprocess(x_uint8, self.preprocessing, self.mean, self.std)
 
     @torch.no_grad()
     def features(self, x: torch.Tensor, layers) -> dict[str, torch.Tensor]:
@@ -173,7 +192,13 @@ class ExternalModel:
                 got[name] = output
             handles.append(modules[name].register_forward_hook(hook))
         try:
-            self.module(x)
+            self.module(**{self.input_kwarg: x}) if self.input_kwarg else self.module(x)
+        except InputError:
+            raise
+        except Exception as e:  # the model refused the images (e.g. a size it cannot take): one line
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise InputError(f"{self}: the forward pass failed on a batch of shape {tuple(x.shape)} "
+                             f"({type(e).__name__}: {first[:300]}); see --input-size") from None
         finally:
             for h in handles:
                 h.remove()
@@ -187,10 +212,40 @@ class ExternalModel:
         return {n: got[n] for n in layers}
 
 
-def load_external(factory, layers=None, input_size: int | None = None, preprocessing: str = "imagenet",
+def load_named(spec: str, layers=None, input_size: int | None = None, preprocessing: str | None = None,
+               weights=None, name: str | None = None) -> ExternalModel | None:
+    """A package's model by name (``torchvision:resnet18[+weights]``, ``timm:NAME``, ``hf:NAME``;
+    :mod:`goaldriven.models.named`) with the package's preprocessing unless ``preprocessing``
+    or ``input_size`` says otherwise; None when ``spec`` is not such a name."""
+    from . import named
+
+    model_name = named.parse(spec)
+    if model_name is None:
+        return None
+    if weights and model_name.pretrained:
+        raise InputError(f"model {model_name}: both the package's weights ({named.WEIGHTS}) and --weights {weights}; "
+                         f"give one (--weights FILE with {model_name.package}:{model_name.name})")
+    built = named.build(model_name)
+    source = str(model_name)
+    if weights:
+        _load_state(built.module, weights, source)
+    model = ExternalModel(built.module, name=name or source, input_size=input_size or built.input_size,
+                          preprocessing=preprocessing or ("model" if built.mean and built.std else "imagenet"),
+                          source=source, mean=built.mean, std=built.std, input_kwarg=built.input_kwarg)
+    if layers is not None:
+        model.check_layers(layers)
+    return model
+
+
+def load_external(factory, layers=None, input_size: int | None = None, preprocessing: str | None = None,
                   weights=None, name: str | None = None) -> ExternalModel:
-    """Build the model a factory names (or wrap a given ``nn.Module``), load its weights, check
-    its layers."""
+    """Build the model a name or factory gives (or wrap a given ``nn.Module``), load its weights,
+    check its layers. ``preprocessing``: default ``model`` (the package's own) for a named model
+    (``torchvision:``, ``timm:``, ``hf:``), else ``imagenet``."""
+    if isinstance(factory, str) and (model := load_named(factory, layers, input_size, preprocessing, weights,
+                                                         name)) is not None:
+        return model
+    preprocessing = preprocessing or "imagenet"
     if isinstance(factory, str) and isinstance(loaded := load_factory(factory), nn.Module):
         factory, name = loaded, name or str(factory)  # FILE.py:OBJECT names a module object, not a factory
     if isinstance(factory, nn.Module):
@@ -219,9 +274,11 @@ def describe(model: ExternalModel, name: str, factory: str, layers, weights=None
     """What the workflow records of an external model (its metrics.json): the fields the
     summary tables read of a zoo model (config arch/task/seed; no test accuracy), and how it
     was built."""
-    return {"config": {"arch": name, "task": "external", "seed": 0, "factory": str(factory),
-                       "layers": list(layers), "input_size": model.input_size,
-                       "preprocessing": model.preprocessing, "weights": str(weights or "")},
+    config = {"arch": name, "task": "external", "seed": 0, "factory": str(factory), "layers": list(layers),
+              "input_size": model.input_size, "preprocessing": model.preprocessing, "weights": str(weights or "")}
+    if model.preprocessing == "model":  # the numbers behind "model"
+        config.update(mean=list(model.mean), std=list(model.std))
+    return {"config": config,
             "test_accuracy": None, "external": True,
             "n_parameters": int(sum(p.numel() for p in model.module.parameters())),
             "modules": model.layer_names}
