@@ -61,7 +61,7 @@ def test_unknown_architecture_is_a_clear_error():
 NEW_FAMILIES = {
     "resnet": (1.0, {"conv1": (16, 32), "layer1": (32, 16), "layer2": (64, 8), "layer3": (128, 4), "avgpool": (128,)},
                304_154),
-    "cornet": (0.5, {"V1": (16, 16), "V2": (32, 8), "V4": (64, 4), "IT": (128, 2), "avgpool": (128,)}, 276_794),
+    "cornet": (1.0, {"V1": (16, 32), "V2": (32, 16), "V4": (64, 8), "IT": (128, 4), "avgpool": (128,)}, 171_162),
     "convmixer": (0.75, {"stem": (96, 8), "stage1": (96, 8), "stage2": (96, 8), "stage3": (96, 8), "stage4": (96, 8),
                          "avgpool": (96,)}, 91_114),
 }
@@ -114,7 +114,7 @@ def test_new_families_initialise_from_the_seed_and_have_their_parameter_counts(a
 
 
 def test_cornet_areas_are_recurrent_with_shared_weights_and_a_batchnorm_per_time_step():
-    model = build_model("cornet", 10, 0.5)
+    model = build_model("cornet", 10, 1.0)
     for area, times in (("V2", 2), ("V4", 4), ("IT", 2)):
         block = model.stages[area]
         assert block.times == times and len(block.norm1) == len(block.norm2) == len(block.norm3) == times
@@ -122,7 +122,7 @@ def test_cornet_areas_are_recurrent_with_shared_weights_and_a_batchnorm_per_time
         hook = block.conv1.register_forward_hook(lambda m, i, o: calls.append(o.shape[-1]))
         model.eval().features(torch.zeros(1, 3, 32, 32), [area])
         hook.remove()
-        # One 1x1 convolution, its weights applied at every time step (the first at the input's side).
+        # One 1x1 convolution, its weights applied at every time step.
         assert len(calls) == times
     # More time steps add BatchNorms, not convolution weights.
     from goaldriven.models.zoo import cornet
