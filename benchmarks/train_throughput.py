@@ -16,16 +16,33 @@ images/s and AlexNet-style (``alexnet``) at 224 px >= 30,000 images/s, at large 
 
 On CPU keep it small, e.g. ``--size 32 --batch 32 --steps 4 --width 0.25``; ``--recipe`` times
 ours with the crops, flips and label smoothing of config/real_cpu.yaml against the same plain
-reference (which has none of them).
+reference (which has none of them). The numerics are the ``goaldriven`` command's default,
+portable (ISA capped at AVX2, one thread; pinned before torch loads), unless ``--numerics fast``.
+``--width`` takes one multiplier for all or one per architecture (``hmo=1.5,vgg=0.5``). Beside
+images/s (wall clock) it prints images per CPU-second of the process (``ours img/cpu-s``): on a
+machine shared with other work that is close to what an idle core gives a one-thread run.
+To size a CPU study (config/real_cpu.yaml), e.g.:
+
+    python benchmarks/train_throughput.py --size 32 --batch 128 --steps 20 --recipe --no-reference \
+        --archs hmo,alexnet,vgg,resnet,cornet,convmixer --width hmo=1.5,alexnet=1.0,vgg=0.5
 """
 
 import argparse
 import time
 
-import torch
+from goaldriven.core import numerics
 
-from goaldriven.models import train as train_mod
-from goaldriven.models.zoo import build_model
+# Before torch loads (it reads the pins once): portable unless asked otherwise.
+_pre = argparse.ArgumentParser(add_help=False)
+_pre.add_argument("--numerics", choices=("portable", "fast"), default="portable")
+_pre.add_argument("--threads", type=int, default=None)
+_early = _pre.parse_known_args()[0]
+numerics.pin(_early.numerics, _early.threads)
+
+import torch  # noqa: E402
+
+from goaldriven.models import train as train_mod  # noqa: E402
+from goaldriven.models.zoo import build_model  # noqa: E402
 
 N_CLASSES = 8
 
@@ -62,13 +79,14 @@ def ours(arch, x, y, batch, width, device, repeats, augment_pad=0, label_smoothi
         rng = torch.Generator().manual_seed(0)
         augment = train_mod._Augment(augment_pad, seed=1) if augment_pad else None
         bar = train_mod._progress(total=0, initial=0, desc="", enabled=False)
-        seconds = []
+        seconds, cpu = [], []
         for _ in range(cfg.epochs):
             _sync(device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             train_mod._train_epoch(cfg, model, images, opt, sched, rng, augment, bar)
             seconds.append(time.perf_counter() - t0)  # _train_epoch ends with a host sync
-    return len(x) / min(seconds[1:])
+            cpu.append(time.process_time() - c0)
+    return len(x) / min(seconds[1:]), len(x) / min(cpu[1:])
 
 
 def reference(arch, x, y, batch, width, device, repeats) -> float:
@@ -96,29 +114,44 @@ def reference(arch, x, y, batch, width, device, repeats) -> float:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--archs", default="hmo,alexnet,vgg,resnet18")
+    p.add_argument("--archs", default="hmo,alexnet,vgg,resnet18,resnet,cornet,convmixer")
     p.add_argument("--size", type=int, default=64, help="image side in pixels")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--steps", type=int, default=20, help="batches per timed epoch")
     p.add_argument("--repeats", type=int, default=3, help="timed epochs; the fastest counts")
-    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    p.add_argument("--width", default="1.0",
+                   help="channel width multiplier: one for all, or ARCH=W,... (others 1.0)")
     p.add_argument("--devices", default="cpu,cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (fast numerics only)")
+    p.add_argument("--numerics", choices=("portable", "fast"), default="portable",
+                   help="portable (the goaldriven command's default: AVX2, one thread) or fast")
     p.add_argument("--recipe", action="store_true",
                    help="ours with the real_cpu recipe: random crops (pad 4), flips, label smoothing 0.1")
+    p.add_argument("--no-reference", action="store_true", help="time our loop only")
     a = p.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    numerics.configure_torch(a.numerics, a.threads)
+    widths = _widths(a.width)
     x, y = _random_set(a.steps * a.batch, a.size)
-    print(f"{a.steps} steps x batch {a.batch}, {a.size} px, width {a.width}, torch {torch.__version__}, "
+    print(f"{a.steps} steps x batch {a.batch}, {a.size} px, torch {torch.__version__}, {a.numerics} numerics, "
           f"{torch.get_num_threads()} CPU threads")
-    print(f"{'arch':10s} {'device':6s} {'ours img/s':>12s} {'reference img/s':>16s} {'ours/ref':>9s}")
+    print(f"{'arch':10s} {'width':>6s} {'params':>10s} {'device':6s} {'ours img/s':>11s} {'img/cpu-s':>10s} "
+          f"{'reference img/s':>16s} {'ours/ref':>9s}")
     for device in (torch.device(d) for d in a.devices.split(",")):
         for arch in a.archs.split(","):
+            width = widths.get(arch, widths.get("", 1.0))
             recipe = {"augment_pad": 4, "label_smoothing": 0.1} if a.recipe else {}
-            r_ours = ours(arch, x, y, a.batch, a.width, device, a.repeats, **recipe)
-            r_ref = reference(arch, x, y, a.batch, a.width, device, a.repeats)
-            print(f"{arch:10s} {device.type:6s} {r_ours:12,.0f} {r_ref:16,.0f} {r_ours / r_ref:9.2f}")
+            r_ours, r_cpu = ours(arch, x, y, a.batch, width, device, a.repeats, **recipe)
+            r_ref = float("nan") if a.no_reference else reference(arch, x, y, a.batch, width, device, a.repeats)
+            n_params = sum(p.numel() for p in build_model(arch, 10, width).parameters())
+            print(f"{arch:10s} {width:6g} {n_params:10,d} {device.type:6s} {r_ours:11,.0f} {r_cpu:10,.0f} "
+                  f"{r_ref:16,.0f} {r_ours / r_ref:9.2f}", flush=True)
+
+
+def _widths(text: str) -> dict[str, float]:
+    """'0.5' -> {'': 0.5} (every architecture); 'hmo=1.5,vgg=0.5' -> {'hmo': 1.5, 'vgg': 0.5}."""
+    if "=" not in text:
+        return {"": float(text)}
+    return {k: float(v) for k, v in (item.split("=") for item in text.split(","))}
 
 
 if __name__ == "__main__":

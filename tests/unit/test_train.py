@@ -40,7 +40,7 @@ def test_training_is_deterministic_and_learns(tiny_sets, tmp_path):
     assert json.loads((tmp_path / "a/metrics.json").read_text())["test_accuracy"] == a["test_accuracy"]
 
 
-@pytest.mark.parametrize("arch", ["alexnet", "vgg", "resnet18", "brainnet"])
+@pytest.mark.parametrize("arch", ["alexnet", "vgg", "resnet18", "resnet", "cornet", "convmixer", "brainnet"])
 def test_every_architecture_trains_to_byte_identical_weights(arch, tiny_sets, tmp_path):
     cfg = _cfg(arch=arch, epochs=1, width=0.125)
     m = _train(cfg, tiny_sets["train"], tmp_path / "a")

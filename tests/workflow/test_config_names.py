@@ -29,7 +29,22 @@ BAD = {
                        "convergence.examples.layer is 'conv9'"),
     "examples_arch": (lambda c: c["convergence"]["examples"].update(arch="vgg"), "convergence.examples.arch is 'vgg'"),
     "surrogate_layer": (lambda c: c["surrogate"].update(it_layer="stage9"), "surrogate.it_layer is 'stage9'"),
+    # Epochs per architecture: every trained architecture needs its own, and the kept epochs lie
+    # before the fewest of them.
+    "epochs_missing": (lambda c: c["models"].update(epochs={"hmo": 2}), "models.epochs gives no epochs for ['alexnet']"),
+    "epochs_keep": (lambda c: c["models"].update(epochs={"hmo": 3, "alexnet": 1}),
+                    "models.keep_epochs must lie between 0 and models.epochs"),
 }
+
+
+def test_epochs_per_architecture_reach_each_training_command(repo):
+    config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    config["models"]["epochs"] = {"hmo": 3, "alexnet": 2}
+    path = repo / "epochs_per_arch.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run(["snakemake", "-n", "-p", "--cores", "1", "--configfile", path.name], repo)
+    commands = [line for line in result.stdout.splitlines() if " train --arch " in line and "--task supervised" in line]
+    assert commands and all(("--epochs 3 " if "--arch hmo " in c else "--epochs 2 ") in c for c in commands)
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

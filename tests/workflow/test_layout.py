@@ -38,7 +38,8 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_cmd.strip() in (REPO / ".ci/run").read_text()
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "real.yaml", "real_small.yaml", "real_cpu.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "real.yaml", "real_small.yaml", "real_cpu.yaml",
+                                  "real_cpu_objects.yaml"])
 def test_configs_follow_the_schema(name):
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     for key, values in schema_enums().items():  # the names goaldriven declares, as config.smk fills them in

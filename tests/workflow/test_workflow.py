@@ -110,7 +110,7 @@ def fresh_clone(tmp_path_factory):
 
 @pytest.mark.parametrize("where", ["checkout", pytest.param("fresh clone", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("config", ["config/config.yaml", "config/smoke.yaml", "config/real.yaml",
-                                    "config/real_small.yaml", "config/real_cpu.yaml"])
+                                    "config/real_small.yaml", "config/real_cpu.yaml", "config/real_cpu_objects.yaml"])
 def test_committed_dvc_yaml_matches_the_snakefile(config, where, fresh_clone):
     # The generated pipeline must not depend on whether `dvc update` has fetched data/ yet.
     repo = REPO if where == "checkout" else fresh_clone

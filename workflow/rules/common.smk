@@ -113,6 +113,12 @@ def width_key(arch):
     return f"models.width.{arch}" if isinstance(config["models"]["width"], dict) else "models.width"
 
 
+def epochs_key(arch):
+    """The config key of an architecture's training epochs (first diet): models.epochs, or
+    models.epochs.ARCH."""
+    return f"models.epochs.{arch}" if isinstance(config["models"]["epochs"], dict) else "models.epochs"
+
+
 def external_models():
     """Model ids of the config's external models (models.external): NAME/external_seed0."""
     return [f"{name}/external_seed0" for name in EXTERNAL]
@@ -224,8 +230,9 @@ def all_figures():
 
 
 def train_command(diet):
-    """One training command for a diet: "first" (config models and training) or "objects"."""
-    epochs = arg("models.epochs") if diet == "first" else arg("objects.epochs")
+    """One training command for a diet: "first" (config models and training; the rule's
+    params.epochs: the architecture's) or "objects"."""
+    epochs = "{params.epochs}" if diet == "first" else arg("objects.epochs")
     recipe = " ".join(
         f"--{k.replace('_', '-')} {arg(f'training.{k}')}"
         for k in ("augment_pad", "label_smoothing")

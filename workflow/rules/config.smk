@@ -101,9 +101,14 @@ def _check_names():
     """Benchmark and layer names the config refers to must exist: refused here, at parse time,
     naming the config key, rather than by a job hours into the run."""
     models = config["models"]
-    if any(not 0 < e < models["epochs"] for e in KEEP_EPOCHS):
+    epochs = models["epochs"]
+    if isinstance(epochs, dict) and set(models["archs"]) - set(epochs):
+        raise WorkflowError(f"config: models.epochs gives no epochs for {sorted(set(models['archs']) - set(epochs))}")
+    fewest = min(epochs[a] for a in models["archs"]) if isinstance(epochs, dict) else epochs
+    if any(not 0 < e < fewest for e in KEEP_EPOCHS):
         raise WorkflowError(
-            "config: models.keep_epochs must lie between 0 and models.epochs (the final weights " "are always scored)"
+            "config: models.keep_epochs must lie between 0 and models.epochs (the final weights "
+            "are always scored; with epochs per architecture, the fewest)"
         )
     if benchmarks_of(SIMULATED) and not SYNTHETIC:
         raise WorkflowError(

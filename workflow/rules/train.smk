@@ -22,6 +22,7 @@ rule train:
     params:
         task=lambda w: w.task,
         width=lambda w: arg(width_key(w.arch)),
+        epochs=lambda w: arg(epochs_key(w.arch)),
         keep=KEEP,
         out=subpath(output[0], parent=True),
     shell:

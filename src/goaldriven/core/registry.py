@@ -36,6 +36,14 @@ ARCHITECTURES = {a.name: a for a in (
                  "small VGG-style network: four conv-conv-pool blocks"),
     Architecture("resnet18", ("conv1", "layer1", "layer2", "layer3", "layer4", "avgpool"),
                  "ResNet-18 (basic blocks [2, 2, 2, 2]), Brain-Score's layer names"),
+    Architecture("resnet", ("conv1", "layer1", "layer2", "layer3", "avgpool"),
+                 "small CIFAR ResNet: a 3x3 stem and three stages of basic blocks"),
+    Architecture("cornet", ("V1", "V2", "V4", "IT", "avgpool"),
+                 "small CORnet-S-like recurrent network: areas V1, V2, V4, IT, each area's block "
+                 "applied recurrently with a skip"),
+    Architecture("convmixer", ("stem", "stage1", "stage2", "stage3", "stage4", "avgpool"),
+                 "small ConvMixer: a patch embedding, then eight depthwise/pointwise mixer layers "
+                 "read out two by two"),
     Architecture("brainnet", ("stage1", "stage2", "stage3", "stage4", "stage5"),
                  "the surrogate behind the simulated recordings (never a candidate)", candidate=False),
 )}
