@@ -1,5 +1,5 @@
-"""Every figure at its print size: rendered from small synthetic tables and from the real
-study's committed tables (docs/results/real_cpu), it must fit its column width, have no text
+"""Every figure at its print size: rendered from small synthetic tables and from the committed
+tables of every published study (docs/results/*/published.json), it must fit its column width, have no text
 under 7 pt, no legend entry without a label and no empty panel; and each caption's promises
 must be true of the tables the figure is drawn from (or of the statistics it computes)."""
 
@@ -19,13 +19,23 @@ from builders import positive_control_csv
 from test_figures import _trajectory_table, _unit_examples_table, write_inputs
 from workflow_helpers import REPO
 
-REAL = REPO / "docs/results/real_cpu"
-# Figures the real study's committed tables can draw, and from which of them.
-REAL_INPUTS = {"layer_profiles": {"predictivity_csv": REAL / "predictivity.csv"},
-               "performance_vs_it": {"models_csv": REAL / "models.csv"},
-               "seed_variance": {"models_csv": REAL / "models.csv", "variance_csv": REAL / "seed_variance.csv"},
-               "leaderboard": {"leaderboard_csv": REAL / "leaderboard.csv"},
-               "positive_control": {"table_csv": REAL / "positive_control.csv"}}
+# The published studies (outputs of committed locks, tests/workflow/test_published.py).
+STUDIES = sorted(p.parent for p in (REPO / "docs/results").glob("*/published.json"))
+
+
+def published_inputs(study) -> dict:
+    """Figures a published study's tables can draw, and from which of them."""
+    inputs = {"layer_profiles": {"predictivity_csv": study / "predictivity.csv"},
+              "performance_vs_it": {"models_csv": study / "models.csv"},
+              "seed_variance": {"models_csv": study / "models.csv", "variance_csv": study / "seed_variance.csv"},
+              "leaderboard": {"leaderboard_csv": study / "leaderboard.csv"},
+              "positive_control": {"table_csv": study / "positive_control.csv"}}
+    return {name: files for name, files in inputs.items() if all(p.is_file() for p in files.values())}
+
+
+PUBLISHED = [(study, name) for study in STUDIES for name in published_inputs(study)]
+# A leaderboard table as the pipeline writes it (no synthetic builder of its own).
+LEADERBOARD = next(s / "leaderboard.csv" for s in STUDIES if (s / "leaderboard.csv").is_file())
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +53,7 @@ def synthetic(tmp_path_factory, tiny_sets):
     inputs.update({"montage": {"stimuli": tiny_sets["test"]},
                    "trajectory": {"table_csv": root / "trajectory.csv"},
                    "unit_examples": {"table_csv": unit_table, "stimuli_nc": tiny_sets["test"]},
-                   "leaderboard": {"leaderboard_csv": REAL / "leaderboard.csv"},
+                   "leaderboard": {"leaderboard_csv": LEADERBOARD},
                    "positive_control": {"table_csv": root / "pc.csv"}})
     inputs["rsa"]["references_csv"] = _references(root)
     rsa = pd.read_csv(paths["rsa"][0])  # with the noise ceiling the real tables have
@@ -115,12 +125,17 @@ def test_every_figure_at_print_size_from_synthetic_tables(synthetic, inspected, 
     assert again.with_suffix(".pdf").read_bytes() == out.with_suffix(".pdf").read_bytes()
 
 
-@pytest.mark.parametrize("name", list(REAL_INPUTS))
-def test_every_figure_at_print_size_from_the_real_tables(inspected, tmp_path, name):
+@pytest.mark.parametrize("study,name", PUBLISHED, ids=[f"{s.name}-{n}" for s, n in PUBLISHED])
+def test_every_figure_at_print_size_from_the_published_tables(inspected, tmp_path, study, name):
     out = tmp_path / f"{name}.png"
-    figures.make(name, REAL_INPUTS[name], out,
-                 data_label="real recordings (V4 Cowley 2023, IT Kalfas 2017, IT RDMs Kriegeskorte 2008)")
+    figures.make(name, published_inputs(study)[name], out, data_label=f"the published study {study.name}")
     check_print(name, out, inspected[out.name])
+
+
+def test_the_published_studies_draw_the_figures_of_their_tables():
+    assert {s.name for s in STUDIES} >= {"default"}
+    assert {n for s, n in PUBLISHED if s.name == "default"} >= {"layer_profiles", "performance_vs_it",
+                                                               "seed_variance", "positive_control"}
 
 
 def test_the_checks_catch_small_text_empty_panels_and_unlabelled_legends():
@@ -159,7 +174,7 @@ def test_each_caption_promises_only_what_the_figures_tables_hold(synthetic, tmp_
     """A column a caption names (``column``) is in a table the figure is drawn from or in the
     statistics it returns; '95%' needs a named interval (``x_low`` and ``x_high``); an interval
     method the caption names (bootstrap, noncentral F, ...) is the one the tables record."""
-    inputs = REAL_INPUTS.get(name, synthetic[name])
+    inputs = synthetic[name]
     stats = figures.make(name, inputs, tmp_path / f"{name}.png", data_label="x")
     tables = _tables(inputs, stats)
     columns = set().union(*(t.columns for t in tables)) if tables else set()

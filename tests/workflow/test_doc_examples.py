@@ -28,8 +28,12 @@ def repo(tmp_path_factory):
 
 
 def test_the_page_has_its_examples():
-    # bash: two to run here, two of DVC experiments (run by tests/workflow/test_bring_your_own.py)
+    # bash: two to run here, two of DVC experiments (run by tests/workflow/test_bring_your_own.py);
+    # sh and yml: models by name, which download packages or weights (tests/unit/test_named_models.py
+    # runs what can run offline), so never run here.
     assert len(_blocks("bash")) == 2 and len(_blocks("python")) == 1 and len(_blocks("yaml")) == 2
+    assert len(_blocks("sh")) == 1 and len(_blocks("yml")) == 1
+    assert all(name in _blocks("sh")[0] for name in ("hf:", "torchvision:")) and "torchvision:" in _blocks("yml")[0]
 
 
 @pytest.mark.real_data

@@ -24,7 +24,10 @@ def _md5(path) -> str:
 
 
 def test_every_published_study_has_its_lock():
-    assert {s.name for s in STUDIES} >= {"default", "real_cpu"}
+    # config/real_cpu.yaml's study is not yet published (docs/real-data.md, "Status"); a folder of
+    # tables without its published.json and lock would be numbers no lock can check.
+    assert {s.name for s in STUDIES} >= {"default"}
+    assert {p.name for p in (REPO / "docs/results").iterdir() if p.is_dir()} == {s.name for s in STUDIES}
     for study in STUDIES:
         config = json.loads((study / "published.json").read_text())["config"]
         pipeline = yaml.safe_load((REPO / config).read_text()).get("dvc", {}).get("file", "dvc.yaml")

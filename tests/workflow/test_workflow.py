@@ -92,7 +92,7 @@ def test_dvc_repro_then_snakemake_finds_nothing_to_do(tmp_path):
     run(["python", "workflow/scripts/export_dvc.py", *one_arch], repo)
     dag = run(["dvc", "dag", PIPELINE], repo).stdout
     for stage in ("stimuli--train", "train_surrogate", "simulate_recordings", "train--hmo-supervised-0",
-                  "features--", "score--", "convergence", "summarise", "figure--cka"):
+                  "features--", "score--", "convergence", "summarise", "figure_cka"):
         assert stage in dag
     run(["dvc", "repro", "--quiet", PIPELINE], repo)
     assert (repo / "results/smoke/figures/cka.png").exists()

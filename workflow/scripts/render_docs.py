@@ -149,6 +149,11 @@ def real_cpu_results() -> str:
     return "\n".join(text) + "\n"
 
 
+def _readings(variance) -> str:
+    readings = Counter(variance.loc[variance["task"] == "supervised", "reading_random"])
+    return ", ".join(f"{n} metric{'s' * (n > 1)} {reading}" for reading, n in readings.most_common())
+
+
 def readme_glance() -> str:
     lines = []
     folder = Path("docs/results/real_cpu")
@@ -158,13 +163,17 @@ def readme_glance() -> str:
         seeds = models[models["task"] == "supervised"].groupby("arch").size().min()
         lines.append(f"- The CPU study on real recordings: {len(archs)} architectures ({', '.join(archs)}) x "
                      f"{seeds} seeds on CIFAR-10, details and every row in [docs/real-data.md](docs/real-data.md).")
-    if variance is not None and "reading_fixed" in variance:
-        readings = Counter(variance.loc[variance["task"] == "supervised", "reading_random"])
-        lines.append("- Does a brain score vary as much across seeds as across architectures? With architectures "
-                     "as a random effect: " + ", ".join(f"{n} metric{'s' * (n > 1)} {reading}"
-                                                        for reading, n in readings.most_common()) + ".")
-    lines.append("- The default experiment (simulated recordings): [docs/default-experiment.md]"
-                 "(docs/default-experiment.md).")
+        if variance is not None and "reading_random" in variance:
+            lines.append("- Does a brain score vary as much across seeds as across architectures? With architectures "
+                         f"as a random effect: {_readings(variance)}.")
+    else:
+        lines.append("- The CPU study on real recordings (`config/real_cpu.yaml`): not yet published; its status is "
+                     "in [docs/real-data.md](docs/real-data.md).")
+    default = _read(Path("docs/results/default"), "seed_variance.csv")
+    lines.append("- The default experiment (simulated recordings, a pipeline check): "
+                 "[docs/default-experiment.md](docs/default-experiment.md)"
+                 + (f"; the seed question there, architectures as a random effect: {_readings(default)}."
+                    if default is not None and "reading_random" in default else "."))
     return "\n".join(lines) + "\n"
 
 
