@@ -74,7 +74,7 @@ SIZES = {
 
 def throughput(arch: str, size: int, batch: int, steps: int, width: float, repeats: int, device):
     x, y = train_throughput._random_set(steps * batch, size)
-    ours = train_throughput.ours(arch, x, y, batch, width, device, repeats)
+    ours = train_throughput.ours(arch, x, y, batch, width, device, repeats)[0]  # by the wall clock
     plain = train_throughput.reference(arch, x, y, batch, width, device, repeats)
     return ours, plain
 
@@ -259,7 +259,7 @@ def part_projection(a, size, device, measured):
     train_rate, feat_rate, feat_setup, widths = {}, {}, {}, {}
     for arch in config["models"]["archs"]:
         x, y = train_throughput._random_set(size["proj_steps"] * batch, px)
-        train_rate[arch] = train_throughput.ours(arch, x, y, batch, width, device, 1)
+        train_rate[arch] = train_throughput.ours(arch, x, y, batch, width, device, 1)[0]
         # Benchmark images are 112 px (Cowley) and shown at the training size.
         feat_rate[arch], _, feat_setup[arch], widths[arch] = extraction_rate(
             arch, size["proj_images"], 112, 256, width, device, input_size=px)

@@ -65,9 +65,10 @@ def _model(arch: str, width: float, device: torch.device) -> torch.nn.Module:
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
 
-def ours(arch, x, y, batch, width, device, repeats, augment_pad=0, label_smoothing=0.0) -> float:
+def ours(arch, x, y, batch, width, device, repeats, augment_pad=0, label_smoothing=0.0) -> tuple[float, float]:
     """Images/s of our training loop (with the recipe's crops, flips and label smoothing when
-    asked): the fastest epoch after a warm-up epoch."""
+    asked), by the wall clock and per CPU-second of this process: the fastest epoch after a
+    warm-up epoch."""
     cfg = train_mod.TrainConfig(arch=arch, seed=0, epochs=1 + repeats, width=width, batch_size=batch,
                                 augment_pad=augment_pad, label_smoothing=label_smoothing)
     with train_mod._numerics(device):

@@ -31,6 +31,13 @@ def _full_only(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
+    # pytest-xdist (-n 2 --dist loadgroup, pyproject.toml) runs two workers on the machine's two
+    # cores. A group runs on one worker: a module's tests together (its module fixtures are
+    # made once), and every test of the smoke experiment (``built``) together, so the session's
+    # smoke build is made once, not once a worker.
+    for item in items:
+        group = "built" if "built" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
     if config.getoption("--full"):
         return
     deselected = [item for item in items if _full_only(item)]
@@ -41,10 +48,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    n = getattr(config, "_goaldriven_not_run", 0)
-    if n:
-        terminalreporter.write_line(f"{n} end-to-end and real-data tests not run: `pytest --full` runs them "
-                                    "(CI does)")
+    # Under xdist the workers deselect (and count) them, so the count is known only without it.
+    if not config.getoption("--full"):
+        n = getattr(config, "_goaldriven_not_run", 0)
+        terminalreporter.write_line(f"{n or 'the'} end-to-end and real-data tests not run: `pytest --full` runs "
+                                    "them (CI does)")
 
 
 @pytest.fixture(scope="session")
