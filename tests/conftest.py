@@ -31,12 +31,6 @@ def _full_only(item) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    # pytest-xdist (-n 2 --dist loadgroup, pyproject.toml) runs two workers on the machine's two
-    # cores; a module's tests run on one worker, so that a module fixture is made once (the test
-    # SLURM cluster, one per machine: /etc/slurm) and its tests keep their order. The session's
-    # smoke build (``built``) is made by each worker that needs it.
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     if config.getoption("--full"):
         return
     deselected = [item for item in items if _full_only(item)]
