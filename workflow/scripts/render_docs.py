@@ -60,15 +60,12 @@ def _layers(models: pd.DataFrame, area: str) -> str:
     return "; ".join(parts)
 
 
-def _trained_vs_untrained(models: pd.DataFrame) -> str:
-    rows = []
-    for arch, g in models.groupby("arch"):
-        means = g.groupby("task")[["v4_ev", "it_ev", "it_rsa"]].mean()
-        if {"supervised", "untrained"} <= set(means.index):
-            s, u = means.loc["supervised"], means.loc["untrained"]
-            rows.append(f"{arch}: V4 {_f(s.v4_ev)} against {_f(u.v4_ev)}, IT {_f(s.it_ev)} against "
-                        f"{_f(u.it_ev)}, IT RSA {_f(s.it_rsa)} against {_f(u.it_rsa)}")
-    return "; ".join(rows)
+def _trained_minus_untrained(control: pd.DataFrame) -> str:
+    """Trained minus untrained (same seed) on ceiling-normalised EV, from positive_control.csv:
+    the difference with its 95% interval (seeds, images and sites) and Holm's adjusted p."""
+    rows = control[control["comparison"].str.startswith("untrained") & control["score"].str.startswith("ceiling")]
+    return "; ".join(f"{r['arch']} {r['region']} {_interval(r, 'difference')} (Holm p {r['p_adjusted']:.2g})"
+                     for _, r in rows.iterrows())
 
 
 def _seed_rows(variance: pd.DataFrame, task: str = "supervised") -> list[str]:
@@ -97,15 +94,16 @@ def _gaps(summary: pd.DataFrame, task: str = "supervised") -> list[str]:
 
 
 def default_results() -> str:
-    models, variance, summary, recovery = _tables("docs/results/default", "models", "seed_variance",
-                                                  "similarity_summary", "recovery")
+    models, variance, summary, recovery, control = _tables("docs/results/default", "models", "seed_variance",
+                                                           "similarity_summary", "recovery", "positive_control")
     if models is None:
         return "(no published tables of the default run in docs/results/default/)\n"
     text = [f"From the published run (`docs/results/default/`, the outputs of the committed `dvc.lock`; simulated "
             f"recordings), each layer chosen on one half of the sites and scored on the other:", ""]
     text.append(f"- Best layer for V4: {_layers(models, 'v4')}; for IT: {_layers(models, 'it')}.")
-    text.append(f"- Trained against untrained (mean over seeds; V4 and IT ceiling-normalised EV, IT RSA): "
-                f"{_trained_vs_untrained(models)}.")
+    if control is not None:
+        text.append("- Trained minus untrained (same seed), ceiling-normalised EV, 95% intervals over seeds, images "
+                    f"and sites: {_trained_minus_untrained(control)}.")
     if recovery is not None:
         best = recovery[recovery["layer"] == recovery["best_layer"]]
         found = "; ".join(f"{r.region}: {r.best_layer}, EV {_f(r.ev_median)} (simulated from "
